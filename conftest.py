@@ -1,3 +1,3 @@
-"""Loads the suite's pytest plugin for every pytest run started in this checkout."""
+"""Loads the suite's pytest plugin (and pytester, for the end-to-end tests) in every run from this checkout."""
 
-pytest_plugins = ["perf.plugin"]
+pytest_plugins = ["perf.plugin", "pytester"]
