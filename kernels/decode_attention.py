@@ -1,0 +1,239 @@
+"""Decode attention: one new query token per sequence against its KV cache (MHA and GQA), batch-invariant.
+
+Layout (contiguous in the last dimension):
+
+    q        [batch, heads, head_dim]              the new token's queries
+    k_cache  [batch, kv_heads, capacity, head_dim] keys; positions >= cache_lens[b] are ignored
+    v_cache  [batch, kv_heads, capacity, head_dim] values
+    lens     [batch] int32                         tokens in each sequence's cache (>= 1; includes the new token)
+    out      [batch, heads, head_dim]              in q's dtype
+
+Query head h reads kv head h // (heads // kv_heads) (GQA; MHA when the two are equal).
+
+Split scheme (flash-decoding with a FIXED split): the cache of each sequence is cut into splits of
+SPLIT tokens, a constant of this module that depends on neither the batch nor the cache length.
+Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
+all the query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial
+output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
+sequence's splits in order 0, 1, 2, ... The arithmetic done for a sequence depends only on its own
+length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
+or the cache capacity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+SPLIT = 256  # tokens per split: fixed, never chosen by batch or cache length
+BLOCK_N = 64  # tokens per tile inside a split
+NUM_WARPS = 4
+NUM_STAGES = 2
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _decode_split_kernel(
+    Q, K, V, Lens, Opart, Lse,
+    stride_qb, stride_qh,
+    stride_kb, stride_kh, stride_kn,
+    stride_vb, stride_vh, stride_vn,
+    stride_ob, stride_oh, stride_os,
+    stride_lb, stride_lh,
+    qk_scale,
+    GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+    SPLIT_SIZE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    kvh = tl.program_id(1)
+    split = tl.program_id(2)
+    length = tl.load(Lens + b)
+    start = split * SPLIT_SIZE
+    end = tl.minimum(start + SPLIT_SIZE, length)
+
+    offs_g = tl.arange(0, GROUP_PAD)
+    offs_d = tl.arange(0, HEAD_DIM)
+    offs_n = tl.arange(0, BLOCK)
+    heads = kvh * GROUP + offs_g
+    gmask = offs_g < GROUP
+
+    q = tl.load(Q + b * stride_qb + heads[:, None] * stride_qh + offs_d[None, :], mask=gmask[:, None], other=0.0)
+    k_base = K + b * stride_kb + kvh * stride_kh
+    v_base = V + b * stride_vb + kvh * stride_vh
+
+    m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
+    l_i = tl.zeros([GROUP_PAD], tl.float32)
+    acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
+    for n0 in range(start, end, BLOCK):
+        offs = n0 + offs_n
+        nmask = offs < end
+        k = tl.load(k_base + offs[:, None] * stride_kn + offs_d[None, :], mask=nmask[:, None], other=0.0)
+        qk = tl.dot(q, tl.trans(k)) * qk_scale  # log2 domain
+        qk = tl.where(nmask[None, :], qk, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(qk - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(v_base + offs[:, None] * stride_vn + offs_d[None, :], mask=nmask[:, None], other=0.0)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+
+    live = gmask & (offs_g * 0 + start < length)  # splits past this sequence's length write nothing
+    l_safe = tl.where(l_i > 0, l_i, 1.0)  # l_i is 0 only in splits past the length, which store nothing
+    o = acc / l_safe[:, None]
+    lse = m_i + tl.log2(l_safe)
+    o_ptrs = Opart + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + offs_d[None, :]
+    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM))
+    tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live)
+
+
+@triton.jit
+def _decode_combine_kernel(
+    Opart, Lse, Lens, Out,
+    stride_ob, stride_oh, stride_os,
+    stride_lb, stride_lh,
+    stride_outb, stride_outh,
+    HEAD_DIM: tl.constexpr, SPLIT_SIZE: tl.constexpr,
+):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    length = tl.load(Lens + b)
+    n_splits = tl.cdiv(length, SPLIT_SIZE)
+    offs_d = tl.arange(0, HEAD_DIM)
+    o_base = Opart + b * stride_ob + h * stride_oh
+    l_base = Lse + b * stride_lb + h * stride_lh
+
+    m = tl.load(l_base)
+    acc = tl.load(o_base + offs_d)
+    denom = tl.exp2(m - m)  # 1.0
+    for s in range(1, n_splits):  # in order: the same for a sequence whatever the batch
+        lse = tl.load(l_base + s)
+        o = tl.load(o_base + s * stride_os + offs_d)
+        m_new = tl.maximum(m, lse)
+        alpha = tl.exp2(m - m_new)
+        w = tl.exp2(lse - m_new)
+        acc = acc * alpha + o * w
+        denom = denom * alpha + w
+        m = m_new
+    out = acc / denom
+    tl.store(Out + b * stride_outb + h * stride_outh + offs_d, out.to(Out.dtype.element_ty))
+
+
+def _check(q, k_cache, v_cache, lens):
+    if q.dim() != 3 or k_cache.dim() != 4 or v_cache.shape != k_cache.shape:
+        raise ValueError(
+            f"decode_attention: expected q [batch, heads, head_dim] and k_cache/v_cache [batch, kv_heads, capacity, "
+            f"head_dim] of one shape; got q {tuple(q.shape)}, k {tuple(k_cache.shape)}, v {tuple(v_cache.shape)}"
+        )
+    batch, heads, head_dim = q.shape
+    kb, kv_heads, _, kd = k_cache.shape
+    if kb != batch or kd != head_dim or heads % kv_heads:
+        raise ValueError(
+            f"decode_attention: q {tuple(q.shape)} does not fit k_cache {tuple(k_cache.shape)} "
+            f"(batch and head_dim must match; kv_heads must divide heads)"
+        )
+    if head_dim & (head_dim - 1) or head_dim < 16:
+        raise ValueError(f"decode_attention: head_dim must be a power of two >= 16, got {head_dim}")
+    if lens.shape != (batch,) or lens.dtype != torch.int32:
+        raise ValueError(f"decode_attention: lens must be int32 of shape ({batch},), got {lens.dtype} {tuple(lens.shape)}")
+    for name, t in (("q", q), ("k_cache", k_cache), ("v_cache", v_cache)):
+        if t.stride(-1) != 1:
+            raise ValueError(f"decode_attention: {name} must be contiguous in head_dim (stride {t.stride(-1)})")
+
+
+def workspace(q: torch.Tensor, capacity: int, split: int = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The partial outputs and log-sum-exps for one call: allocate once, outside any timed region."""
+    batch, heads, head_dim = q.shape
+    n_splits = triton.cdiv(capacity, split)
+    o_part = torch.empty((batch, heads, n_splits, head_dim), device=q.device, dtype=torch.float32)
+    lse = torch.empty((batch, heads, n_splits), device=q.device, dtype=torch.float32)
+    return o_part, lse
+
+
+def decode_attention(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    lens: torch.Tensor,
+    *,
+    sm_scale: float | None = None,
+    out: torch.Tensor | None = None,
+    work: tuple[torch.Tensor, torch.Tensor] | None = None,
+    split: int = SPLIT,
+    block_n: int = BLOCK_N,
+    num_warps: int = NUM_WARPS,
+    num_stages: int = NUM_STAGES,
+) -> torch.Tensor:
+    """softmax(q k^T * sm_scale) v over each sequence's first lens[b] cache positions. Pass `out` and `work`
+    (from `workspace`) to allocate nothing. `split` and `block_n` are fixed per call site (tests use small ones)."""
+    _check(q, k_cache, v_cache, lens)
+    batch, heads, head_dim = q.shape
+    kv_heads, capacity = k_cache.shape[1], k_cache.shape[2]
+    group = heads // kv_heads
+    if split % block_n:
+        raise ValueError(f"decode_attention: split ({split}) must be a multiple of block_n ({block_n})")
+    if sm_scale is None:
+        sm_scale = 1.0 / math.sqrt(head_dim)
+    if out is None:
+        out = torch.empty_like(q)
+    o_part, lse = work if work is not None else workspace(q, capacity, split)
+    n_splits = triton.cdiv(capacity, split)
+    if o_part.shape[2] < n_splits:
+        raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
+    _decode_split_kernel[(batch, kv_heads, n_splits)](
+        q, k_cache, v_cache, lens, o_part, lse,
+        q.stride(0), q.stride(1),
+        k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
+        v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
+        o_part.stride(0), o_part.stride(1), o_part.stride(2),
+        lse.stride(0), lse.stride(1),
+        sm_scale * LOG2E,
+        GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
+        SPLIT_SIZE=split, BLOCK=block_n,
+        num_warps=num_warps, num_stages=num_stages,
+    )
+    _decode_combine_kernel[(batch, heads)](
+        o_part, lse, lens, out,
+        o_part.stride(0), o_part.stride(1), o_part.stride(2),
+        lse.stride(0), lse.stride(1),
+        out.stride(0), out.stride(1),
+        HEAD_DIM=head_dim, SPLIT_SIZE=split,
+        num_warps=1,
+    )
+    return out
+
+
+def reference(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, lens: torch.Tensor, sm_scale: float | None = None
+) -> torch.Tensor:
+    """torch scaled_dot_product_attention in float32, one sequence at a time over its own cache length."""
+    batch, heads, head_dim = q.shape
+    group = heads // k_cache.shape[1]
+    out = torch.empty((batch, heads, head_dim), dtype=torch.float32, device=q.device)
+    for b, n in enumerate(lens.tolist()):
+        k = k_cache[b, :, :n].float().repeat_interleave(group, dim=0)  # [heads, n, d]
+        v = v_cache[b, :, :n].float().repeat_interleave(group, dim=0)
+        out[b] = torch.nn.functional.scaled_dot_product_attention(
+            q[b, :, None, :].float(), k, v, scale=sm_scale
+        )[:, 0]
+    return out
+
+
+def torch_sdpa(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor) -> torch.Tensor:
+    """The framework's provider on a full cache (every sequence at the cache capacity), in q's dtype."""
+    heads, kv_heads = q.shape[1], k_cache.shape[1]
+    kwargs = {"enable_gqa": True} if heads != kv_heads else {}
+    return torch.nn.functional.scaled_dot_product_attention(q[:, :, None, :], k_cache, v_cache, **kwargs)[:, :, 0]
+
+
+def flops(batch: int, heads: int, kv_heads: int, length: int, head_dim: int) -> int:
+    """q k^T and p v: 2 x 2 x head_dim FLOPs per (sequence, head, cache position)."""
+    return 4 * batch * heads * length * head_dim
+
+
+def bytes(batch: int, heads: int, kv_heads: int, length: int, head_dim: int, dtype_bytes: int = 2) -> int:
+    """Fewest bytes moved: the keys and values read once, the queries read and the outputs written."""
+    return dtype_bytes * (2 * batch * kv_heads * length * head_dim + 2 * batch * heads * head_dim)

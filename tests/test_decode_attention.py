@@ -1,0 +1,93 @@
+"""Decode attention under the Triton interpreter: correctness against the reference and bitwise batch invariance.
+
+bf16 is left to the GPU run: the interpreter's tl.dot on bf16 operands is wrong on the CPU (fp16 and fp32 are fine).
+"""
+
+import pytest
+import torch
+
+from kernels import decode_attention as da
+
+SPLIT, BLOCK = 64, 16  # small, fixed, as the module's own SPLIT is: never chosen by batch or length
+
+
+def _inputs(batch, heads, kv_heads, capacity, head_dim=32, dtype=torch.float32, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(batch, heads, head_dim, generator=gen).to(dtype)
+    k = torch.randn(batch, kv_heads, capacity, head_dim, generator=gen).to(dtype)
+    v = torch.randn(batch, kv_heads, capacity, head_dim, generator=gen).to(dtype)
+    return q, k, v
+
+
+def _run(q, k, v, lens):
+    return da.decode_attention(q, k, v, torch.tensor(lens, dtype=torch.int32), split=SPLIT, block_n=BLOCK)
+
+
+@pytest.mark.parametrize(
+    "heads,kv_heads,dtype,tol",
+    [(4, 2, torch.float32, 1e-5), (4, 4, torch.float16, 3e-3), (4, 1, torch.float32, 1e-5)],
+    ids=["gqa-fp32", "mha-fp16", "mqa-fp32"],
+)
+def test_matches_reference(heads, kv_heads, dtype, tol):
+    lens = [300, 17, 129]  # several splits with a ragged tail, less than one split, exactly two splits + 1
+    q, k, v = _inputs(3, heads, kv_heads, 300, dtype=dtype)
+    out = _run(q, k, v, lens)
+    ref = da.reference(q, k, v, torch.tensor(lens, dtype=torch.int32))
+    assert out.dtype == dtype and out.shape == q.shape
+    err = (out.float() - ref).abs().max().item()
+    assert err < tol, f"max abs error {err:.2e} over {tol:.0e}"
+
+
+def test_length_one_returns_the_value():
+    q, k, v = _inputs(1, 4, 2, 64)
+    out = _run(q, k, v, [1])
+    assert torch.allclose(out[0], v[0, :, 0].repeat_interleave(2, dim=0), atol=1e-6)
+
+
+def test_bitwise_invariant_across_batch_and_cache_lengths():
+    q, k, v = _inputs(3, 4, 2, 300, dtype=torch.float16, seed=1)
+    lens = [250, 3, 300]
+    together = _run(q, k, v, lens)
+    # Sequence 0 alone, in a cache of a different capacity (more dead splits).
+    k_big = torch.zeros(1, 2, 448, 32, dtype=k.dtype)
+    v_big = torch.zeros(1, 2, 448, 32, dtype=v.dtype)
+    k_big[:, :, :300], v_big[:, :, :300] = k[:1], v[:1]
+    alone = _run(q[:1], k_big, v_big, [250])
+    assert torch.equal(alone[0], together[0])
+    # Sequence 2 at position 0 of a batch of two, next to a different neighbour length.
+    pair = _run(q[[2, 1]], k[[2, 1]], v[[2, 1]], [300, 129])
+    assert torch.equal(pair[0], together[2])
+    # Sequence 1 is not perturbed by garbage past its length.
+    k2, v2 = k.clone(), v.clone()
+    k2[1, :, 3:], v2[1, :, 3:] = 1e4, -1e4
+    assert torch.equal(_run(q, k2, v2, lens)[1], together[1])
+
+
+def test_fixed_split_is_a_module_constant():
+    import inspect
+
+    params = inspect.signature(da.decode_attention).parameters
+    assert params["split"].default == da.SPLIT and da.SPLIT % da.BLOCK_N == 0
+
+
+def test_shape_errors_name_the_problem():
+    q, k, v = _inputs(2, 4, 3, 64)
+    with pytest.raises(ValueError, match="kv_heads must divide heads"):
+        _run(q, k, v, [64, 64])
+    q, k, v = _inputs(2, 4, 2, 64)
+    with pytest.raises(ValueError, match="int32"):
+        da.decode_attention(q, k, v, torch.tensor([64, 64]), split=SPLIT, block_n=BLOCK)
+    with pytest.raises(ValueError, match="multiple of block_n"):
+        da.decode_attention(q, k, v, torch.tensor([64, 64], dtype=torch.int32), split=48, block_n=32)
+
+
+def test_flops_and_bytes():
+    # Llama-3-8B-like decode at batch 1, L=4096: K and V of 8 kv heads dominate.
+    assert da.flops(1, 32, 8, 4096, 128) == 4 * 32 * 4096 * 128
+    kv = 2 * 8 * 4096 * 128 * 2
+    assert da.bytes(1, 32, 8, 4096, 128, 2) == kv + 2 * 32 * 128 * 2
+    # MHA moves 4x the cache of GQA with 8 kv heads for the same FLOPs.
+    assert da.bytes(1, 32, 32, 4096, 128) > 3.9 * da.bytes(1, 32, 8, 4096, 128)
+    # Decode attention sits at about heads/kv_heads FLOP/byte (bf16): memory-bound.
+    ai = da.flops(1, 32, 8, 4096, 128) / da.bytes(1, 32, 8, 4096, 128)
+    assert 3.9 < ai < 4.0
