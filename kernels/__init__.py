@@ -1,0 +1,18 @@
+"""Batch-invariant Triton kernels: a row of the result is bitwise the same whatever the other rows are.
+
+    from kernels import matmul, rms_norm, log_softmax, mean, batch_invariant
+
+    y = matmul(x, w)                # bf16/fp16 (or fp32) in, fp32 accumulation, x's dtype out
+    with batch_invariant():         # route torch's mm/addmm/_log_softmax/mean.dim (and the fused
+        logits = model(tokens)      # RMSNorm where torch has one) on CUDA tensors to these kernels
+
+Each kernel lives in its own module with its launcher, its `reference`, and `flops` / `bytes`.
+"""
+
+from kernels.batch_invariant import batch_invariant
+from kernels.log_softmax import log_softmax
+from kernels.matmul import matmul
+from kernels.mean import mean
+from kernels.rms_norm import rms_norm
+
+__all__ = ["matmul", "rms_norm", "log_softmax", "mean", "batch_invariant"]

@@ -1,0 +1,192 @@
+"""Batch-invariant matrix multiply: C = A @ B (+ bias), 16-bit or fp32 inputs, fp32 accumulation.
+
+Why a row of C does not depend on the batch: each output tile is computed by one program that walks
+K from 0 to K in steps of BLOCK_K, always in that order, accumulating in fp32 (`tl.dot(a, b, acc)`
+chains the tensor-core instructions through one accumulator). There is no split-K and no
+reduction whose order depends on M. Rows past M are loaded (wrapped with `% M`) but never stored,
+so they cannot touch the rows that are.
+
+Config choice: BLOCK_K is 64 in every candidate, and every candidate tile has BLOCK_M >= 64 and a
+multiple of 4 warps, so on Hopper all of them issue the same k16 warpgroup MMAs in the same K
+order for a given output element; only how many elements a program owns changes. `select_config`
+picks by N and K and by an M bucket among such candidates (the "bucketed" policy). That M-dependent
+choice is the one place where invariance rests on a hardware fact rather than on the code alone;
+the GPU invariance suite checks it bitwise across the bucket edges (a row computed alone, M=1,
+against the same row inside batches up to 8192), and the "fixed" policy (no M dependence at all)
+is one argument away if a GPU ever disagrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import triton
+import triton.language as tl
+
+from kernels.dtypes import dtype_name, element_bytes
+
+
+@dataclass(frozen=True)
+class MatmulConfig:
+    name: str
+    block_m: int
+    block_n: int
+    block_k: int
+    group_m: int
+    num_warps: int
+    num_stages: int
+
+
+# The candidates a tuning run chooses among. All share BLOCK_K = 64 and BLOCK_M >= 64 (see the module doc).
+CANDIDATES: tuple[MatmulConfig, ...] = (
+    MatmulConfig("128x256x64-w8-s3", 128, 256, 64, 8, 8, 3),
+    MatmulConfig("128x128x64-w8-s4", 128, 128, 64, 8, 8, 4),
+    MatmulConfig("128x128x64-w4-s4", 128, 128, 64, 8, 4, 4),
+    MatmulConfig("64x128x64-w4-s4", 64, 128, 64, 8, 4, 4),
+    MatmulConfig("64x64x64-w4-s5", 64, 64, 64, 8, 4, 5),
+    MatmulConfig("64x32x64-w4-s6", 64, 32, 64, 8, 4, 6),
+    MatmulConfig("64x64x64-w4-s3", 64, 64, 64, 8, 4, 3),  # fp32 (IEEE FMA path), every M
+)
+BY_NAME = {c.name: c for c in CANDIDATES}
+
+# Bucketed policy: (largest M of the bucket, config names by preference). N picks inside a bucket.
+SMALL_M = 64  # decode-like: one row of tiles; parallelism must come from N
+MEDIUM_M = 512
+SMS_HINT = 132  # programs wanted in flight for small M (H100 SXM); a function of the device, never of M
+POLICIES = ("bucketed", "fixed")
+DEFAULT_POLICY = "bucketed"
+BUCKET_EDGES = (SMALL_M, MEDIUM_M)  # M values where the bucketed policy changes config
+
+
+def flops(m: int, n: int, k: int, bias: bool = False) -> int:
+    """2*M*N*K multiply-adds, plus M*N additions for the bias."""
+    return 2 * m * n * k + (m * n if bias else 0)
+
+
+def bytes(m: int, n: int, k: int, dtype="bf16", bias: bool = False) -> int:  # noqa: A001 (the spec's field name)
+    """Fewest bytes moved: read A (M*K) and B (K*N) once, write C (M*N), read the bias (N)."""
+    e = element_bytes(dtype)
+    return (m * k + k * n + m * n + (n if bias else 0)) * e
+
+
+def _fits_small(n: int, block_n: int) -> bool:
+    return triton.cdiv(n, block_n) >= SMS_HINT
+
+
+def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY) -> MatmulConfig:
+    """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of an M bucket."""
+    if policy not in POLICIES:
+        raise ValueError(f"kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
+    name = dtype_name(dtype)
+    if name == "fp32":  # FMA path, registers bound: one modest tile for every M
+        return BY_NAME["64x64x64-w4-s3"]
+    if policy == "fixed":
+        return BY_NAME["128x128x64-w8-s4"]
+    if m <= SMALL_M:
+        # Enough programs along N to cover the SMs, with the widest tile that still does.
+        return BY_NAME["64x64x64-w4-s5"] if _fits_small(n, 64) else BY_NAME["64x32x64-w4-s6"]
+    if m <= MEDIUM_M:
+        return BY_NAME["64x128x64-w4-s4"]
+    return BY_NAME["128x256x64-w8-s3"]
+
+
+@triton.jit
+def _matmul_kernel(
+    a_ptr, b_ptr, c_ptr, bias_ptr,
+    M, N, K,
+    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+    HAS_BIAS: tl.constexpr,
+    EVEN_K: tl.constexpr,
+    DOT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):
+    # Grouped program order: GROUP_M row-tiles share each column of B while it is in L2.
+    pid = tl.program_id(0)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_pid_in_group = GROUP_M * num_pid_n
+    group_id = pid // num_pid_in_group
+    first_pid_m = group_id * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
+    pid_n = (pid % num_pid_in_group) // group_size_m
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_am = offs_m % M  # rows past M re-read valid rows; they are never stored
+    offs_bn = offs_n % N
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + offs_am[:, None].to(tl.int64) * stride_am + offs_k[None, :] * stride_ak
+    b_ptrs = b_ptr + offs_k[:, None] * stride_bk + offs_bn[None, :].to(tl.int64) * stride_bn
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for kk in range(0, tl.cdiv(K, BLOCK_K)):  # always from k = 0 upwards, one BLOCK_K at a time
+        if EVEN_K:
+            a = tl.load(a_ptrs)
+            b = tl.load(b_ptrs)
+        else:
+            k_left = K - kk * BLOCK_K
+            a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
+            b = tl.load(b_ptrs, mask=offs_k[:, None] < k_left, other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=DOT_PRECISION)
+        a_ptrs += BLOCK_K * stride_ak
+        b_ptrs += BLOCK_K * stride_bk
+
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)
+        acc = acc + bias[None, :]
+    c = acc.to(c_ptr.dtype.element_ty)
+    c_ptrs = c_ptr + offs_m[:, None].to(tl.int64) * stride_cm + offs_n[None, :] * stride_cn
+    tl.store(c_ptrs, c, mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+
+
+def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLICY, out=None):
+    """A @ B (+ bias) for A of shape (..., K) and B of shape (K, N); the output has A's dtype.
+
+    bf16 and fp16 run on tensor cores with fp32 accumulation; fp32 runs in IEEE fp32 (no TF32).
+    """
+    import torch
+
+    if a.dtype != b.dtype or (bias is not None and bias.dtype != a.dtype):
+        raise TypeError(f"kernels.matmul: dtypes differ: a {a.dtype}, b {b.dtype}, bias {getattr(bias, 'dtype', None)}")
+    if b.dim() != 2 or a.dim() < 1 or a.shape[-1] != b.shape[0]:
+        raise ValueError(f"kernels.matmul: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (..., K) @ (K, N)")
+    name = dtype_name(a.dtype)
+    lead = a.shape[:-1]
+    a2 = a.reshape(-1, a.shape[-1])
+    m, k = a2.shape
+    n = b.shape[1]
+    if bias is not None and bias.shape != (n,):
+        raise ValueError(f"kernels.matmul: bias shape {tuple(bias.shape)}; expected ({n},)")
+    if out is None:
+        out = torch.empty((m, n), device=a.device, dtype=a.dtype)
+    elif out.shape != (m, n) or out.dtype != a.dtype:
+        raise ValueError(f"kernels.matmul: out is {tuple(out.shape)} {out.dtype}; expected ({m}, {n}) {a.dtype}")
+    if m == 0 or n == 0:
+        return out.reshape(*lead, n)
+    if k == 0:
+        out.zero_()
+        if bias is not None:
+            out += bias
+        return out.reshape(*lead, n)
+    cfg = config or select_config(m, n, k, name, policy)
+    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n),)
+    _matmul_kernel[grid](
+        a2, b, out, bias if bias is not None else out,
+        m, n, k,
+        a2.stride(0), a2.stride(1), b.stride(0), b.stride(1), out.stride(0), out.stride(1),
+        HAS_BIAS=bias is not None,
+        EVEN_K=k % cfg.block_k == 0,
+        DOT_PRECISION="ieee" if name == "fp32" else "tf32",
+        BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m,
+        num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+    )
+    return out.reshape(*lead, n)
+
+
+def reference(a, b, bias=None):
+    """A @ B (+ bias) computed in float64 on A's device, returned in float64 (compare, then cast as needed)."""
+    c = a.double() @ b.double()
+    if bias is not None:
+        c = c + bias.double()
+    return c

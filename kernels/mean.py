@@ -1,0 +1,66 @@
+"""Batch-invariant mean over one dimension: y = sum(x) / n, accumulated in fp32.
+
+Why it is batch-invariant: one program per output element (a row of the reduced dimension); the
+row is summed in an order fixed by its length alone (see kernels.rows), and nothing is shared
+between rows.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from kernels.dtypes import element_bytes
+from kernels.rows import as_rows, row_config
+
+
+def flops(tokens: int, hidden: int) -> int:
+    """hidden - 1 additions and one division per row: tokens * hidden."""
+    return tokens * hidden
+
+
+def bytes(tokens: int, hidden: int, dtype="bf16") -> int:  # noqa: A001 (the spec's field name)
+    """Fewest bytes moved: read x once (tokens*hidden), write one value per row (tokens)."""
+    return (tokens * hidden + tokens) * element_bytes(dtype)
+
+
+@triton.jit
+def _mean_kernel(x_ptr, y_ptr, N, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    x_row = x_ptr + row * N
+    cols = tl.arange(0, BLOCK)
+    if SINGLE:
+        total = tl.sum(tl.load(x_row + cols, mask=cols < N, other=0.0).to(tl.float32), axis=0)
+    else:
+        acc = tl.zeros((BLOCK,), dtype=tl.float32)
+        for start in range(0, N, BLOCK):
+            acc += tl.load(x_row + start + cols, mask=start + cols < N, other=0.0).to(tl.float32)
+        total = tl.sum(acc, axis=0)
+    tl.store(y_ptr + row, (total / N).to(y_ptr.dtype.element_ty))
+
+
+def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None):
+    """Mean of x over `dim` (an int, or a sequence of dims); the output has x's dtype unless `out_dtype`."""
+    import torch
+
+    dims = sorted({d % x.dim() for d in ((dim,) if isinstance(dim, int) else tuple(dim))}) if x.dim() else []
+    kept = [d for d in range(x.dim()) if d not in dims]
+    moved = x.permute(*kept, *dims).contiguous() if x.dim() else x.reshape(1)
+    n = 1
+    for d in dims:
+        n *= x.shape[d]
+    rows = moved.reshape(-1, n)
+    y = torch.empty(rows.shape[0], device=x.device, dtype=out_dtype or x.dtype)
+    if y.numel():
+        if n == 0:
+            y.fill_(float("nan"))
+        else:
+            cfg = row_config(n)
+            _mean_kernel[(rows.shape[0],)](rows, y, n, SINGLE=cfg.single, BLOCK=cfg.block, num_warps=cfg.num_warps)
+    out_shape = [1 if d in dims else s for d, s in enumerate(x.shape)] if keepdim else [x.shape[d] for d in kept]
+    return y.reshape(out_shape)
+
+
+def reference(x, dim=-1, keepdim: bool = False):
+    """The mean computed in float64, returned in float64."""
+    return x.double().mean(dim=dim, keepdim=keepdim)
