@@ -151,8 +151,8 @@ SPECS: tuple[GpuSpec, ...] = (
         sources={
             "sms": "NVIDIA H100 Tensor Core GPU architecture whitepaper (2022): 132 SMs on SXM5 "
             "(the paper's 144 is the full GH100 die)",
-            "peak_tflops": "NVIDIA H100 whitepaper, SXM5 column: 66.9 FP32, 494.7 TF32, 989.4 FP16/BF16, "
-            "1978.9 FP8 dense (datasheet: 67 / 989 / 1,979 / 3,958 with sparsity)",
+            "peak_tflops": "NVIDIA H100 datasheet (SXM): 67 FP32; H100 whitepaper, SXM5 column: 494.7 TF32, 989.4 FP16/BF16, "
+            "1978.9 FP8 dense (datasheet: 989 / 1,979 / 3,958 with sparsity; whitepaper FP32: 66.9)",
             "mem_bw_gbs": "NVIDIA H100 datasheet: 3.35 TB/s (SXM)",
             "l2_mib": "H100 whitepaper: 50 MB L2",
             "memory_gib": "NVIDIA H100 datasheet: 80 GB HBM3 (SXM)",

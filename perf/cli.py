@@ -1,0 +1,37 @@
+"""`python -m perf COMMAND ...`: refresh, lint, advise, report, compare.
+
+Each command lives in its own module with `main(argv) -> int`; this module only dispatches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "refresh": ("perf.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
+    "lint": ("perf.lint", "check a model config against the shape rules for a GPU"),
+    "advise": ("perf.advise", "propose nearby model shapes that run faster on a GPU"),
+    "report": ("perf.report", "tables and plots from a results file"),
+    "compare": ("perf.compare", "compare two results files"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m perf COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "python -m perf COMMAND --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)

@@ -1,0 +1,184 @@
+"""The suite's options: one pytest group, validated when pytest configures, shared by `python -m perf refresh`
+(which runs pytest with them). Precedence: defaults < pyproject.toml ([tool.pytest.ini_options]) <
+environment (PERF_*) < command line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from perf import gpus, models
+from perf.timing import TimingSettings
+
+DEFAULT_THRESHOLD = 0.05
+DTYPES = ("bf16", "fp16")
+SWEEPS = ("compact", "full")
+
+
+class OptionError(ValueError):
+    """A bad option value: names the option, the value and what was expected."""
+
+
+def add_options(parser) -> None:
+    group = parser.getgroup("perf", "performance-regression suite")
+    group.addoption("--gpu", metavar="NAME",
+                    help="target GPU (A100, h100, H100-PCIe, H200, ...; env PERF_GPU). Timing needs this GPU to be the "
+                         "device present; rule checks run anywhere. Default: the device present.")
+    group.addoption("--baseline-dir", metavar="DIR",
+                    help="folder of <GPU>.json baseline files (ini perf_baseline_dir, env PERF_BASELINE_DIR). Default: "
+                         "baselines/ in the checkout; for the CPU device ~/.cache/perf-suite/baselines.")
+    group.addoption("--perf-threshold", metavar="FRACTION",
+                    help="regression threshold, e.g. 0.05 for 5%% (ini perf_threshold, env PERF_THRESHOLD)")
+    group.addoption("--perf-family-threshold", action="append", default=[], metavar="FAMILY=FRACTION",
+                    help="threshold for one benchmark family, e.g. decode=0.08 (ini perf_family_thresholds)")
+    group.addoption("--perf-fail-on-new", action="store_true", default=None,
+                    help="fail benchmarks that have no baseline entry (ini perf_fail_on_new)")
+    group.addoption("--perf-json", metavar="PATH", help="write the run's results (and environment) to PATH")
+    group.addoption("--perf-refresh", action="store_true", default=False,
+                    help="re-measure and rewrite the baseline entries that ran (what `python -m perf refresh` does)")
+    group.addoption("--model", action="append", default=[], metavar="NAME",
+                    help="benchmark this registered model (repeatable); default: the suite's workloads")
+    group.addoption("--perf-dtype", choices=DTYPES, help="dtype of the GEMM benchmarks (default bf16)")
+    group.addoption("--sweep", choices=SWEEPS, help="sweep size of the sweep families (default compact)")
+    group.addoption("--perf-max-time", metavar="SECONDS", help="sampling time cap per benchmark")
+    group.addoption("--perf-noise-target", metavar="FRACTION",
+                    help="stop sampling when the median's 95%% confidence half-width is within this fraction")
+    group.addoption("--perf-inject-slowdown", action="append", default=[], metavar="PATTERN=FRACTION",
+                    help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
+                         "matches the glob PATTERN, to prove that the suite flags it")
+    group.addoption("--perf-report", metavar="DIR", help="write summary.md, index.html, CSV and plots to DIR")
+    parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
+    parser.addini("perf_family_thresholds", "FAMILY=FRACTION lines", type="linelist", default=[])
+    parser.addini("perf_baseline_dir", "folder of baseline files", default="")
+    parser.addini("perf_fail_on_new", "fail benchmarks with no baseline", type="bool", default=False)
+
+
+def _fraction(value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{what}: expected a fraction such as 0.05, got {value!r}") from None
+    if not 0 <= number < 10:
+        raise OptionError(f"{what}: expected a fraction between 0 and 10 (0.05 is 5%), got {value!r}")
+    return number
+
+
+def _positive(value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{what}: expected a positive number, got {value!r}") from None
+    if number <= 0:
+        raise OptionError(f"{what}: expected a positive number, got {value!r}")
+    return number
+
+
+def _pairs(items: list[str], what: str) -> dict[str, float]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise OptionError(f"{what}: expected NAME=FRACTION, got {item!r}")
+        pairs[name.strip()] = _fraction(value.strip(), f"{what} {name.strip()}")
+    return pairs
+
+
+def default_cpu_baseline_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "perf-suite" / "baselines"
+
+
+@dataclass(frozen=True)
+class PerfOptions:
+    gpu: gpus.GpuSpec | None  # None: the device present
+    baseline_dir: Path | None  # None: the default for the device
+    threshold: float = DEFAULT_THRESHOLD
+    family_thresholds: dict = field(default_factory=dict)
+    fail_on_new: bool = False
+    json_path: Path | None = None
+    refresh: bool = False
+    models: tuple[str, ...] = ()
+    dtype: str = "bf16"
+    sweep: str = "compact"
+    timing: TimingSettings = TimingSettings()
+    injections: dict = field(default_factory=dict)  # glob -> fraction
+    report_dir: Path | None = None
+
+    def threshold_for(self, family: str) -> float:
+        return self.family_thresholds.get(family, self.threshold)
+
+    def injection_for(self, key: str) -> float | None:
+        for pattern, fraction in self.injections.items():
+            if fnmatch.fnmatchcase(key, pattern) or pattern in key:
+                return fraction
+        return None
+
+
+def resolve(config, environ=os.environ) -> PerfOptions:
+    """PerfOptions from a pytest config: command line over environment over ini over defaults."""
+    opt = config.getoption
+    rootdir = Path(config.rootpath)
+
+    def pick(cli, cli_name, env_name, ini_name=None):
+        """The value and where it came from, by precedence."""
+        if cli not in (None, "", []):
+            return cli, cli_name
+        if environ.get(env_name):
+            return environ[env_name], env_name
+        if ini_name is not None and config.getini(ini_name) not in (None, "", []):
+            return config.getini(ini_name), f"{ini_name} in the ini file"
+        return None, None
+
+    gpu_name, _ = pick(opt("--gpu"), "--gpu", "PERF_GPU")
+    try:
+        gpu = gpus.resolve(gpu_name) if gpu_name else None
+    except gpus.UnknownGpu as exc:
+        raise OptionError(f"--gpu: {exc}") from None
+
+    threshold_value, source = pick(opt("--perf-threshold"), "--perf-threshold", "PERF_THRESHOLD", "perf_threshold")
+    threshold = _fraction(threshold_value, source) if threshold_value is not None else DEFAULT_THRESHOLD
+
+    family = _pairs(list(config.getini("perf_family_thresholds")), "perf_family_thresholds")
+    family.update(_pairs(opt("--perf-family-threshold"), "--perf-family-threshold"))
+
+    dir_value, _ = pick(opt("--baseline-dir"), "--baseline-dir", "PERF_BASELINE_DIR", "perf_baseline_dir")
+    baseline_dir = (rootdir / dir_value) if dir_value and not Path(dir_value).is_absolute() else (
+        Path(dir_value) if dir_value else None)
+
+    fail_on_new = opt("--perf-fail-on-new")
+    if fail_on_new is None:
+        fail_on_new = bool(config.getini("perf_fail_on_new"))
+
+    names = tuple(opt("--model"))
+    if names:
+        known = models.registry()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise OptionError(f"--model: unknown model(s) {unknown}; registered: {', '.join(sorted(known))}")
+
+    timing = TimingSettings()
+    if opt("--perf-max-time"):
+        timing = replace(timing, max_time_s=_positive(opt("--perf-max-time"), "--perf-max-time"))
+    if opt("--perf-noise-target"):
+        timing = replace(timing, noise_target=_positive(opt("--perf-noise-target"), "--perf-noise-target"))
+
+    json_path = opt("--perf-json")
+    report_dir = opt("--perf-report")
+    return PerfOptions(
+        gpu=gpu,
+        baseline_dir=baseline_dir,
+        threshold=threshold,
+        family_thresholds=family,
+        fail_on_new=fail_on_new,
+        json_path=Path(json_path) if json_path else None,
+        refresh=bool(opt("--perf-refresh")),
+        models=names,
+        dtype=opt("--perf-dtype") or "bf16",
+        sweep=opt("--sweep") or "compact",
+        timing=timing,
+        injections=_pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown"),
+        report_dir=Path(report_dir) if report_dir else None,
+    )

@@ -1,0 +1,157 @@
+"""A run's results: one record per benchmark (spec, samples, summary, units, verdict), and the results file
+that `--perf-json` writes. The file is also readable by pytest-benchmark's own `compare` command: its
+"benchmarks" list follows that tool's layout (times in seconds), beside our "results" list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from perf.gpus import GpuSpec
+from perf.spec import BenchSpec
+from perf.stats import Comparison, Summary
+from perf.timing import Samples
+
+SCHEMA = "perf-results/1"
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read: names the file and the field."""
+
+
+def rates(spec: BenchSpec, median_ms: float, gpu: GpuSpec) -> dict:
+    """Throughput in physical units, and as a fraction of the GPU's spec peak for the spec's dtype."""
+    seconds = median_ms / 1e3
+    tflops = spec.flops / seconds / 1e12 if spec.flops else None
+    gbs = spec.bytes / seconds / 1e9 if spec.bytes else None
+    peak = gpu.peak(spec.dtype)
+    return {
+        "tflops": tflops,
+        "gbs": gbs,
+        "intensity": spec.intensity,
+        "peak_pct": 100 * tflops / peak if tflops and peak else None,
+        "bandwidth_pct": 100 * gbs / gpu.mem_bw_gbs if gbs and gpu.mem_bw_gbs else None,
+    }
+
+
+def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSpec, *,
+           baseline: Summary | None, nodeid: str, remeasured: bool = False) -> dict:
+    """The results-file record of one measured benchmark."""
+    summary = samples.summary()
+    return {
+        "key": spec.key,
+        "family": spec.family,
+        "id": spec.id,
+        "group": spec.group,
+        "nodeid": nodeid,
+        "dtype": spec.dtype,
+        "params": dict(spec.params),
+        "flops": spec.flops,
+        "bytes": spec.bytes,
+        "samples_ms": list(samples.samples_ms),
+        "summary": summary.to_dict(),
+        "rel_noise": summary.rel_noise,
+        "method": samples.method,
+        "cold_l2": samples.cold_l2,
+        "warmup_calls": samples.warmup_calls,
+        "throttled": samples.throttled,
+        "clocks_before": samples.clocks_before,
+        "clocks_after": samples.clocks_after,
+        "notes": list(samples.notes),
+        **rates(spec, summary.median_ms, gpu),
+        "baseline": baseline.to_dict() if baseline else None,
+        "change": comparison.change,
+        "noise": comparison.noise,
+        "threshold": comparison.threshold,
+        "verdict": comparison.verdict.value,
+        "reason": comparison.reason,
+        "remeasured": remeasured,
+    }
+
+
+def _benchmark_entry(result: Mapping) -> dict:
+    """One result in pytest-benchmark's JSON layout (seconds)."""
+    s = [x / 1e3 for x in result["samples_ms"]]
+    n = len(s)
+    mean = sum(s) / n
+    stddev = (sum((x - mean) ** 2 for x in s) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    summary = result["summary"]
+    q1, q3 = summary["q1_ms"] / 1e3, summary["q3_ms"] / 1e3
+    iqr = q3 - q1
+    inside = [x for x in s if q1 - 1.5 * iqr <= x <= q3 + 1.5 * iqr] or s
+    name = result["nodeid"].rsplit("::", 1)[-1]
+    return {
+        "group": result["group"] or result["family"],
+        "name": name,
+        "fullname": result["nodeid"],
+        "params": {"perf_spec": result["id"]},
+        "param": result["id"],
+        "extra_info": {k: result.get(k) for k in ("key", "tflops", "gbs", "peak_pct", "verdict", "method")},
+        "options": {"disable_gc": False, "timer": result["method"], "min_rounds": 1, "max_time": None,
+                    "min_time": None, "warmup": result["warmup_calls"] > 0},
+        "stats": {
+            "min": min(s), "max": max(s), "mean": mean, "stddev": stddev, "rounds": n,
+            "median": summary["median_ms"] / 1e3, "iqr": iqr, "q1": q1, "q3": q3,
+            "iqr_outliers": n - len(inside), "stddev_outliers": sum(1 for x in s if abs(x - mean) > stddev),
+            "outliers": f"{sum(1 for x in s if abs(x - mean) > stddev)};{n - len(inside)}",
+            "ld15iqr": min(inside), "hd15iqr": max(inside), "ops": 1.0 / mean, "total": sum(s),
+            "iterations": 1, "data": s,
+        },
+    }
+
+
+def document(results: Iterable[Mapping], *, gpu: GpuSpec, environment: dict, baseline_environment: dict | None,
+             extra: Mapping | None = None) -> dict:
+    results = list(results)
+    try:
+        from pytest_benchmark import __version__ as pb_version
+    except ImportError:
+        pb_version = "unknown"
+    return {
+        "schema": SCHEMA,
+        "gpu": gpu.key,
+        "gpu_spec": {"name": gpu.name, "sms": gpu.sms, "peak_tflops": dict(gpu.peak_tflops),
+                     "mem_bw_gbs": gpu.mem_bw_gbs, "l2_mib": gpu.l2_mib, "detected": gpu.detected},
+        "environment": environment,
+        "baseline_environment": baseline_environment,
+        "results": results,
+        **(extra or {}),
+        # pytest-benchmark's layout, for `pytest-benchmark compare`:
+        "machine_info": {"node": environment.get("device"), "machine": environment.get("gpu"),
+                         "python_version": environment.get("python"), **environment},
+        "commit_info": {"id": environment.get("commit"), "dirty": str(environment.get("commit", "")).endswith("-dirty")},
+        "benchmarks": [_benchmark_entry(r) for r in results],
+        "datetime": environment.get("date") or dt.datetime.now(dt.timezone.utc).isoformat(),
+        "version": pb_version,
+    }
+
+
+def write(path: Path, doc: Mapping) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def read(path: Path) -> dict:
+    """A results file, checked enough to be used: names the file and the field when it is not."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: schema: expected {SCHEMA!r}, got {data.get('schema') if isinstance(data, dict) else data!r}")
+    if not isinstance(data.get("results"), list):
+        raise ResultsError(f"{path}: results: expected a list of result records")
+    for i, r in enumerate(data["results"]):
+        for name in ("key", "family", "summary", "verdict"):
+            if not isinstance(r, dict) or name not in r:
+                raise ResultsError(f"{path}: results[{i}].{name}: missing")
+    return data

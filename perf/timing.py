@@ -1,0 +1,230 @@
+"""Device timing: CUDA events around each sample (or CUDA-graph replays for short closures), cold L2,
+warm-up, repeats until a noise target or a time cap. A host timer is used only for the CPU device.
+
+How a GPU batch of samples runs: a spin kernel (`torch.cuda._sleep`) is queued first, long enough for the
+host to enqueue the whole batch behind it, so the device runs [flush, start event, work, end event] back to
+back and host launch overhead never sits between the two events. The L2 flush writes a buffer larger than L2
+before each sample (or the spec rotates between input sets). The raw samples are kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from perf import clocks, stats
+from perf.spec import Prepared
+from perf.target import Target
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    warmup_ms: float = 50.0  # host time spent calling the closure before sampling (compile, autotune, clock ramp)
+    min_samples: int = 10
+    max_samples: int = 300
+    max_time_s: float = 2.0  # cap on sampling time per benchmark
+    noise_target: float = 0.01  # stop when the median's 95% CI half-width is within 1%
+    batch: int = 10  # samples queued per synchronization
+    graph: str = "auto"  # "auto": CUDA graph for closures under graph_below_ms; "on"; "off"
+    graph_below_ms: float = 0.1
+
+
+@dataclass(frozen=True)
+class Samples:
+    samples_ms: tuple[float, ...]
+    method: str  # "cuda-events", "cuda-graph" or "host"
+    cold_l2: bool
+    warmup_calls: int
+    clocks_before: dict | None = None
+    clocks_after: dict | None = None
+    throttled: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> stats.Summary:
+        return stats.summarize(self.samples_ms)
+
+
+def measure(prepared: Prepared, target: Target, settings: TimingSettings = TimingSettings(), *,
+            cold_l2: bool = True) -> Samples:
+    """Time `prepared.fn` on the target's device and return the raw samples."""
+    if target.is_cpu:
+        return _measure_host(prepared, settings)
+    return _measure_cuda(prepared, settings, cold_l2, l2_bytes=int(target.present.l2_mib * 2**20))
+
+
+# ----------------------------------------------------------------------------------------------- host (CPU)
+
+def _measure_host(prepared: Prepared, settings: TimingSettings) -> Samples:
+    fn = prepared.fn
+    calls = _warm_up(fn, settings.warmup_ms, sync=lambda: None)
+    samples: list[float] = []
+    deadline = time.perf_counter() + settings.max_time_s
+    while True:
+        for _ in range(settings.batch):
+            t0 = time.perf_counter_ns()
+            fn()
+            samples.append((time.perf_counter_ns() - t0) / 1e6)
+        if _done(samples, settings, deadline):
+            break
+    return Samples(tuple(samples), "host", cold_l2=False, warmup_calls=calls,
+                   notes=("host timer on the CPU device; caches warm",))
+
+
+def _warm_up(fn: Callable[[], Any], warmup_ms: float, sync: Callable[[], None]) -> int:
+    calls = 0
+    t0 = time.perf_counter()
+    while calls < 3 or (time.perf_counter() - t0) * 1e3 < warmup_ms:
+        fn()
+        calls += 1
+        sync()
+    return calls
+
+
+def _done(samples: list[float], settings: TimingSettings, deadline: float) -> bool:
+    return (
+        len(samples) >= settings.max_samples
+        or stats.converged(samples, settings.noise_target, settings.min_samples)
+        or (len(samples) >= 3 and time.perf_counter() > deadline)
+    )
+
+
+# ----------------------------------------------------------------------------------------------- CUDA
+
+@functools.lru_cache(maxsize=1)
+def sleep_cycles_per_ms() -> float:
+    """Cycles of torch.cuda._sleep per millisecond of device time, measured once."""
+    import torch
+
+    cycles = 2_000_000
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(cycles)  # first call loads the kernel
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    torch.cuda.synchronize()
+    return cycles / max(start.elapsed_time(end), 1e-6)
+
+
+def _capture_graph(fn: Callable[[], Any]):
+    import torch
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    torch.cuda.synchronize()
+    return graph
+
+
+def _event_time_ms(fn: Callable[[], Any], calls: int) -> float:
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(calls):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / calls
+
+
+def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l2_bytes: int) -> Samples:
+    import torch
+
+    notes: list[str] = []
+    torch.cuda.synchronize()
+    calls = _warm_up(prepared.fn, settings.warmup_ms, sync=torch.cuda.synchronize)
+    for extra in prepared.rotations:
+        extra()
+    estimate_ms = _event_time_ms(prepared.fn, 3)
+
+    runs: tuple[Callable[[], Any], ...] = prepared.rotations or (prepared.fn,)
+    method = "cuda-events"
+    want_graph = settings.graph == "on" or (settings.graph == "auto" and estimate_ms < settings.graph_below_ms)
+    if want_graph and not prepared.rotations:
+        try:
+            graph = _capture_graph(prepared.fn)
+            runs = (graph.replay,)
+            method = "cuda-graph"
+            graph.replay()
+        except Exception as exc:  # capture is refused by some closures (host syncs, allocations)
+            notes.append(f"CUDA graph capture failed ({type(exc).__name__}: {exc}); timed with events")
+            torch.cuda.synchronize()
+
+    flush = None
+    if cold_l2 and not prepared.rotations:
+        flush = torch.empty(max(2 * l2_bytes, 64 * 2**20), dtype=torch.int8, device="cuda")
+    elif not cold_l2:
+        notes.append("warm L2 (the benchmark asks for it)")
+
+    cycles_per_ms = sleep_cycles_per_ms()
+    spin_ms = 2.0  # grows to cover the host's enqueue time of one batch
+    clocks_before = clocks.read()
+    samples: list[float] = []
+    deadline = time.perf_counter() + settings.max_time_s
+    index = 0
+    while True:
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
+        torch.cuda._sleep(int(spin_ms * cycles_per_ms))
+        t_enqueue = time.perf_counter()
+        for start, end in zip(starts, ends):
+            if flush is not None:
+                flush.zero_()
+            start.record()
+            runs[index % len(runs)]()
+            end.record()
+            index += 1
+        enqueue_ms = (time.perf_counter() - t_enqueue) * 1e3
+        torch.cuda.synchronize()
+        samples.extend(start.elapsed_time(end) for start, end in zip(starts, ends))
+        spin_ms = min(max(spin_ms, 1.5 * enqueue_ms), 100.0)
+        if _done(samples, settings, deadline):
+            break
+    clocks_after = clocks.read()
+    readings = [c for c in (clocks_before, clocks_after) if c is not None]
+    if not readings:
+        notes.append("clocks not read: NVML unavailable")
+    return Samples(
+        tuple(samples),
+        method,
+        cold_l2=flush is not None or bool(prepared.rotations),
+        warmup_calls=calls,
+        clocks_before=clocks_before.to_dict() if clocks_before else None,
+        clocks_after=clocks_after.to_dict() if clocks_after else None,
+        throttled=any(c.throttled for c in readings),
+        notes=tuple(notes),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- self-test
+
+def with_slowdown(prepared: Prepared, target: Target, extra_ms: float) -> Prepared:
+    """The same work plus `extra_ms` of real extra device time per call (a spin kernel on the GPU, a busy
+    wait on the CPU): how the suite proves that it catches a slowdown of a known size."""
+    if target.is_cpu:
+        def spin():
+            end = time.perf_counter() + extra_ms / 1e3
+            while time.perf_counter() < end:
+                pass
+    else:
+        import torch
+
+        cycles = int(extra_ms * sleep_cycles_per_ms())
+
+        def spin():
+            torch.cuda._sleep(cycles)
+
+    def slowed(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run():
+            fn()
+            spin()
+        return run
+
+    return replace(prepared, fn=slowed(prepared.fn), rotations=tuple(slowed(r) for r in prepared.rotations))
