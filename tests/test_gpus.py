@@ -277,3 +277,21 @@ def test_cache_flush_covers_l2():
     for spec in gpus.SPECS:
         assert spec.cache_flush_mib >= spec.l2_mib
     assert gpus.resolve("H100").cache_flush_mib == 50.0
+
+
+def test_docs_table_matches_the_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "gpus.md").read_text()
+    for spec in gpus.SPECS:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{spec.key}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        sms, bf16, bw, l2, align = cells[2:7]
+        assert int(sms) == spec.sms, spec.key
+        assert float(bw) == spec.mem_bw_gbs, spec.key
+        assert float(l2.split()[0]) == spec.l2_mib, spec.key
+        assert int(align.split()[0]) == spec.tc_align_bytes, spec.key
+        if spec.peak("bf16"):
+            assert float(bf16) == spec.peak("bf16"), spec.key
+        for alias in spec.aliases:
+            assert f"`{alias}`" in doc, f"docs/gpus.md does not list alias {alias!r} of {spec.key}"
