@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from perf import quantization
 from perf.gpus import GpuSpec
 from perf.models import ModelConfig, ModelConfigError, validate
 from perf.shapes import DTYPE_BYTES, Gemm, ShapeError, layer_gemms
@@ -87,10 +88,7 @@ def pow2_divisor(n: int, cap: int | None = None) -> int:
     return min(p, cap) if cap else p
 
 
-def tile_efficiency(m: int, n: int, tile: tuple[int, int]) -> float:
-    """Useful fraction of the output tiles' area: m*n / (ceil(m/t1)*t1 * ceil(n/t2)*t2)."""
-    t1, t2 = tile
-    return (m * n) / (math.ceil(m / t1) * t1 * math.ceil(n / t2) * t2)
+tile_efficiency = quantization.tile_efficiency  # m*n / (ceil(m/t1)*t1 * ceil(n/t2)*t2)
 
 
 @dataclass(frozen=True)
@@ -108,9 +106,8 @@ class Waves:
 
 def wave_quantization(m: int, n: int, tile: tuple[int, int], sms: int, batch: int = 1) -> Waves:
     """Waves of thread blocks for an (m, n) output cut into t1 x t2 tiles on `sms` SMs (paper III-B, VI-B)."""
-    t1, t2 = tile
-    tiles = batch * math.ceil(m / t1) * math.ceil(n / t2)
-    waves = math.ceil(tiles / sms)
+    tiles = quantization.tiles(m, n, tile, batch)
+    waves = quantization.waves(tiles, sms)
     last = tiles - (waves - 1) * sms
     return Waves(tiles=tiles, sms=sms, waves=waves, last_wave_fill=last / sms, efficiency=tiles / (waves * sms))
 
@@ -472,7 +469,8 @@ def _check_tiles(rule: Rule, ctx: Context) -> list[Finding]:
             gemm=g.name, dimension="m x n", value=round(est.tile_eff, 4), level=level,
             payoff=f"up to x{1 / est.tile_eff:.2f} on this GEMM's compute" if level == "warning" else "",
             gemm_name=g.name, m=g.m, n=g.n, t1=t1, t2=t2, eff=est.tile_eff,
-            m_fix=_round_up(g.m, t1), n_fix=_round_up(g.n, t2)))
+            fill=" and ".join(f"{d} = {_round_up(v, t)} ({DIM_ORIGIN[(g.name, d)]})"
+                              for d, v, t in (("m", g.m, t1), ("n", g.n, t2)) if v % t)))
     return found
 
 
@@ -541,7 +539,7 @@ RULES: tuple[Rule, ...] = (
          _check_alignment),
     Rule("tile_quantization", "warning", "the output m x n divides into the chosen tile (128x256, 256x128, 128x128, 64x128 ...)",
          "{gemm_name} output {m}x{n} in {t1}x{t2} tiles: {eff:.1%} of the tiles' area is useful",
-         "m = {m_fix} or n = {n_fix} fill the tiles", "sec. III-B, VI-B", _check_tiles),
+         "{fill} would fill the tiles", "sec. III-B, VI-B", _check_tiles),
     Rule("wave_quantization", "warning", "the tile count is a multiple of the SM count (last wave full)",
          "{gemm_name}: {tiles} tiles of {t1}x{t2} on {sms} SMs = {waves:.2f} waves; last wave {fill:.0%} full; "
          "wave efficiency {eff:.1%} (at 128x256: {paper})", "{hint}", "sec. III-B, VI-B", _check_waves),
