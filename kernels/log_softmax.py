@@ -56,14 +56,20 @@ def _log_softmax_kernel(x_ptr, y_ptr, N, SINGLE: tl.constexpr, BLOCK: tl.constex
             tl.store(y_row + start + cols, (x - row_max - log_sum).to(y_ptr.dtype.element_ty), mask=mask)
 
 
-def log_softmax(x, dim: int = -1, *, out_dtype=None):
+def log_softmax(x, dim: int = -1, *, out_dtype=None, out=None):
     """log_softmax of x along `dim`; the output has x's dtype unless `out_dtype` says otherwise."""
     import torch
 
     if x.dim() == 0:
         return log_softmax(x.reshape(1), 0, out_dtype=out_dtype).reshape(())
     rows, shape = as_rows(x, dim)
-    y = torch.empty(rows.shape, device=x.device, dtype=out_dtype or x.dtype)
+    want = out_dtype or x.dtype
+    if out is not None and (out.shape != x.shape or out.dtype != want or not out.is_contiguous() or dim % x.dim() != x.dim() - 1):
+        raise ValueError(
+            f"kernels.log_softmax: out must be contiguous {tuple(x.shape)} {want} with dim the last one, "
+            f"got {tuple(out.shape)} {out.dtype} and dim {dim}"
+        )
+    y = torch.empty(rows.shape, device=x.device, dtype=want) if out is None else out.view(rows.shape)
     if rows.numel():
         cfg = row_config(rows.shape[1])
         _log_softmax_kernel[(rows.shape[0],)](

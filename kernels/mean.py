@@ -39,7 +39,7 @@ def _mean_kernel(x_ptr, y_ptr, N, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
     tl.store(y_ptr + row, (total / N).to(y_ptr.dtype.element_ty))
 
 
-def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None):
+def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None, out=None):
     """Mean of x over `dim` (an int, or a sequence of dims); the output has x's dtype unless `out_dtype`."""
     import torch
 
@@ -50,14 +50,17 @@ def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None):
     for d in dims:
         n *= x.shape[d]
     rows = moved.reshape(-1, n)
-    y = torch.empty(rows.shape[0], device=x.device, dtype=out_dtype or x.dtype)
+    out_shape = [1 if d in dims else s for d, s in enumerate(x.shape)] if keepdim else [x.shape[d] for d in kept]
+    want = out_dtype or x.dtype
+    if out is not None and (list(out.shape) != out_shape or out.dtype != want or not out.is_contiguous()):
+        raise ValueError(f"kernels.mean: out must be contiguous {tuple(out_shape)} {want}, got {tuple(out.shape)} {out.dtype}")
+    y = torch.empty(rows.shape[0], device=x.device, dtype=want) if out is None else out.view(rows.shape[0])
     if y.numel():
         if n == 0:
             y.fill_(float("nan"))
         else:
             cfg = row_config(n)
             _mean_kernel[(rows.shape[0],)](rows, y, n, SINGLE=cfg.single, BLOCK=cfg.block, num_warps=cfg.num_warps)
-    out_shape = [1 if d in dims else s for d, s in enumerate(x.shape)] if keepdim else [x.shape[d] for d in kept]
     return y.reshape(out_shape)
 
 

@@ -59,7 +59,7 @@ def _rms_norm_kernel(
         tl.store(rstd_ptr + row, rstd)
 
 
-def rms_norm(x, weight=None, eps: float = 1e-6, *, return_rstd: bool = False):
+def rms_norm(x, weight=None, eps: float = 1e-6, *, return_rstd: bool = False, out=None):
     """RMSNorm over the last dimension of x; the output has x's dtype (rstd, if asked, is fp32 per row)."""
     import torch
 
@@ -67,7 +67,9 @@ def rms_norm(x, weight=None, eps: float = 1e-6, *, return_rstd: bool = False):
     if weight is not None and weight.shape != (n,):
         raise ValueError(f"kernels.rms_norm: weight shape {tuple(weight.shape)}; expected ({n},)")
     rows, shape = as_rows(x, -1)
-    y = torch.empty_like(rows)
+    if out is not None and (out.shape != x.shape or out.dtype != x.dtype or not out.is_contiguous()):
+        raise ValueError(f"kernels.rms_norm: out must be contiguous {tuple(x.shape)} {x.dtype}, got {tuple(out.shape)} {out.dtype}")
+    y = torch.empty_like(rows) if out is None else out.view(rows.shape)
     rstd = torch.empty(rows.shape[0], device=x.device, dtype=torch.float32) if return_rstd else y
     if rows.numel():
         cfg = row_config(n)
