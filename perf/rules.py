@@ -193,16 +193,25 @@ class LayerEstimate:
         return next((e for e in self.gemms if e.gemm.name == name), None)
 
 
-def estimate_layer(model: ModelConfig, gpu: GpuSpec, layout: Layout, *, logits: bool = False) -> LayerEstimate:
-    """Predicted time of one layer's GEMMs (with `logits`, the logits GEMM only)."""
+MLP_GEMMS = ("mlp_up", "mlp_gate", "mlp_down")
+
+
+def estimate_layer(model: ModelConfig, gpu: GpuSpec, layout: Layout, *, logits: bool = False,
+                   only: tuple[str, ...] = ()) -> LayerEstimate:
+    """Predicted time of one layer's GEMMs (with `logits`, the logits GEMM alone; `only`: those GEMMs alone)."""
     gemms = layer_gemms(model, layout.b, layout.seq(model), layout.t)
-    chosen = [g for g in gemms if (g.name == "logits") == logits]
+    if only:
+        chosen = [g for g in gemms if g.name in only]
+    else:
+        chosen = [g for g in gemms if (g.name == "logits") == logits]
     return LayerEstimate(tuple(estimate_gemm(g, gpu, layout.dtype) for g in chosen))
 
 
-def speedup(model: ModelConfig, changed: ModelConfig, gpu: GpuSpec, layout: Layout, *, logits: bool = False) -> float:
-    """Predicted layer (or logits) throughput of `changed` over `model`."""
-    return estimate_layer(changed, gpu, layout, logits=logits).tflops / estimate_layer(model, gpu, layout, logits=logits).tflops
+def speedup(model: ModelConfig, changed: ModelConfig, gpu: GpuSpec, layout: Layout, *, logits: bool = False,
+            only: tuple[str, ...] = ()) -> float:
+    """Predicted throughput of `changed` over `model`: the layer's GEMMs, the logits GEMM, or `only` those GEMMs."""
+    new = estimate_layer(changed, gpu, layout, logits=logits, only=only).tflops
+    return new / estimate_layer(model, gpu, layout, logits=logits, only=only).tflops
 
 
 # ----------------------------------------------------------------------------------------- rules as data
@@ -294,7 +303,8 @@ def _check_vocab(rule: Rule, ctx: Context) -> list[Finding]:
     if ctx.gemms:
         payoff = _payoff(speedup(ctx.model, fixed, ctx.gpu, ctx.layout, logits=True), "logits GEMM")
     return [rule.finding(gemm="logits", dimension="vocab", value=v, payoff=payoff, v=v, multiple=multiple,
-                         p=pow2_divisor(v), padded=padded, extra=padded - v)]
+                         p=pow2_divisor(v), padded=padded, extra=padded - v,
+                         per_gpu=f": v/t = {v / t:g} per GPU is not a multiple of 64" if t > 1 else "")]
 
 
 # --- powers of two: b*s, h/a, h/t ------------------------------------------------------------------------
@@ -343,14 +353,14 @@ def _kv_for(m: ModelConfig, heads: int) -> int:
 
 def _check_hidden_per_tp(rule: Rule, ctx: Context) -> list[Finding]:
     h, t = ctx.model.hidden, ctx.layout.t
+    bounds = dict(lower=max(POW2_GOAL * t, h - h % (POW2_GOAL * t)), upper=_round_up(h, POW2_GOAL * t))
     if h % t:
-        return [rule.finding(dimension="h/t", value=h / t, level="error", h=h, t=t, ht=f"{h}/{t}", p="none (not an integer)",
-                             lower=max(POW2_GOAL * t, h - h % (POW2_GOAL * t)), upper=_round_up(h, POW2_GOAL * t))]
+        return [rule.finding(dimension="h/t", value=h / t, h=h, t=t, ht=f"{h}/{t}", how="not an integer", **bounds)]
     p = pow2_divisor(h // t, POW2_GOAL)
     if p >= POW2_GOAL:
         return [_info(rule, "h/t", h // t, f"h/t = {h // t} is divisible by {POW2_GOAL}")]
-    return [rule.finding(gemm="qkv", dimension="h/t", value=h // t, h=h, t=t, ht=h // t, p=p,
-                         lower=max(POW2_GOAL * t, h - h % (POW2_GOAL * t)), upper=_round_up(h, POW2_GOAL * t))]
+    return [rule.finding(gemm="qkv", dimension="h/t", value=h // t, h=h, t=t, ht=h // t,
+                         how=f"divisible by {p}, not {POW2_GOAL}", **bounds)]
 
 
 # --- parallel layouts -----------------------------------------------------------------------------------
@@ -395,15 +405,21 @@ def _check_layers_per_pp(rule: Rule, ctx: Context) -> list[Finding]:
 
 def ffn_candidates(model: ModelConfig, gpu: GpuSpec, layout: Layout, *, center: int | None = None,
                    spread: float = 0.03, step: int = POW2_GOAL) -> list[tuple[int, float]]:
-    """(ffn, predicted layer TFLOP/s) for multiples of step*t within +-spread of `center` (default: the
-    model's ffn, or 8h/3 for gated activations when that is further), best first."""
+    """(ffn, predicted MLP-block TFLOP/s) for multiples of step*t within +-spread of `center` (default: the
+    model's ffn), best first (ties: nearest the centre). The MLP block alone is scored: a layer's throughput
+    would favour larger MLPs only because they dilute the memory-bound attention BMMs."""
     t = layout.t
     centre = center if center is not None else model.ffn
     lo, hi = int(centre * (1 - spread)), int(centre * (1 + spread)) + 1
     unit = step * t
     sizes = range(_round_up(max(lo, unit), unit), hi + 1, unit)
-    scored = [(f, estimate_layer(dataclasses.replace(model, ffn=f), gpu, layout).tflops) for f in sizes]
+    scored = [(f, estimate_layer(dataclasses.replace(model, ffn=f), gpu, layout, only=MLP_GEMMS).tflops) for f in sizes]
     return sorted(scored, key=lambda x: (-x[1], abs(x[0] - centre)))
+
+
+def _ffn_center(m: ModelConfig) -> int:
+    """Where to search for an MLP size: the model's, pulled toward 8h/3 for a gated MLP sized by that rule of thumb."""
+    return (m.ffn + 8 * m.hidden // 3) // 2 if m.gated and abs(m.ffn - 8 * m.hidden / 3) < 0.05 * m.ffn else m.ffn
 
 
 def _check_ffn(rule: Rule, ctx: Context) -> list[Finding]:
@@ -412,15 +428,15 @@ def _check_ffn(rule: Rule, ctx: Context) -> list[Finding]:
     if m.ffn % t == 0 and pow2_divisor(m.ffn // t, POW2_GOAL) >= POW2_GOAL:
         return [_info(rule, "ffn/t", m.ffn // t, f"ffn/t = {m.ffn // t} is divisible by {POW2_GOAL}")]
     value = m.ffn // t if m.ffn % t == 0 else m.ffn / t
-    p = pow2_divisor(m.ffn // t, POW2_GOAL) if m.ffn % t == 0 else "none (not an integer)"
+    how = f"divisible by {pow2_divisor(m.ffn // t, POW2_GOAL)}, not {POW2_GOAL}" if m.ffn % t == 0 else "not an integer"
     layout_ok = m.heads % t == 0 and (m.n_kv_heads % t == 0 or t % m.n_kv_heads == 0)
     best, payoff = [], ""
     if layout_ok and m.hidden % t == 0:
-        best = ffn_candidates(m, ctx.gpu, ctx.layout)[:3]
+        best = ffn_candidates(m, ctx.gpu, ctx.layout, center=_ffn_center(m))[:3]
         if best and ctx.gemms:
-            payoff = _payoff(speedup(m, dataclasses.replace(m, ffn=best[0][0]), ctx.gpu, ctx.layout))
+            payoff = _payoff(speedup(m, dataclasses.replace(m, ffn=best[0][0]), ctx.gpu, ctx.layout, only=MLP_GEMMS), "MLP block")
     options = ", ".join(str(f) for f, _ in best) if best else f"{_round_up(m.ffn, POW2_GOAL * t)}"
-    return [rule.finding(gemm="mlp_up", dimension="ffn/t", value=value, payoff=payoff, what=what, ffn=m.ffn, t=t, p=p,
+    return [rule.finding(gemm="mlp_up", dimension="ffn/t", value=value, payoff=payoff, what=what, ffn=m.ffn, t=t, how=how,
                          options=options, ratio=f"{m.ffn / m.hidden:.4f}")]
 
 
@@ -510,7 +526,7 @@ def _check_waves(rule: Rule, ctx: Context) -> list[Finding]:
 _VI_B = "sec. VI-B"
 RULES: tuple[Rule, ...] = (
     Rule("vocab_multiple_64", "error", "the vocabulary size v is divisible by 64 (by 64*t under tensor parallelism)",
-         "vocab = {v} is not divisible by {multiple} (largest power-of-two divisor {p})",
+         "vocab = {v} is not divisible by {multiple} (largest power-of-two divisor {p}){per_gpu}",
          "pad the vocabulary to {padded} (+{extra} unused rows)", _VI_B, _check_vocab),
     Rule("tokens_pow2", "error", "b*s is divisible by a power of two up to 64",
          "b*s = {b}*{s} = {bs} is divisible by {p}, not 64",
@@ -519,7 +535,7 @@ RULES: tuple[Rule, ...] = (
          "h/a = {h}/{a} = {d} is divisible by {p}, not 64: the attention GEMMs miss tensor-core alignment",
          "{options} at the same parameter count", _VI_B, _check_head_dim),
     Rule("hidden_per_tp_pow2", "error", "h/t is an integer divisible by a power of two up to 64",
-         "h/t = {ht} (h = {h}, t = {t}) is divisible by {p}, not 64",
+         "h/t = {ht} (h = {h}, t = {t}) is {how}",
          "h = {lower} or {upper} (multiples of 64*t), or a t for which h/t is a multiple of 64", _VI_B, _check_hidden_per_tp),
     Rule("heads_per_tp", "error", "(b*a)/t is an integer, and so is a/t",
          "{why}", "t in {options} (divisors of a = {a})", _VI_B, _check_heads_per_tp),
@@ -530,7 +546,7 @@ RULES: tuple[Rule, ...] = (
          "L = {L} is not divisible by pp = {pp}: the stages get unequal layers",
          "pp in {options} (divisors of L), or L = {lower} or {upper}", _VI_B, _check_layers_per_pp),
     Rule("ffn_multiple_64", "error", "the MLP intermediate size per GPU, ffn/t, is divisible by 64 (SwiGLU: 8h/3 is not)",
-         "{what}: ffn/t = {ffn}/{t} is divisible by {p}, not 64 (ffn/h = {ratio})",
+         "{what}: ffn/t = {ffn}/{t} is {how} (ffn/h = {ratio})",
          "ffn in {options} (best predicted nearby multiples of 64*t)", "sec. VII-B", _check_ffn),
     Rule("tensor_core_alignment", "warning",
          "every GEMM dimension is a multiple of the tensor-core alignment (V100: 16 bytes, A100 and later: 128 bytes)",

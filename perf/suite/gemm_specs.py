@@ -68,7 +68,12 @@ def _build(g: Gemm, dtype: str):
 
 
 def specs_for(w: Workload, dtype: str) -> list[BenchSpec]:
-    model = models.get(w.model)
+    return specs_for_config(models.get(w.model), w, dtype)
+
+
+def specs_for_config(model: models.ModelConfig, w: Workload, dtype: str) -> list[BenchSpec]:
+    """The layer's GEMM specs for any ModelConfig (registered or not, e.g. a `perf advise` candidate);
+    `w.model` names it in the ids."""
     elem = DTYPE_BYTES[dtype]
     return [
         BenchSpec(
