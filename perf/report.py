@@ -1,0 +1,454 @@
+"""`python -m perf report RESULTS [-o DIR]`: what a run shows a person.
+
+From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (default ./perf-report):
+
+    summary.md     verdict counts; regressions, improvements and unreliable results first; shape-rule
+                   violations; the environment beside the baseline's, changed fields marked; every result
+    index.html     one self-contained page: the same tables and every plot (PNGs inline as data URIs)
+    results.csv    tidy: one row per benchmark and statistic (key, family, group, dtype, statistic, value, unit)
+    *.png          the plots of perf/plots.py that the results support
+
+When GITHUB_STEP_SUMMARY is set, summary.md is appended to that file too. A missing or malformed results file
+is an error that names the file and the field, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from perf import plots
+from perf.environment import COMPARED
+from perf.results import SCHEMA, ResultsError, read
+
+DEFAULT_DIR = Path("perf-report")
+VERDICT_ORDER = ("regression", "unreliable", "improvement", "new", "pass")
+SUMMARY_STATISTICS = ("median_ms", "ci_low_ms", "ci_high_ms", "q1_ms", "q3_ms", "min_ms", "max_ms")
+
+# (statistic, unit, how to read it off a record) for the tidy CSV; rows with no value are left out.
+STATISTICS: tuple[tuple[str, str, str], ...] = (
+    *((name, "ms", f"summary.{name}") for name in SUMMARY_STATISTICS),
+    ("samples", "count", "summary.n"),
+    ("rel_noise", "fraction", "rel_noise"),
+    ("tflops", "TFLOP/s", "tflops"),
+    ("gbs", "GB/s", "gbs"),
+    ("intensity", "FLOP/byte", "intensity"),
+    ("peak_pct", "%", "peak_pct"),
+    ("bandwidth_pct", "%", "bandwidth_pct"),
+    ("flops", "FLOP", "flops"),
+    ("bytes", "byte", "bytes"),
+    *((f"baseline_{name}", "ms", f"baseline.{name}") for name in SUMMARY_STATISTICS),
+    ("change", "fraction", "change"),
+    ("noise", "fraction", "noise"),
+    ("threshold", "fraction", "threshold"),
+)
+CSV_COLUMNS = ("key", "family", "group", "dtype", "statistic", "value", "unit")
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+def check(doc: object, source: str) -> dict:
+    """The document, if a report can be drawn from it; otherwise a ResultsError naming `source` and the field."""
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{source}: expected a JSON object with schema {SCHEMA!r}, got {type(doc).__name__}")
+    if doc.get("schema") != SCHEMA:
+        raise ResultsError(f"{source}: schema: expected {SCHEMA!r}, got {doc.get('schema')!r}")
+    results = doc.get("results")
+    if not isinstance(results, list):
+        raise ResultsError(f"{source}: results: expected a list of result records, got {type(results).__name__}")
+    for i, r in enumerate(results):
+        where = f"{source}: results[{i}]"
+        if not isinstance(r, dict):
+            raise ResultsError(f"{where}: expected an object, got {type(r).__name__}")
+        for name in ("key", "family", "verdict"):
+            if not isinstance(r.get(name), str):
+                raise ResultsError(f"{where}.{name}: expected a string, got {r.get(name)!r}")
+        for block, required in (("summary", True), ("baseline", False)):
+            value = r.get(block)
+            if value is None and not required:
+                continue
+            if not isinstance(value, dict):
+                raise ResultsError(f"{where}.{block}: expected an object with median_ms, got {value!r}")
+            median = value.get("median_ms")
+            if not _is_number(median) or median <= 0:
+                raise ResultsError(f"{where}.{block}.median_ms: expected a positive number of ms, got {median!r}")
+    return doc
+
+
+def load(path: Path) -> dict:
+    """A results file read and checked for reporting (ResultsError names the file and the field)."""
+    return check(read(path), str(path))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _get(record: Mapping, path: str):
+    value: object = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    classes: tuple[str, ...] = field(default=())  # optional CSS class per row (HTML only)
+
+    def markdown(self) -> str:
+        esc = lambda cell: str(cell).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+        lines = ["| " + " | ".join(self.header) + " |", "|" + "|".join("---" for _ in self.header) + "|"]
+        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = []
+        for i, row in enumerate(self.rows):
+            cls = f' class="{self.classes[i]}"' if i < len(self.classes) and self.classes[i] else ""
+            body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def fmt(value: object, spec: str, missing: str = "-") -> str:
+    return format(value, spec) if _is_number(value) else missing
+
+
+def sorted_records(doc: Mapping) -> list[dict]:
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    return sorted(doc["results"], key=lambda r: (rank.get(r["verdict"], len(rank)), r["key"]))
+
+
+def verdict_counts(records: Iterable[Mapping]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+RESULT_HEADER = ("benchmark", "baseline ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
+                 "verdict", "reason")
+
+
+def result_row(r: Mapping) -> tuple[str, ...]:
+    base = r.get("baseline") or {}
+    return (
+        r["key"],
+        fmt(base.get("median_ms"), ".4g"),
+        fmt(r["summary"]["median_ms"], ".4g"),
+        fmt(r.get("change"), "+.1%"),
+        fmt(r.get("noise"), ".1%"),
+        fmt(r.get("threshold"), ".0%"),
+        fmt(r.get("tflops"), ".3g"),
+        fmt(r.get("peak_pct"), ".0f"),
+        fmt(r.get("gbs"), ".3g"),
+        r["verdict"] + ("*" if r.get("remeasured") else ""),
+        str(r.get("reason") or ""),
+    )
+
+
+def results_table(records: Sequence[Mapping]) -> Table:
+    return Table(RESULT_HEADER, tuple(result_row(r) for r in records), tuple(r["verdict"] for r in records))
+
+
+def rule_findings(doc: Mapping) -> list[dict]:
+    """Rule violations from the perf_* lists that carry them ("perf_rule", "perf_shape_rules", ...): each entry is
+    a finding, or a per-model record with its "findings"."""
+    out = []
+    for name, entries in doc.items():
+        if not (str(name).startswith("perf_") and "rule" in str(name) and isinstance(entries, list)):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            context = {k: entry.get(k) for k in ("model", "gpu") if entry.get(k) is not None}
+            inner = entry.get("findings")
+            for f in (inner if isinstance(inner, list) else [entry]):
+                if isinstance(f, Mapping) and f.get("level", "error") in ("error", "warning"):
+                    out.append({**context, **f})
+    return out
+
+
+RULE_HEADER = ("model", "GPU", "rule", "level", "GEMM", "dimension", "value", "message", "fix")
+
+
+def rules_table(findings: Sequence[Mapping]) -> Table:
+    return Table(RULE_HEADER, tuple(tuple(str(f.get(k, "") if f.get(k) is not None else "") for k in
+                                          ("model", "gpu", "rule", "level", "gemm", "dimension", "value", "message",
+                                           "fix")) for f in findings))
+
+
+def extra_tables(doc: Mapping) -> dict[str, Table]:
+    """Other perf_* lists (audits, ...) as generic tables: one column per field seen."""
+    out = {}
+    for name, entries in sorted(doc.items()):
+        if not (str(name).startswith("perf_") and "rule" not in str(name) and isinstance(entries, list)):
+            continue
+        rows = [e for e in entries if isinstance(e, Mapping)]
+        if not rows:
+            continue
+        columns = list(dict.fromkeys(k for e in rows for k in e))
+        out[name] = Table(tuple(columns), tuple(tuple(_cell(e.get(c)) for c in columns) for e in rows))
+    return out
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".4g")
+    return str(value)
+
+
+def environment_table(doc: Mapping) -> tuple[Table, list[str]]:
+    """Baseline and current environment side by side, and the compared fields that changed."""
+    now = doc.get("environment") or {}
+    then = doc.get("baseline_environment") or {}
+    fields = list(dict.fromkeys([*COMPARED, *now, *then]))
+    fields = [f for f in fields if f in now or f in then]
+    changed = [f for f in COMPARED if (f in now or f in then) and now.get(f) != then.get(f)] if then else []
+    rows = tuple((f, _cell(then.get(f)) if then else "-", _cell(now.get(f)),
+                  "changed" if f in changed else "") for f in fields)
+    return Table(("field", "baseline", "now", ""), rows, tuple("changed" if r[3] else "" for r in rows)), changed
+
+
+# ---------------------------------------------------------------------------------------------- summary.md
+
+def _title(doc: Mapping, title_suffix: str) -> str:
+    return f"Performance report: {plots.RunInfo.of(doc).gpu}{title_suffix}"
+
+
+def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
+    """(heading, table, note) in reading order; shared by summary.md and index.html."""
+    records = sorted_records(doc)
+    sections: list[tuple[str, Table | None, str]] = []
+    counts = verdict_counts(records)
+    sections.append(("Verdicts", Table(("verdict", "count"), tuple((v, str(n)) for v, n in counts.items()),
+                                       tuple(counts)), f"{len(records)} benchmarks."))
+    for verdict, heading, note in (
+        ("regression", "Regressions", "Slower than the baseline beyond the threshold and both measurements' noise."),
+        ("improvement", "Improvements", "Faster beyond threshold and noise: refresh the baseline "
+                                        "(`python -m perf refresh`) to keep them."),
+        ("unreliable", "Unreliable", "A change that the noise or a throttled GPU does not let us call."),
+    ):
+        picked = [r for r in records if r["verdict"] == verdict]
+        if picked:
+            sections.append((f"{heading} ({len(picked)})", results_table(picked), note))
+    findings = rule_findings(doc)
+    if any(str(k).startswith("perf_") and "rule" in str(k) for k in doc):
+        sections.append((f"Shape-rule violations ({len(findings)})", rules_table(findings) if findings else None,
+                         "" if findings else "No rule violations."))
+    for name, table in extra_tables(doc).items():
+        sections.append((f"{name} ({len(table.rows)})", table, ""))
+    comparison = doc.get("comparison")
+    if isinstance(comparison, Mapping):
+        sections.append(("Compared files", comparison_table(comparison), comparison_note(comparison)))
+    env, changed = environment_table(doc)
+    if not doc.get("baseline_environment"):
+        note = "No baseline environment recorded."
+    elif changed:
+        note = "Changed since the baseline: " + ", ".join(changed) + ". Timings may shift with these."
+    else:
+        note = "Same compared fields as the baseline (" + ", ".join(COMPARED) + ")."
+    sections.append(("Environment", env, note))
+    return sections
+
+
+def comparison_table(comparison: Mapping) -> Table:
+    rows = []
+    for side in ("a", "b"):
+        info = comparison.get(side) or {}
+        rows.append((side.upper() + (" (baseline)" if side == "a" else " (now)"), str(info.get("path", "")),
+                     str(info.get("gpu", "")), str(info.get("commit", "")), str(info.get("date", "")),
+                     str(info.get("results", ""))))
+    return Table(("file", "path", "GPU", "commit", "date", "results"), tuple(rows))
+
+
+def comparison_note(comparison: Mapping) -> str:
+    parts = [f"{comparison.get('matched', 0)} benchmarks matched ({comparison.get('matched_by_id', 0)} by id "
+             "across different keys)."]
+    for side, label in (("only_in_a", "only in A"), ("only_in_b", "only in B")):
+        keys = comparison.get(side) or []
+        if keys:
+            shown = ", ".join(keys[:10]) + (f", and {len(keys) - 10} more" if len(keys) > 10 else "")
+            parts.append(f"{len(keys)} {label}: {shown}.")
+    return " ".join(parts)
+
+
+def summary_markdown(doc: Mapping, *, title_suffix: str = "") -> str:
+    env = doc.get("environment") or {}
+    info = plots.RunInfo.of(doc)
+    lines = [f"# {_title(doc, title_suffix)}", "",
+             f"Run of {info.date}, commit `{env.get('commit') or 'unknown'}`, {len(doc['results'])} benchmarks.", ""]
+    for heading, table, note in _sections(doc):
+        lines += [f"## {heading}", ""]
+        if note:
+            lines += [note, ""]
+        if table is not None:
+            lines += [table.markdown(), ""]
+    records = sorted_records(doc)
+    if records:
+        lines += ["## All results", "", f"<details><summary>{len(records)} benchmarks</summary>", "",
+                  results_table(records).markdown(), "", "</details>", "",
+                  "Times are medians in ms; change = now / baseline - 1 (positive is slower); noise = both medians' "
+                  "95% CI half-widths combined; * = re-measured.", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- results.csv
+
+def tidy_frame(doc: Mapping):
+    """One row per benchmark and statistic: key, family, group, dtype, statistic, value, unit."""
+    import pandas as pd
+
+    rows = []
+    for r in doc["results"]:
+        ids = (r["key"], r["family"], r.get("group") or "", r.get("dtype") or "")
+        for statistic, unit, path in STATISTICS:
+            value = _get(r, path)
+            if _is_number(value):
+                rows.append((*ids, statistic, float(value), unit))
+        for statistic, value in _flatten(r.get("roofline"), "roofline"):
+            rows.append((*ids, statistic, value, _unit_of(statistic)))
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+
+
+def _flatten(value: object, prefix: str) -> list[tuple[str, float]]:
+    """Numeric leaves of a nested block as (dotted.name, value)."""
+    if isinstance(value, Mapping):
+        return [pair for k, v in value.items() for pair in _flatten(v, f"{prefix}.{k}")]
+    return [(prefix, float(value))] if _is_number(value) else []
+
+
+def _unit_of(name: str) -> str:
+    leaf = name.rsplit(".", 1)[-1]
+    for needle, unit in (("pct", "%"), ("tflops", "TFLOP/s"), ("gbs", "GB/s"), ("intensity", "FLOP/byte"),
+                         ("ridge", "FLOP/byte"), ("_ms", "ms")):
+        if needle in leaf:
+            return unit
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------- index.html
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;
+padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+td:last-child{white-space:normal;text-align:left}
+tr.regression td{background:#fde2e2}tr.improvement td{background:#e3f6e3}tr.unreliable td{background:#fff1dc}
+tr.changed td{background:#fff7c2}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
+details summary{cursor:pointer;margin:.5rem 0}.note{color:#444}.wide{overflow-x:auto}
+"""
+
+PLOT_CAPTIONS = {
+    "baseline_vs_now.png": "Each benchmark's median time over its baseline median: the grey bar is the baseline's "
+                           "95% CI, the dot and whiskers the run's median and CI, coloured by verdict.",
+    "gemm_layer_throughput.png": "Sum of the layer GEMMs' FLOPs over the sum of their median times, per model "
+                                 "(logits excluded).",
+    "roofline.png": "Achieved TFLOP/s over arithmetic intensity; the roofs are min(peak, intensity x bandwidth).",
+    "kernel_throughput.png": "Kernels over the number of tokens, ours against the reference provider.",
+    "kernel_time.png": "Kernel median times with their 95% confidence intervals.",
+    "decode_steps.png": "Decode steps modelled from the measured decode GEMMs and attention.",
+    "decode_attention.png": "Decode attention bandwidth over the KV-cache length.",
+    "sweeps.png": "Measured throughput over the swept dimension; triangles mark the predicted wave-quantization dips.",
+}
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def index_html(doc: Mapping, pngs: Sequence[Path], *, title_suffix: str = "") -> str:
+    env = doc.get("environment") or {}
+    info = plots.RunInfo.of(doc)
+    title = html.escape(_title(doc, title_suffix))
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+             f"<style>{CSS}</style></head><body>",
+             f"<h1>{title}</h1>",
+             f"<p class='note'>Run of {html.escape(info.date)}, commit <code>{html.escape(str(env.get('commit') or 'unknown'))}"
+             f"</code>, {len(doc['results'])} benchmarks.</p>"]
+    for heading, table, note in _sections(doc):
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if note:
+            parts.append(f"<p class='note'>{html.escape(note)}</p>")
+        if table is not None:
+            parts.append(f"<div class='wide'>{table.html()}</div>")
+    if pngs:
+        parts.append("<h2>Plots</h2>")
+        for png in pngs:
+            caption = html.escape(PLOT_CAPTIONS.get(png.name, png.stem))
+            parts.append(f"<figure><img alt='{html.escape(png.stem)}' src='{_data_uri(png)}'>"
+                         f"<figcaption>{caption}</figcaption></figure>")
+    records = sorted_records(doc)
+    if records:
+        parts.append(f"<h2>All results</h2><details><summary>{len(records)} benchmarks</summary>"
+                     f"<div class='wide'>{results_table(records).html()}</div></details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+def write_report(doc: dict, out_dir: Path, *, title_suffix: str = "", baseline_label: str = "baseline",
+                 source: str = "results") -> list[Path]:
+    """Write summary.md, index.html, results.csv and the plots into out_dir; return the paths written.
+    Raises ResultsError (naming `source` and the field) when the document cannot be reported."""
+    check(doc, source)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = title_suffix
+    pngs = plots.draw_all(doc, out_dir, suffix=suffix, baseline_label=baseline_label)
+    summary = summary_markdown(doc, title_suffix=suffix)
+    summary_path = out_dir / "summary.md"
+    summary_path.write_text(summary)
+    csv_path = out_dir / "results.csv"
+    tidy_frame(doc).to_csv(csv_path, index=False)
+    html_path = out_dir / "index.html"
+    html_path.write_text(index_html(doc, pngs, title_suffix=suffix))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as fh:
+            fh.write(summary + "\n")
+    return [summary_path, html_path, csv_path, *pngs]
+
+
+def parser(prog: str = "python -m perf report") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Tables and plots from a results file "
+                                                       "(pytest perf/ --perf-json RESULTS).")
+    p.add_argument("results", type=Path, metavar="RESULTS", help="results file written by --perf-json")
+    p.add_argument("-o", "--out", type=Path, default=DEFAULT_DIR, metavar="DIR",
+                   help=f"output folder (default: ./{DEFAULT_DIR})")
+    p.add_argument("--title", default="", help="text appended to the report's title")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        doc = load(args.results)
+        paths = write_report(doc, args.out, title_suffix=f" {args.title}" if args.title else "",
+                             source=str(args.results))
+    except ResultsError as exc:
+        print(f"perf report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"perf report: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'})")
+    return 0
