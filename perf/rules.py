@@ -417,7 +417,7 @@ def ffn_candidates(model: ModelConfig, gpu: GpuSpec, layout: Layout, *, center: 
     return sorted(scored, key=lambda x: (-x[1], abs(x[0] - centre)))
 
 
-def _ffn_center(m: ModelConfig) -> int:
+def ffn_center(m: ModelConfig) -> int:
     """Where to search for an MLP size: the model's, pulled toward 8h/3 for a gated MLP sized by that rule of thumb."""
     return (m.ffn + 8 * m.hidden // 3) // 2 if m.gated and abs(m.ffn - 8 * m.hidden / 3) < 0.05 * m.ffn else m.ffn
 
@@ -432,7 +432,7 @@ def _check_ffn(rule: Rule, ctx: Context) -> list[Finding]:
     layout_ok = m.heads % t == 0 and (m.n_kv_heads % t == 0 or t % m.n_kv_heads == 0)
     best, payoff = [], ""
     if layout_ok and m.hidden % t == 0:
-        best = ffn_candidates(m, ctx.gpu, ctx.layout, center=_ffn_center(m))[:3]
+        best = ffn_candidates(m, ctx.gpu, ctx.layout, center=ffn_center(m))[:3]
         if best and ctx.gemms:
             payoff = _payoff(speedup(m, dataclasses.replace(m, ffn=best[0][0]), ctx.gpu, ctx.layout, only=MLP_GEMMS), "MLP block")
     options = ", ".join(str(f) for f, _ in best) if best else f"{_round_up(m.ffn, POW2_GOAL * t)}"
