@@ -418,8 +418,8 @@ def ffn_candidates(model: ModelConfig, gpu: GpuSpec, layout: Layout, *, center: 
 
 
 def ffn_center(m: ModelConfig) -> int:
-    """Where to search for an MLP size: the model's, pulled toward 8h/3 for a gated MLP sized by that rule of thumb."""
-    return (m.ffn + 8 * m.hidden // 3) // 2 if m.gated and abs(m.ffn - 8 * m.hidden / 3) < 0.05 * m.ffn else m.ffn
+    """Where to search for an MLP size: 8h/3 for a gated MLP sized near that rule of thumb (sec. VII-B), else the model's."""
+    return round(8 * m.hidden / 3) if m.gated and abs(m.ffn - 8 * m.hidden / 3) < 0.05 * m.ffn else m.ffn
 
 
 def _check_ffn(rule: Rule, ctx: Context) -> list[Finding]:

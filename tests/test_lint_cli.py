@@ -1,0 +1,127 @@
+"""`python -m perf lint`: exit codes, the table, --summary, --json, and bad input (exit 2 naming file and field)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perf.lint import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HF = ROOT / "tests" / "fixtures" / "hf"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_model_exits_0(capsys):
+    code, out, _ = run(capsys, "llama-2-7b", "--gpu", "H100")
+    assert code == 0
+    assert "H100-SXM: 132 SMs, 128-byte tensor-core alignment (64 bf16 elements)" in out
+    assert "0 error(s)" in out and "predicted layer throughput" in out
+
+
+def test_broken_model_exits_1_with_a_table(capsys):
+    code, out, _ = run(capsys, "gpt3-2.7b", "--gpu", "A100")
+    assert code == 1
+    header = next(line for line in out.splitlines() if line.startswith("level"))
+    assert header.split() == ["level", "rule", "gemm", "dimension", "value", "finding"]
+    row = next(line for line in out.splitlines() if line.startswith("error") and "head_dim_pow2" in line)
+    assert "attn_score" in row and " 80 " in row
+    assert "fix: a = 40 (h/a = 64) or a = 20 (h/a = 128)" in out
+    assert "expected by the model's config: head_dim_pow2, vocab_multiple_64" in out
+    assert "A100-40GB: 108 SMs" in out
+
+
+def test_layout_options_reach_the_rules(capsys):
+    code, out, _ = run(capsys, "llama-2-7b", "--gpu", "H100", "--tp", "3", "--pp", "5", "--micro-batch", "3",
+                       "--seq", "1000", "--dtype", "fp16")
+    assert code == 1
+    for rule in ("heads_per_tp", "layers_per_pp", "tokens_pow2", "hidden_per_tp_pow2"):
+        assert rule in out
+    assert "fp16, b=3 s=1000 t=3 pp=5" in out
+
+
+def test_hf_config_json(capsys):
+    code, out, _ = run(capsys, str(HF / "swiglu-8h3" / "config.json"), "--gpu", "H100")
+    assert code == 1 and "ffn_multiple_64" in out and "8h/3" in out
+    code, _, _ = run(capsys, str(HF / "mistral-7b"), "--gpu", "H100")
+    assert code == 0
+
+
+def test_json_output(capsys):
+    code, out, _ = run(capsys, "gpt3-2.7b", "--gpu", "H100", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["exit_code"] == 1
+    assert doc["gpu"]["key"] == "H100-SXM" and doc["gpu"]["sms"] == 132 and doc["layout"]["t"] == 1
+    (model,) = doc["models"]
+    assert model["name"] == "gpt3-2.7b" and model["errors"] == 2
+    rules = {(f["rule"], f["level"], f["gemm"], f["value"]) for f in model["findings"]}
+    assert ("head_dim_pow2", "error", "attn_score", 80) in rules
+    assert ("vocab_multiple_64", "error", "logits", 50257) in rules
+    finding = next(f for f in model["findings"] if f["rule"] == "head_dim_pow2")
+    assert set(finding) == {"rule", "level", "gemm", "dimension", "value", "message", "fix", "payoff"}
+
+
+def test_toml_file_and_folder_summary(capsys):
+    code, out, _ = run(capsys, str(ROOT / "perf" / "models" / "llama.toml"), "--gpu", "H100", "--summary")
+    assert code == 0
+    assert {"llama-2-7b", "llama-2-13b", "llama-2-70b"} <= {line.split()[0] for line in out.splitlines()[3:]}
+    code, out, _ = run(capsys, str(ROOT / "perf" / "models"), "--gpu", "A100", "--summary")
+    assert code == 1 and "gpt3-13b" in out and "hidden_per_tp_pow2" in out
+
+
+def test_info_findings_only_with_info(capsys):
+    _, out, _ = run(capsys, "llama-2-7b", "--gpu", "H100")
+    assert "h/a = 128 is divisible by 64" not in out
+    _, out, _ = run(capsys, "llama-2-7b", "--gpu", "H100", "--info")
+    assert "h/a = 128 is divisible by 64" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["no-such-model", "--gpu", "H100"], "'no-such-model' is neither a file nor a registered model; registered:"),
+    (["llama-2-7b", "--gpu", "Z9"], "--gpu: unknown GPU 'Z9'"),
+    (["llama-2-7b", "--gpu", "cpu"], "shape rules need a GPU profile"),
+    ([str(HF / "broken" / "missing_heads.json"), "--gpu", "H100"], "missing_heads.json: field 'num_attention_heads'"),
+    ([str(HF / "broken" / "heads_not_dividing.json"), "--gpu", "H100"], "field 'heads' must divide 'hidden'"),
+    ([str(HF / "falcon-7b"), "--gpu", "H100"], "falcon-7b/config.json: field 'max_position_embeddings'"),
+    (["llama-2-7b", "--gpu", "H100", "--tp", "0"], "layout: field 't' must be a positive integer"),
+])
+def test_bad_input_exits_2_naming_file_and_field(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+
+
+def test_bad_toml_exits_2(tmp_path, capsys):
+    bad = tmp_path / "mine.toml"
+    bad.write_text('[[model]]\nname = "x"\nhidden = 100\nheads = 3\nlayers = 2\nvocab = 10\nseq = 8\nffn = 400\n')
+    code, _, err = run(capsys, str(bad), "--gpu", "H100")
+    assert code == 2 and "mine.toml: model 'x': field 'heads' must divide 'hidden'" in err
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    code, _, err = run(capsys, str(other), "--gpu", "H100")
+    assert code == 2 and "expected a .toml model file or a Hugging Face config.json" in err
+
+
+def test_bad_input_with_json_prints_the_error_as_data(capsys):
+    code, out, _ = run(capsys, "no-such-model", "--gpu", "H100", "--json")
+    assert code == 2 and json.loads(out)["exit_code"] == 2
+
+
+def test_argparse_errors_exit_2(capsys):
+    assert main(["llama-2-7b", "--tp", "eight"]) == 2
+    assert main([]) == 2
+    assert main(["--help"]) == 0
+
+
+def test_python_m_perf_lint_dispatches():
+    proc = subprocess.run([sys.executable, "-m", "perf", "lint", "gpt3-2.7b-a20", "--gpu", "H100"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "gpt3-2.7b-a20" in proc.stdout
