@@ -1,0 +1,159 @@
+"""The Triton kernels against their float64 references, under the interpreter on CPU tensors.
+
+bf16 matmul is not run here: the interpreter's tl.dot on bf16 operands returns garbage (triton 3.9),
+so matmul is checked in fp16 and fp32; the row kernels are checked in all three dtypes.
+"""
+
+import importlib
+
+import pytest
+import torch
+
+from kernels import log_softmax, matmul, mean, rms_norm
+from kernels.matmul import CANDIDATES, POLICIES, select_config
+from kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
+
+MM = importlib.import_module("kernels.matmul")
+RMS = importlib.import_module("kernels.rms_norm")
+LSM = importlib.import_module("kernels.log_softmax")
+MEAN = importlib.import_module("kernels.mean")
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Largest |ours - float64 reference| allowed, relative to the reference's largest magnitude (plus a floor).
+TOL = {"fp32": 1e-5, "fp16": 2e-3, "bf16": 1.6e-2}
+
+
+def _randn(*shape, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float32).to(dtype)
+
+
+def _close(got, ref, dtype: str, what: str):
+    assert got.dtype == DTYPES[dtype], f"{what}: output dtype {got.dtype}, expected {DTYPES[dtype]}"
+    assert got.shape == ref.shape, f"{what}: shape {tuple(got.shape)}, reference {tuple(ref.shape)}"
+    err = (got.double() - ref).abs().max().item()
+    scale = max(ref.abs().max().item(), 1.0)
+    assert err <= TOL[dtype] * scale, f"{what} {dtype}: max error {err:.3e} > {TOL[dtype] * scale:.3e}"
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("m,k,n,bias", [(1, 64, 32, False), (17, 128, 96, True), (33, 100, 70, True), (5, 16, 200, False)])
+def test_matmul_matches_reference(dtype, m, k, n, bias):
+    dt = DTYPES[dtype]
+    a, b = _randn(m, k, dtype=dt, seed=1), _randn(k, n, dtype=dt, seed=2)
+    c_bias = _randn(n, dtype=dt, seed=3) if bias else None
+    _close(matmul(a, b, c_bias), MM.reference(a, b, c_bias), dtype, f"matmul {m}x{k}x{n}")
+
+
+def test_matmul_takes_strided_operands_and_leading_dims():
+    a = _randn(2, 3, 64, dtype=torch.float32)
+    w = _randn(48, 64, dtype=torch.float32, seed=4)  # a Linear weight (N, K): B = w.t() is column-major
+    got = matmul(a, w.t())
+    assert got.shape == (2, 3, 48)
+    _close(got, MM.reference(a.reshape(6, 64), w.t()).reshape(2, 3, 48), "fp32", "matmul a @ w.t()")
+
+
+def test_matmul_writes_into_out_and_rejects_bad_shapes():
+    a, b = _randn(4, 32, dtype=torch.float16), _randn(32, 16, dtype=torch.float16, seed=1)
+    out = torch.empty(4, 16, dtype=torch.float16)
+    assert matmul(a, b, out=out).data_ptr() == out.data_ptr()
+    _close(out, MM.reference(a, b), "fp16", "matmul out=")
+    with pytest.raises(ValueError, match=r"\(4, 32\) @ \(16, 32\)"):
+        matmul(a, b.t().contiguous())
+    with pytest.raises(TypeError, match="dtypes differ"):
+        matmul(a, b.float())
+
+
+def test_matmul_config_policy_never_leaves_the_invariance_class():
+    # Every candidate reduces K in 64-wide steps with BLOCK_M >= 64 (warpgroup MMA tiles on Hopper).
+    assert {c.block_k for c in CANDIDATES} == {64}
+    assert all(c.block_m >= 64 and c.num_warps % 4 == 0 for c in CANDIDATES)
+    ms = (1, 2, 63, 64, 65, 512, 513, 8192)
+    fixed = {select_config(m, 4096, 4096, "bf16", "fixed") for m in ms}
+    assert len(fixed) == 1, f"the fixed policy depends on M: {fixed}"
+    fp32 = {select_config(m, 4096, 4096, "fp32", p) for m in ms for p in POLICIES}
+    assert len(fp32) == 1, "fp32 must use one config for every M"
+    assert select_config(1, 4096, 4096).block_n == 32  # 128 programs along N=4096 for decode-sized M
+    assert select_config(1, 14336, 4096).block_n == 64
+    assert select_config(8192, 4096, 4096).name == "128x256x64-w8-s3"
+    with pytest.raises(ValueError, match="policy 'fast'"):
+        select_config(1, 64, 64, "bf16", "fast")
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("tokens,hidden", [(1, 64), (9, 256), (3, 200)])
+def test_rms_norm_matches_reference(dtype, tokens, hidden):
+    dt = DTYPES[dtype]
+    x = _randn(tokens, hidden, dtype=dt)
+    w = (1 + 0.1 * _randn(hidden, dtype=torch.float32, seed=5)).to(dt)
+    _close(rms_norm(x, w, 1e-6), RMS.reference(x, w, 1e-6), dtype, "rms_norm")
+    _close(rms_norm(x), RMS.reference(x), dtype, "rms_norm without weight")
+
+
+def test_rms_norm_returns_rstd_and_loops_over_long_rows():
+    n = SINGLE_BLOCK_MAX + 300  # the chunked path
+    assert not row_config(n).single and row_config(n).block == LOOP_BLOCK
+    x = _randn(2, n, dtype=torch.float32)
+    y, rstd = rms_norm(x, None, 1e-5, return_rstd=True)
+    _close(y, RMS.reference(x, None, 1e-5), "fp32", "rms_norm (chunked)")
+    expected = torch.rsqrt(x.double().pow(2).mean(-1, keepdim=True) + 1e-5)
+    assert rstd.shape == (2, 1) and rstd.dtype == torch.float32
+    assert torch.allclose(rstd.double(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+def test_log_softmax_matches_reference(dtype):
+    dt = DTYPES[dtype]
+    x = _randn(7, 256, dtype=dt) * 4
+    _close(log_softmax(x, -1), LSM.reference(x, -1), dtype, "log_softmax dim=-1")
+    _close(log_softmax(x, 0), LSM.reference(x, 0), dtype, "log_softmax dim=0")
+    x3 = _randn(2, 5, 33, dtype=dt)
+    _close(log_softmax(x3, 1), LSM.reference(x3, 1), dtype, "log_softmax 3-d dim=1")
+
+
+def test_log_softmax_chunked_rows_and_extreme_values():
+    n = SINGLE_BLOCK_MAX + 5
+    x = _randn(2, n, dtype=torch.float32) * 10
+    x[0, -1] = 80.0  # the max in the last, partial chunk
+    x[1, :LOOP_BLOCK] = -float("inf")  # a whole chunk of -inf lanes
+    got, ref = log_softmax(x), LSM.reference(x)
+    assert torch.isneginf(got[1, :LOOP_BLOCK]).all(), "exp(-inf) lanes must give -inf"
+    assert torch.isfinite(got[1, LOOP_BLOCK:]).all(), "a chunk of -inf lanes must not poison the row (NaN)"
+    _close(got[:, LOOP_BLOCK:], ref[:, LOOP_BLOCK:], "fp32", "log_softmax (chunked)")
+    _close(got[0], ref[0], "fp32", "log_softmax (chunked, max in the last chunk)")
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+def test_mean_matches_reference(dtype):
+    dt = DTYPES[dtype]
+    x = _randn(6, 4, 40, dtype=dt)
+    _close(mean(x), MEAN.reference(x), dtype, "mean dim=-1")
+    _close(mean(x, 1, keepdim=True), MEAN.reference(x, 1, True), dtype, "mean dim=1 keepdim")
+    _close(mean(x, (0, 2)), MEAN.reference(x, (0, 2)), dtype, "mean dims (0, 2)")
+    long_rows = _randn(3, SINGLE_BLOCK_MAX + 7, dtype=dt, seed=9)
+    _close(mean(long_rows), MEAN.reference(long_rows), dtype, "mean (chunked)")
+
+
+def test_flops_and_bytes_by_hand():
+    # matmul (4, 8) x (8, 16): 2*4*16*8 = 1024 FLOPs; bytes bf16: (4*8 + 8*16 + 4*16) * 2 = 448; bias adds 4*16
+    # FLOPs and 16 elements.
+    assert MM.flops(4, 16, 8) == 1024
+    assert MM.bytes(4, 16, 8, "bf16") == 448
+    assert MM.flops(4, 16, 8, bias=True) == 1024 + 64
+    assert MM.bytes(4, 16, 8, "fp32", bias=True) == (32 + 128 + 64 + 16) * 4
+    # (1024, 4096) x (4096, 4096) bf16: 2 * 1024 * 4096^2 = 34_359_738_368 FLOPs;
+    # bytes (1024*4096 + 4096*4096 + 1024*4096) * 2 = 50_331_648.
+    assert MM.flops(1024, 4096, 4096) == 34_359_738_368
+    assert MM.bytes(1024, 4096, 4096, torch.bfloat16) == 50_331_648
+    # rms_norm (8, 4096) bf16: read + write 8*4096 elements and a 4096 weight: (65536 + 4096) * 2 = 139_264 bytes;
+    # 4 FLOPs per element: 131_072.
+    assert RMS.bytes(8, 4096, "bf16") == 139_264
+    assert RMS.flops(8, 4096) == 131_072
+    # log_softmax (8, 4096) fp32: 2 * 32768 * 4 = 262_144 bytes; 5 FLOPs per element: 163_840.
+    assert LSM.bytes(8, 4096, "fp32") == 262_144
+    assert LSM.flops(8, 4096) == 163_840
+    # mean (8, 4096) fp16: (32768 + 8) * 2 = 65_552 bytes; one FLOP per element: 32_768.
+    assert MEAN.bytes(8, 4096, "fp16") == 65_552
+    assert MEAN.flops(8, 4096) == 32_768
+    with pytest.raises(ValueError, match="dtype 'fp8' is not supported"):
+        MM.bytes(1, 1, 1, "fp8")
