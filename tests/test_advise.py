@@ -52,8 +52,7 @@ def test_swiglu_8h3_gets_an_aligned_size():
 def test_vocab_padding_candidates():
     m = models.get("gpt2")
     vocab = vocab_candidates(m, H100, Layout())
-    assert [c.model.vocab for c in vocab] == [50304, 50304 + 64, 50432][: len(vocab)] or \
-        {c.model.vocab for c in vocab} == {50304, 50432}
+    assert {c.model.vocab for c in vocab} == {50304, 50432}  # 64 and 128 both give 50304; 256 gives 50432
     assert all(c.predicted_tflops > 2 * candidates(m, H100, Layout())["vocab"][0].predicted_tflops for c in vocab)
 
 

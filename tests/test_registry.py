@@ -1,7 +1,6 @@
 """The model registry (>= 20 public architectures, each number with a source) and the shape-rules policy."""
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import pytest
