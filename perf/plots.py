@@ -120,6 +120,16 @@ def _log2_ticks(ax, xs: Iterable[float]) -> None:
     ax.tick_params(axis="x", labelrotation=45)
 
 
+def _plain_ticks(ax, axis: str) -> None:
+    """Log-axis labels as plain numbers (0.05, 20, 300) on the decades' 1-2-5 steps."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
 def _series(records: Iterable[Mapping], panel: Callable[[Mapping], str], series: Callable[[Mapping], str],
             x: Callable[[Mapping], float | None]) -> dict[str, dict[str, list[tuple[float, Mapping]]]]:
     """panel -> series -> [(x, record)] sorted by x; records without an x are left out."""
@@ -203,82 +213,62 @@ def kernel_time(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None
 
 # ---------------------------------------------------------------------------------------------- decode
 
-# Column names a decode-step table may use, in order of preference, and the factor to the plotted unit.
-_STEP_COLUMNS = ("step", "steps", "decoding_step", "decode_step", "position", "cache_len", "context")
-_METRICS = (
-    ("Throughput (tokens/s)", (("tokens_per_s", 1.0), ("tokens_per_second", 1.0), ("tps", 1.0),
-                              ("throughput", 1.0))),
-    ("KV-cache memory (GB)", (("kv_gb", 1.0), ("kv_cache_gb", 1.0), ("kv_bytes", 1e-9), ("kv_cache_bytes", 1e-9),
-                             ("kv_memory_bytes", 1e-9), ("kv_gib", 2**30 / 1e9))),
-    ("GFLOPs per step", (("gflops", 1.0), ("gflop", 1.0), ("flops", 1e-9), ("flops_per_step", 1e-9),
-                         ("step_flops", 1e-9))),
-)
-_SERIES_COLUMNS = ("model", "label", "series", "variant", "budget", "kv_budget", "batch", "dtype")
-_DECODE_FUNCTIONS = ("decode_steps", "steps_table", "step_rows", "steps", "rows", "table", "model_steps")
+DECODE_BATCH = 1
+DECODE_BUDGETS = (None, 2048)  # the full cache, and a cache capped at 2048 tokens (as eviction methods do)
 
 
 def decode_step_table(records: list[Mapping]):
-    """The decode-step rows from perf.decode_model as a pandas DataFrame, or None when the module, a suitable
-    function, or the rows are missing. The module is optional: another part of the suite provides it."""
+    """Rows per decoding step from perf.decode_model (tokens/s, KV-cache GB, GFLOPs) for every model with decode
+    GEMM results, with the full cache and with a fixed KV budget, as a pandas DataFrame; None when that module
+    is absent or no model can be built from these results. The module is optional: another part of the suite
+    provides it."""
     import importlib
 
     import pandas as pd
 
     try:
-        module = importlib.import_module("perf.decode_model")
+        model = importlib.import_module("perf.decode_model")
     except ImportError:
         return None
-    for name in _DECODE_FUNCTIONS:
-        fn = getattr(module, name, None)
-        if callable(fn):
-            break
-    else:
-        return None
-    try:
-        rows = fn(records)
-    except Exception:  # a model that cannot be built from these results is a skipped plot, not a failed report
-        return None
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
-    return frame if len(frame) else None
+    names = sorted({str(r["params"]["model"]) for r in records
+                    if (r.get("params") or {}).get("op") == "gemm" and (r.get("params") or {}).get("model")})
+    rows = []
+    for name in names:
+        for budget in DECODE_BUDGETS:
+            try:
+                rows += model.decode_rows(records, name, DECODE_BATCH, kv_budget=budget)
+            except Exception:  # a model these results cannot build is left out of the plot, not a failed report
+                continue
+    return pd.DataFrame(rows) if rows else None
 
 
-def _decode_columns(frame) -> tuple[str | None, list[tuple[str, str, float]], list[str]]:
-    cols = {c.lower(): c for c in frame.columns}
-    step = next((cols[c] for c in _STEP_COLUMNS if c in cols), None)
-    metrics = []
-    for label, options in _METRICS:
-        found = next(((cols[c], f) for c, f in options if c in cols), None)
-        if found:
-            metrics.append((label, *found))
-    series = [cols[c] for c in _SERIES_COLUMNS if c in cols and frame[cols[c]].nunique(dropna=False) > 1]
-    return step, metrics, series
+DECODE_PANELS = (("tokens_per_s", "throughput (tokens/s)"), ("kv_cache_gb", "KV-cache memory (GB)"),
+                 ("gflops", "GFLOPs per step"))
 
 
 def decode_steps(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None:
-    """Throughput, KV-cache memory and GFLOPs per step over decoding steps, one line per model/variant."""
+    """Throughput, KV-cache memory and GFLOPs per step over decoding steps, one line per model and KV budget."""
     records = family(doc, "decode")
-    if not records:
-        return None
-    frame = decode_step_table(records)
+    frame = decode_step_table(records) if records else None
     if frame is None:
         return None
-    step, metrics, series_cols = _decode_columns(frame)
-    if step is None or not metrics:
-        return None
     info = RunInfo.of(doc)
-    fig, axes = _figure(len(metrics), 1, width=8.0, height=2.8, sharex=True)
-    groups = list(frame.groupby(series_cols, dropna=False)) if series_cols else [("all", frame)]
-    for ax, (label, column, factor) in zip(axes, metrics):
-        for key, part in groups:
-            part = part.sort_values(step)
-            name = " ".join(f"{k}" for k in (key if isinstance(key, tuple) else (key,)))
-            ax.plot(part[step], part[column].astype(float) * factor, marker=".", label=name)
-        ax.set_ylabel(label)
+    fig, axes = _figure(len(DECODE_PANELS), 1, width=8.0, height=2.8, sharex=True)
+    budget = frame["kv_budget"].astype(object).where(frame["kv_budget"].notna(), None)
+    models = sorted(set(zip(frame["model"], frame["batch"])))
+    for i, ((model, batch, cap), part) in enumerate(frame.groupby([frame["model"], frame["batch"], budget.fillna(0)],
+                                                                  sort=True)):
+        label = f"{model} b{batch}, " + (f"KV budget {int(cap)} tokens" if cap else "full KV cache")
+        style = "--" if cap else "-"
+        for ax, (column, _) in zip(axes, DECODE_PANELS):
+            ax.plot(part["step"], part[column], style, color=f"C{models.index((model, batch))}", label=label)
+    for ax, (_, ylabel) in zip(axes, DECODE_PANELS):
+        ax.set_ylabel(ylabel, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper right")
-    axes[-1].set_xlabel("decoding step (tokens in the KV cache)")
-    fig.suptitle(info.title("Decoding: modelled from measured decode GEMMs and attention", suffix))
+    axes[-1].set_xlabel("decoding step (tokens generated; the KV cache grows by one per step)")
+    fig.suptitle(info.title("Decoding modelled from the measured decode GEMMs and attention", suffix))
     return _save(fig, out_dir / "decode_steps.png")
 
 
@@ -386,6 +376,8 @@ def roofline(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None:
         ax.scatter(*zip(*pts), s=18, color=f"C{i}", alpha=0.8, edgecolors="none", label=f"{fam} ({len(pts)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_ticks(ax, "x")
+    _plain_ticks(ax, "y")
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(min(all_y) / 3, max(all_y + [c.peak_tflops for c in roofs]) * 2)
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
@@ -479,33 +471,34 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
     info = RunInfo.of(doc)
     fams = sorted(by_family)
     fig, axes = _figure(len(fams), 1, width=max(8.0, min(18.0, 0.25 * max(map(len, by_family.values())))),
-                        height=3.6)
-    seen: set[str] = set()
+                        height=4.4)
     for ax, fam in zip(axes, fams):
         records = by_family[fam]
+        base = [float(r["baseline"]["median_ms"]) for r in records]
+        base_lo = [float(r["baseline"].get("ci_low_ms", b)) / b for r, b in zip(records, base)]
+        base_hi = [float(r["baseline"].get("ci_high_ms", b)) / b for r, b in zip(records, base)]
+        ax.bar(range(len(records)), [hi - lo for lo, hi in zip(base_lo, base_hi)], bottom=base_lo, width=0.7,
+               color="0.85", edgecolor="0.6", linewidth=0.5, label=f"{baseline_label} (95% CI)")
+        by_verdict: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(records):
-            base = r["baseline"]
-            b = float(base["median_ms"])
-            blo = (b - float(base.get("ci_low_ms", b))) / b
-            bhi = (float(base.get("ci_high_ms", b)) - b) / b
-            ax.bar(i, blo + bhi, bottom=1 - blo, width=0.7, color="0.85", edgecolor="0.6", linewidth=0.5,
-                   label=None if "band" in seen else f"{baseline_label} (95% CI)")
-            seen.add("band")
-            s = r["summary"]
-            now = float(s["median_ms"]) / b
-            lo = now - float(s.get("ci_low_ms", s["median_ms"])) / b
-            hi = float(s.get("ci_high_ms", s["median_ms"])) / b - now
-            verdict = str(r.get("verdict"))
-            ax.errorbar(i, now, yerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", capsize=3, markersize=5,
-                        color=VERDICT_COLOURS.get(verdict, "k"), label=None if verdict in seen else f"now: {verdict}")
-            seen.add(verdict)
-        thresholds = {float(r["threshold"]) for r in records if _num(r.get("threshold")) is not None}
-        for t in sorted(thresholds)[:1]:
+            by_verdict[str(r.get("verdict"))].append(i)
+        for verdict, idx in sorted(by_verdict.items()):
+            now = [float(records[i]["summary"]["median_ms"]) / base[i] for i in idx]
+            lo = [max(n - float(records[i]["summary"].get("ci_low_ms", 0)) / base[i], 0) for n, i in zip(now, idx)]
+            hi = [max(float(records[i]["summary"].get("ci_high_ms", 0)) / base[i] - n, 0) for n, i in zip(now, idx)]
+            ax.errorbar(idx, now, yerr=[lo, hi], fmt="o", capsize=3, markersize=5,
+                        color=VERDICT_COLOURS.get(verdict, "k"), label=f"now: {verdict} ({len(idx)})")
+        thresholds = sorted({float(r["threshold"]) for r in records if _num(r.get("threshold")) is not None})
+        if thresholds:
+            t = thresholds[0]
             ax.axhline(1 + t, color=VERDICT_COLOURS["regression"], linestyle="--", linewidth=1,
-                       label=None if "thr" in seen else f"regression threshold (+{t:.0%})")
+                       label=f"threshold ±{t:.0%}" + (" (smallest)" if len(thresholds) > 1 else ""))
             ax.axhline(1 - t, color=VERDICT_COLOURS["improvement"], linestyle="--", linewidth=1)
-            seen.add("thr")
         ax.axhline(1, color="0.4", linewidth=0.8)
+        ratios = [float(r["summary"]["median_ms"]) / float(r["baseline"]["median_ms"]) for r in records]
+        if min(ratios) < 0.5 or max(ratios) > 2:
+            ax.set_yscale("log")
+            _plain_ticks(ax, "y")
         ax.set_xlim(-0.7, len(records) - 0.3)
         if len(records) <= 40:
             ax.set_xticks(range(len(records)))
@@ -517,7 +510,7 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         ax.set_ylabel(f"median time / {baseline_label}")
         ax.set_title(f"{fam} ({len(records)} with a {baseline_label})", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(info.title(f"Now against {baseline_label} (above 1 is slower)", suffix))
     return _save(fig, out_dir / "baseline_vs_now.png")
 
@@ -579,6 +572,7 @@ def gemm_layer(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_label:
         bb = ax.bar([x + width / 2 for x in xs], [r.baseline_tflops or 0 for r in rows], width=width, color="0.7",
                     hatch="//", edgecolor="0.4", label=baseline_label)
         ax.bar_label(bb, fmt="%.3g", fontsize=8)
+    ax.set_xlim(-0.8, max(len(rows), 2) - 0.2)
     ax.set_xticks(xs)
     ax.set_xticklabels([r.label for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("layer GEMM throughput (TFLOP/s)")
