@@ -176,7 +176,8 @@ def pytest_collection_modifyitems(session, config, items):
     try:
         state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
     except baselines.BaselineError as exc:
-        raise pytest.UsageError(f"baseline file unusable: {exc}\nThe file was left as it is.") from None
+        state.timing_blocked = f"baseline file unusable: {exc}"
+        raise pytest.UsageError(f"{state.timing_blocked}\nThe file was left as it is.") from None
 
 
 def pytest_collection_finish(session):
@@ -307,7 +308,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def _baseline_environment(state: PerfSession) -> dict | None:
-    if state.timing_blocked or not state.baselines.entries:
+    if state.timing_blocked or not state.results or not state.baselines.entries:
         return None
     for r in state.results:
         env = state.baselines.environment_of(r["key"])
@@ -318,7 +319,7 @@ def _baseline_environment(state: PerfSession) -> dict | None:
 
 def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
-    if state.timing_blocked and session.exitstatus == pytest.ExitCode.OK:
+    if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if state.options.refresh and state.results:
         merged, moves = baselines.merge(state.baselines, state.results, state.environment)

@@ -33,8 +33,8 @@ class Target:
         if self.can_time:
             return None
         return (
-            f"--gpu {self.gpu.key} names a {self.gpu.name}, but the device present is {self.present.name} "
-            f"({self.present.key}): timing benchmarks need the named GPU. Run on a {self.gpu.key}, drop --gpu "
+            f"--gpu {self.gpu.key} ({self.gpu.name}) is not the device present, {self.present.name} "
+            f"({self.present.key}): timing benchmarks need the named GPU. Run on that GPU, drop --gpu "
             f"to time the device present, or select rule checks only with -m shape_rules."
         )
 

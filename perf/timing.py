@@ -51,7 +51,7 @@ def measure(prepared: Prepared, target: Target, settings: TimingSettings = Timin
     """Time `prepared.fn` on the target's device and return the raw samples."""
     if target.is_cpu:
         return _measure_host(prepared, settings)
-    return _measure_cuda(prepared, settings, cold_l2, l2_bytes=int(target.present.l2_mib * 2**20))
+    return _measure_cuda(prepared, settings, cold_l2, l2_bytes=int(target.present.cache_flush_mib * 2**20))
 
 
 # ----------------------------------------------------------------------------------------------- host (CPU)

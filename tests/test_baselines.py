@@ -1,0 +1,111 @@
+"""Baseline files: validation with errors that name the file and field, merge, atomic save, stable JSON."""
+
+import json
+
+import pytest
+
+from perf import baselines
+from perf.baselines import BaselineError
+
+
+def result(key, median, **extra):
+    summary = {"median_ms": median, "ci_low_ms": median * 0.99, "ci_high_ms": median * 1.01, "q1_ms": median,
+               "q3_ms": median, "min_ms": median * 0.98, "max_ms": median * 1.05, "n": 20}
+    return {"key": key, "summary": summary, "dtype": "bf16", "method": "cuda-events", "tflops": 123.456789,
+            "gbs": 1.5, "flops": 10, "bytes": 20, **extra}
+
+
+ENV = {"device": "NVIDIA H100 80GB HBM3", "gpu": "H100-SXM", "torch": "2.11.0", "date": "2026-11-21T00:00:00+00:00"}
+
+
+def saved(tmp_path, *results_, env=ENV):
+    base = baselines.load(tmp_path, "H100-SXM")
+    merged, moves = baselines.merge(base, results_, env)
+    baselines.save(merged)
+    return merged, moves
+
+
+def test_missing_file_is_an_empty_set(tmp_path):
+    b = baselines.load(tmp_path, "H100-SXM")
+    assert b.entries == {} and b.path == tmp_path / "H100-SXM.json"
+
+
+def test_save_then_load_roundtrip_and_stable_sorted_json(tmp_path):
+    merged, moves = saved(tmp_path, result("gemm/b", 2.0), result("gemm/a", 1.0))
+    text = (tmp_path / "H100-SXM.json").read_text()
+    data = json.loads(text)
+    assert list(data["entries"]) == ["gemm/a", "gemm/b"]
+    assert data["schema"] == baselines.SCHEMA and data["gpu"] == "H100-SXM"
+    assert data["entries"]["gemm/a"]["tflops"] == 123.457  # six significant digits
+    env_id = data["entries"]["gemm/a"]["env"]
+    assert data["environments"][env_id]["device"] == "NVIDIA H100 80GB HBM3"
+    loaded = baselines.load(tmp_path, "H100-SXM")
+    assert loaded.summary("gemm/a").median_ms == 1.0
+    assert loaded.to_json() == text  # saving what was loaded changes nothing
+    assert [m.before_ms for m in moves] == [None, None]
+
+
+def test_merge_replaces_what_ran_and_keeps_the_rest(tmp_path):
+    saved(tmp_path, result("gemm/a", 1.0), result("gemm/b", 2.0))
+    new_env = {**ENV, "torch": "2.12.0"}
+    merged, moves = saved(tmp_path, result("gemm/a", 1.5), env=new_env)
+    assert merged.summary("gemm/a").median_ms == 1.5
+    assert merged.summary("gemm/b").median_ms == 2.0
+    assert moves[0].change == pytest.approx(0.5)
+    data = json.loads((tmp_path / "H100-SXM.json").read_text())
+    assert len(data["environments"]) == 2  # each entry keeps the environment it was measured in
+    assert merged.environment_of("gemm/a")["torch"] == "2.12.0"
+    assert merged.environment_of("gemm/b")["torch"] == "2.11.0"
+
+
+def test_unused_environments_are_dropped(tmp_path):
+    saved(tmp_path, result("gemm/a", 1.0))
+    saved(tmp_path, result("gemm/a", 1.1), env={**ENV, "driver": "999"})
+    data = json.loads((tmp_path / "H100-SXM.json").read_text())
+    assert len(data["environments"]) == 1
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.update(schema="other/9"), "schema"),
+    (lambda d: d.update(gpu="A100-40GB"), "gpu"),
+    (lambda d: d["entries"]["gemm/a"].update(median_ms="fast"), "entries['gemm/a'].median_ms"),
+    (lambda d: d["entries"]["gemm/a"].update(median_ms=-1.0), "entries['gemm/a'].median_ms"),
+    (lambda d: d["entries"]["gemm/a"].pop("n"), "entries['gemm/a'].n"),
+    (lambda d: d["entries"]["gemm/a"].update(unit="s"), "entries['gemm/a'].unit"),
+    (lambda d: d["entries"]["gemm/a"].update(env="nope"), "entries['gemm/a'].env"),
+    (lambda d: d["entries"]["gemm/a"].update(ci_low_ms=5.0), "entries['gemm/a']"),
+    (lambda d: d.update(entries=[]), "entries"),
+    (lambda d: [e.pop("device") for e in d["environments"].values()], ".device"),
+])
+def test_malformed_files_name_the_file_and_field(tmp_path, mutate, field):
+    saved(tmp_path, result("gemm/a", 1.0))
+    path = tmp_path / "H100-SXM.json"
+    data = json.loads(path.read_text())
+    mutate(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError) as err:
+        baselines.load(tmp_path, "H100-SXM")
+    assert str(path) in str(err.value) and field in str(err.value)
+
+
+def test_not_json_names_line_and_column(tmp_path):
+    path = tmp_path / "H100-SXM.json"
+    path.write_text('{"schema": "perf-baseline/1",\n  oops}')
+    with pytest.raises(BaselineError, match=r"H100-SXM.json: not valid JSON \(line 2"):
+        baselines.load(tmp_path, "H100-SXM")
+
+
+def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    saved(tmp_path, result("gemm/a", 1.0))
+    path = tmp_path / "H100-SXM.json"
+    before = path.read_text()
+    merged, _ = baselines.merge(baselines.load(tmp_path, "H100-SXM"), [result("gemm/a", 9.0)], ENV)
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(baselines.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        baselines.save(merged)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["H100-SXM.json"]

@@ -1,0 +1,118 @@
+"""The whole flow on the CPU device, through pytest itself: refresh, a run that passes, an injected slowdown
+that fails naming the benchmark, a malformed baseline that stops the run and is left as it was."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = str(ROOT / "perf" / "suite")
+QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
+OUT_PROJ = "gemm/pythia-70m:out_proj:fp32:b1:s64:t1"
+# Two small GEMMs, short sampling: the CPU machine is shared, so the thresholds below are wide on purpose and
+# the injected slowdown is large; the GPU targets (5%) are checked on the GPU, not here.
+SELECT = ["--model", "pythia-70m", "-k", "test_gemm and (qkv or out_proj)", "--perf-max-time", "0.3", "-p", "no:cacheprovider"]
+
+
+@pytest.fixture
+def run(pytester, tmp_path):
+    def run_pytest(*args):
+        return pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
+    return run_pytest
+
+
+def refresh(tmp_path, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "perf", "refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
+    done = refresh(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refreshed 2 entries" in done.stdout
+    path = tmp_path / "bl" / "cpu.json"
+    data = json.loads(path.read_text())
+    assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV])
+    env = next(iter(data["environments"].values()))
+    assert env["gpu"] == "cpu" and env["torch"] and env["device"]
+
+    passing = run("--perf-threshold", "1.0", "--perf-json", str(tmp_path / "pass.json"))
+    assert passing.ret == 0, passing.stdout.str()
+    verdicts = {r["key"]: r["verdict"] for r in json.loads((tmp_path / "pass.json").read_text())["results"]}
+    assert set(verdicts) == {QKV, OUT_PROJ} and set(verdicts.values()) <= {"pass", "improvement"}
+
+    slowed = run("--perf-threshold", "1.0", "--perf-inject-slowdown", "*:qkv:*=4.0")
+    assert slowed.ret == 1
+    slowed.assert_outcomes(passed=1, failed=1)
+    text = slowed.stdout.str()
+    assert f"{QKV}: regression:" in text and "beyond the 100.0% threshold" in text
+    assert "confirmed by a re-measure" in text
+    assert f"{OUT_PROJ}: regression" not in text
+
+    path.write_text(path.read_text().replace('"median_ms"', '"median"', 1))
+    before = path.read_bytes()
+    broken = run()
+    assert broken.ret == pytest.ExitCode.USAGE_ERROR
+    assert "baseline file unusable" in broken.stderr.str() and "median_ms" in broken.stderr.str()
+    assert str(path) in broken.stderr.str()
+    again = refresh(tmp_path)
+    assert again.returncode == pytest.ExitCode.USAGE_ERROR and path.read_bytes() == before
+
+
+def test_refresh_keeps_entries_it_did_not_run(tmp_path):
+    assert refresh(tmp_path).returncode == 0
+    done = refresh(tmp_path, "-k", "test_gemm and qkv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refreshed 1 entries" in done.stdout and "(1 kept)" in done.stdout
+    data = json.loads((tmp_path / "bl" / "cpu.json").read_text())
+    assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV])
+
+
+def test_new_benchmarks_fail_only_when_asked(run):
+    assert run().ret == 0
+    strict = run("--perf-fail-on-new")
+    assert strict.ret == 1
+    assert "no baseline entry" in strict.stdout.str() and "--perf-fail-on-new" in strict.stdout.str()
+
+
+def test_results_file_is_readable_by_pytest_benchmark_compare(run, tmp_path):
+    out = tmp_path / "results.json"
+    assert run("--perf-json", str(out)).ret == 0
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "perf-results/1" and len(doc["benchmarks"]) == 2
+    assert all(len(r["samples_ms"]) == r["summary"]["n"] for r in doc["results"])
+    compare = "import sys; from pytest_benchmark.cli import main; sys.argv[0] = 'pytest-benchmark'; main()"
+    compared = subprocess.run([sys.executable, "-c", compare, "compare", str(out)],
+                              capture_output=True, text=True, timeout=120)
+    assert compared.returncode == 0, compared.stderr
+    assert "qkv" in compared.stdout and "Min" in compared.stdout
+
+
+def test_named_gpu_not_present_stops_timing_with_a_clear_message(run):
+    result = run("--gpu", "A100")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str()
+    assert "timing benchmarks stopped" in text and "--gpu A100-40GB" in text and "-m shape_rules" in text
+
+
+def test_unknown_gpu_name_lists_the_known_ones(run):
+    result = run("--gpu", "Z80")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "unknown GPU 'Z80'" in err and "H100-SXM" in err and "A100-40GB" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--perf-threshold", "five"], "--perf-threshold: expected a fraction"),
+    (["--perf-family-threshold", "gemm"], "expected NAME=FRACTION"),
+    (["--model", "gpt-9"], "--model: unknown model(s) ['gpt-9']"),
+])
+def test_bad_options_are_usage_errors(run, args, message):
+    result = run(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
