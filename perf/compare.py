@@ -39,13 +39,13 @@ def match(a_records: Sequence[Mapping], b_records: Sequence[Mapping]) -> tuple[l
     ids: dict[str, list[Mapping]] = {}
     for r in a_records:
         ids.setdefault(str(r.get("id")), []).append(r)
+    b_keys = {r["key"] for r in b_records}
     used: set[str] = set()
     pairs = []
     for b in b_records:
         a, how = by_key.get(b["key"]), "key"
         if a is None:
-            candidates = [r for r in ids.get(str(b.get("id")), []) if r["key"] not in used and r["key"] not in
-                          {x["key"] for x in b_records}]
+            candidates = [r for r in ids.get(str(b.get("id")), []) if r["key"] not in used and r["key"] not in b_keys]
             a, how = (candidates[0], "id") if len(candidates) == 1 else (None, "")
         if a is not None:
             used.add(a["key"])
