@@ -14,6 +14,7 @@ COMMANDS = {
     "advise": ("perf.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.report", "tables and plots from a results file"),
     "compare": ("perf.compare", "compare two results files"),
+    "decode-model": ("perf.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 
 

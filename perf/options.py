@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from perf import gpus, models
+from perf import gpus, models, shape_policy
 from perf.timing import TimingSettings
 
 DEFAULT_THRESHOLD = 0.05
@@ -50,6 +50,8 @@ def add_options(parser) -> None:
                     help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
                          "matches the glob PATTERN, to prove that the suite flags it")
     group.addoption("--perf-report", metavar="DIR", help="write summary.md, index.html, CSV and plots to DIR")
+    shape_policy.add_options(group)
+    shape_policy.add_ini(parser)
     parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
     parser.addini("perf_family_thresholds", "FAMILY=FRACTION lines", type="linelist", default=[])
     parser.addini("perf_baseline_dir", "folder of baseline files", default="")

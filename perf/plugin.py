@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from perf import baselines, environment, gpus, results, stats, timing
+from perf import baselines, environment, gpus, results, roofline, stats, timing
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve
 from perf.requirements import unmet
 from perf.spec import BenchSpec
@@ -71,6 +71,19 @@ class PerfSession:
         return baselines.load(self.baseline_dir, self.target.gpu.key)
 
     @functools.cached_property
+    def ceilings(self) -> list[roofline.Ceilings]:
+        """The GPU's spec ceilings, and on a GPU those measured now (a large matmul per dtype, a large copy)."""
+        spec = roofline.Ceilings.from_spec(self.target.present)
+        if self.target.is_cpu:
+            return [spec]
+
+        def median_ms(prepared):
+            return timing.measure(prepared, self.target, self.options.timing).summary().median_ms
+
+        measured = roofline.measure_ceilings(self.target, median_ms, roofline.MATMUL_DTYPES)
+        return [spec, measured]
+
+    @functools.cached_property
     def environment(self) -> dict:
         return environment.collect(self.target, Path(self.config.rootpath))
 
@@ -109,7 +122,7 @@ class PerfSession:
             comparison = stats.confirm(comparison, second)
             remeasured = True
         record = results.record(spec, samples, comparison, target.present, baseline=baseline, nodeid=node.nodeid,
-                                remeasured=remeasured)
+                                remeasured=remeasured, ceilings=self.ceilings)
         self.results.append(record)
         if self.options.refresh:
             return record
@@ -258,9 +271,23 @@ def summary_rows(records: list[dict]) -> list[tuple[str, ...]]:
             _fmt(r["tflops"], ".3g"),
             _fmt(r["peak_pct"], ".0f"),
             _fmt(r["gbs"], ".3g"),
+            _fmt(_roof_pct(r), ".0f"),
             r["verdict"] + ("*" if r["remeasured"] else ""),
         ))
     return rows
+
+
+def _roof_pct(record: dict) -> float | None:
+    """% of the attainable roofline: against the measured ceilings where the run measured them, else the spec's."""
+    points = record.get("roofline") or {}
+    for source in ("measured", "spec"):
+        point = points.get(source) or {}
+        value = point.get("pct_of_roofline")
+        if value is None and record["flops"] == 0:
+            value = point.get("pct_of_bandwidth")
+        if value is not None:
+            return value
+    return None
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -282,7 +309,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
-    header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "verdict")
+    header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
     for line in format_table(header, summary_rows(records)):
         tr.write_line(line)
     counts: dict[str, int] = {}
@@ -326,8 +353,16 @@ def pytest_sessionfinish(session, exitstatus):
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
     if state.options.json_path and (state.results or state.extras):
-        doc = results.document(
-            state.results, gpu=state.target.present, environment=state.environment,
-            baseline_environment=_baseline_environment(state), extra=state.extras,
-        )
-        results.write(state.options.json_path, doc)
+        results.write(state.options.json_path, _document(state))
+    if state.options.report_dir and (state.results or state.extras):
+        from perf import report
+
+        report.write_report(_document(state), state.options.report_dir)
+
+
+def _document(state: PerfSession) -> dict:
+    return results.document(
+        state.results, gpu=state.target.present, environment=state.environment,
+        baseline_environment=_baseline_environment(state), ceilings=state.ceilings if state.results else (),
+        extra=state.extras,
+    )

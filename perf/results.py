@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from perf.gpus import GpuSpec
+from perf.roofline import Ceilings
 from perf.spec import BenchSpec
 from perf.stats import Comparison, Summary
 from perf.timing import Samples
@@ -37,8 +38,16 @@ def rates(spec: BenchSpec, median_ms: float, gpu: GpuSpec) -> dict:
     }
 
 
+def roofline(spec: BenchSpec, median_ms: float, ceilings: Sequence[Ceilings]) -> dict:
+    """Where the result sits under each set of ceilings (the GPU's spec, and those measured in the run)."""
+    if not spec.bytes:
+        return {}
+    return {c.source: c.place(spec.flops, spec.bytes, median_ms, spec.dtype).as_dict() for c in ceilings}
+
+
 def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSpec, *,
-           baseline: Summary | None, nodeid: str, remeasured: bool = False) -> dict:
+           baseline: Summary | None, nodeid: str, remeasured: bool = False,
+           ceilings: Sequence[Ceilings] = ()) -> dict:
     """The results-file record of one measured benchmark."""
     summary = samples.summary()
     return {
@@ -62,6 +71,7 @@ def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSp
         "clocks_after": samples.clocks_after,
         "notes": list(samples.notes),
         **rates(spec, summary.median_ms, gpu),
+        "roofline": roofline(spec, summary.median_ms, ceilings),
         "baseline": baseline.to_dict() if baseline else None,
         "change": comparison.change,
         "noise": comparison.noise,
@@ -104,7 +114,7 @@ def _benchmark_entry(result: Mapping) -> dict:
 
 
 def document(results: Iterable[Mapping], *, gpu: GpuSpec, environment: dict, baseline_environment: dict | None,
-             extra: Mapping | None = None) -> dict:
+             ceilings: Sequence[Ceilings] = (), extra: Mapping | None = None) -> dict:
     results = list(results)
     try:
         from pytest_benchmark import __version__ as pb_version
@@ -117,6 +127,7 @@ def document(results: Iterable[Mapping], *, gpu: GpuSpec, environment: dict, bas
                      "mem_bw_gbs": gpu.mem_bw_gbs, "l2_mib": gpu.l2_mib, "detected": gpu.detected},
         "environment": environment,
         "baseline_environment": baseline_environment,
+        "ceilings": {c.source: {"peak_tflops": dict(c.peak_tflops), "bandwidth_gbs": c.bandwidth_gbs} for c in ceilings},
         "results": results,
         **(extra or {}),
         # pytest-benchmark's layout, for `pytest-benchmark compare`:
