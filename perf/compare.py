@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         a, b = load(args.a), load(args.b)
         doc = pair(a, b, a_path=str(args.a), b_path=str(args.b), threshold=args.threshold)
         paths = write_report(doc, args.out, title_suffix=title_suffix(a, b, str(args.a), str(args.b)),
-                             baseline_label="A", source=f"{args.b} compared with {args.a}")
+                             baseline_label=f"A ({args.a.name})", source=f"{args.b} compared with {args.a}")
     except ResultsError as exc:
         print(f"perf compare: error: {exc}", file=sys.stderr)
         return 2

@@ -47,7 +47,11 @@ class RunInfo:
         return cls(gpu=str(spec.get("name") or doc.get("gpu") or "unknown GPU"), date=date)
 
     def title(self, what: str, suffix: str = "") -> str:
-        return f"{what}{suffix}\n{self.gpu} · {self.date}"
+        """Three lines at most: what the chart shows, the GPU and date, and the suffix (e.g. what is compared)."""
+        import textwrap
+
+        extra = "\n".join(textwrap.wrap(suffix.strip(), 80)) if suffix.strip() else ""
+        return f"{what}\n{self.gpu} · {self.date}" + (f"\n{extra}" if extra else "")
 
 
 def family(doc: Mapping, name: str) -> list[dict]:
@@ -121,11 +125,11 @@ def _log2_ticks(ax, xs: Iterable[float]) -> None:
 
 
 def _plain_ticks(ax, axis: str) -> None:
-    """Log-axis labels as plain numbers (0.05, 20, 300) on the decades' 1-2-5 steps."""
+    """Log-axis labels as plain numbers (0.05, 20, 300) on the decades' 1-2-3-5 steps."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     target = ax.xaxis if axis == "x" else ax.yaxis
-    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_formatter(NullFormatter())
 
@@ -508,7 +512,7 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
             ax.set_xticks([])
             ax.set_xlabel(f"{len(records)} benchmarks")
         ax.set_ylabel(f"median time / {baseline_label}")
-        ax.set_title(f"{fam} ({len(records)} with a {baseline_label})", fontsize=10)
+        ax.set_title(f"{fam}: {len(records)} benchmarks compared with {baseline_label}", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(info.title(f"Now against {baseline_label} (above 1 is slower)", suffix))
