@@ -73,6 +73,12 @@ def _num(value) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _ci(summary: Mapping, name: str) -> float:
+    """An interval bound of a summary block (ms); the median where the bound is missing."""
+    value = _num(summary.get(name))
+    return value if value is not None else float(summary["median_ms"])
+
+
 def _intensity(r: Mapping) -> float | None:
     flops, nbytes = _num(r.get("flops")), _num(r.get("bytes"))
     if flops is None or not nbytes:
@@ -134,6 +140,12 @@ def _plain_ticks(ax, axis: str) -> None:
     target.set_minor_formatter(NullFormatter())
 
 
+def _legend(ax, **kwargs) -> None:
+    """A legend where the axes have labelled artists (an empty panel gets none, and no warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+
+
 def _series(records: Iterable[Mapping], panel: Callable[[Mapping], str], series: Callable[[Mapping], str],
             x: Callable[[Mapping], float | None]) -> dict[str, dict[str, list[tuple[float, Mapping]]]]:
     """panel -> series -> [(x, record)] sorted by x; records without an x are left out."""
@@ -180,7 +192,7 @@ def kernel_throughput(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path 
         ax.set_ylabel(unit + (" (memory-bound)" if memory_bound else ""))
         ax.set_title(name, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend(ax, fontsize=8)
     _hide_unused(axes, len(panels))
     fig.suptitle(info.title("Kernel throughput over tokens", suffix))
     return _save(fig, out_dir / "kernel_throughput.png")
@@ -198,8 +210,8 @@ def kernel_time(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None
         for provider, pts in series.items():
             x = [p[0] for p in pts]
             y = [median_ms(r) for _, r in pts]
-            lo = [m - r["summary"].get("ci_low_ms", m) for m, (_, r) in zip(y, pts)]
-            hi = [r["summary"].get("ci_high_ms", m) - m for m, (_, r) in zip(y, pts)]
+            lo = [max(m - _ci(r["summary"], "ci_low_ms"), 0) for m, (_, r) in zip(y, pts)]
+            hi = [max(_ci(r["summary"], "ci_high_ms") - m, 0) for m, (_, r) in zip(y, pts)]
             ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=2, label=provider)
             xs += x
         ax.set_xscale("log", base=2)
@@ -209,7 +221,7 @@ def kernel_time(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None
         ax.set_ylabel("median time (ms)")
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        _legend(ax, fontsize=8, loc="upper left")
     _hide_unused(axes, len(panels))
     fig.suptitle(info.title("Kernel time over tokens (95% CI)", suffix))
     return _save(fig, out_dir / "kernel_time.png")
@@ -270,7 +282,7 @@ def decode_steps(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | Non
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper right")
+    _legend(axes[0], fontsize=8, loc="upper right")
     axes[-1].set_xlabel("decoding step (tokens generated; the KV cache grows by one per step)")
     fig.suptitle(info.title("Decoding modelled from the measured decode GEMMs and attention", suffix))
     return _save(fig, out_dir / "decode_steps.png")
@@ -302,7 +314,7 @@ def decode_attention(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path |
         ax.set_ylabel("GB/s")
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend(ax, fontsize=8)
     _hide_unused(axes, len(panels))
     fig.suptitle(info.title("Decode attention bandwidth over cache length", suffix))
     return _save(fig, out_dir / "decode_attention.png")
@@ -390,7 +402,7 @@ def roofline(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None:
     if not roofs:
         ax.text(0.02, 0.97, "no peak or bandwidth known for this device: points only", transform=ax.transAxes,
                 va="top", fontsize=8, color="0.3")
-    ax.legend(fontsize=8, loc="lower right")
+    _legend(ax, fontsize=8, loc="lower right")
     fig.suptitle(info.title("Roofline", suffix))
     return _save(fig, out_dir / "roofline.png")
 
@@ -441,7 +453,7 @@ def sweeps(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None:
         ax.set_ylim(bottom=0)
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        _legend(ax, fontsize=7, loc="lower right")
     _hide_unused(axes, len(panels))
     fig.suptitle(info.title("GEMM sweeps: measured throughput and predicted wave quantization", suffix))
     return _save(fig, out_dir / "sweeps.png")
@@ -479,8 +491,8 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
     for ax, fam in zip(axes, fams):
         records = by_family[fam]
         base = [float(r["baseline"]["median_ms"]) for r in records]
-        base_lo = [float(r["baseline"].get("ci_low_ms", b)) / b for r, b in zip(records, base)]
-        base_hi = [float(r["baseline"].get("ci_high_ms", b)) / b for r, b in zip(records, base)]
+        base_lo = [_ci(r["baseline"], "ci_low_ms") / b for r, b in zip(records, base)]
+        base_hi = [_ci(r["baseline"], "ci_high_ms") / b for r, b in zip(records, base)]
         ax.bar(range(len(records)), [hi - lo for lo, hi in zip(base_lo, base_hi)], bottom=base_lo, width=0.7,
                color="0.85", edgecolor="0.6", linewidth=0.5, label=f"{baseline_label} (95% CI)")
         by_verdict: dict[str, list[int]] = defaultdict(list)
@@ -488,8 +500,8 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
             by_verdict[str(r.get("verdict"))].append(i)
         for verdict, idx in sorted(by_verdict.items()):
             now = [float(records[i]["summary"]["median_ms"]) / base[i] for i in idx]
-            lo = [max(n - float(records[i]["summary"].get("ci_low_ms", 0)) / base[i], 0) for n, i in zip(now, idx)]
-            hi = [max(float(records[i]["summary"].get("ci_high_ms", 0)) / base[i] - n, 0) for n, i in zip(now, idx)]
+            lo = [max(n - _ci(records[i]["summary"], "ci_low_ms") / base[i], 0) for n, i in zip(now, idx)]
+            hi = [max(_ci(records[i]["summary"], "ci_high_ms") / base[i] - n, 0) for n, i in zip(now, idx)]
             ax.errorbar(idx, now, yerr=[lo, hi], fmt="o", capsize=3, markersize=5,
                         color=VERDICT_COLOURS.get(verdict, "k"), label=f"now: {verdict} ({len(idx)})")
         thresholds = sorted({float(r["threshold"]) for r in records if _num(r.get("threshold")) is not None})
@@ -514,7 +526,7 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         ax.set_ylabel(f"median time / {baseline_label}")
         ax.set_title(f"{fam}: {len(records)} benchmarks compared with {baseline_label}", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(info.title(f"Now against {baseline_label} (above 1 is slower)", suffix))
     return _save(fig, out_dir / "baseline_vs_now.png")
 
@@ -582,7 +594,7 @@ def gemm_layer(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_label:
     ax.set_ylabel("layer GEMM throughput (TFLOP/s)")
     ax.set_xlabel("model (sum of FLOPs / sum of median times of the layer GEMMs, logits excluded)", fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     fig.suptitle(info.title("Transformer layer GEMM throughput per model", suffix))
     return _save(fig, out_dir / "gemm_layer_throughput.png")
 

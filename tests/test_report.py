@@ -309,3 +309,22 @@ def test_write_report_rejects_a_bad_document(tmp_path):
     with pytest.raises(results.ResultsError, match=r"results\[0\]\.summary"):
         report.write_report({"schema": results.SCHEMA, "results": [{"key": "k", "family": "f", "verdict": "new"}]},
                             tmp_path)
+
+
+def test_records_with_only_the_required_fields_still_report(tmp_path):
+    """No rates, no CI, no params: the report is written, no warnings, and empty panels stay legend-free."""
+    import warnings
+
+    doc = {"schema": results.SCHEMA, "results": [
+        {"key": "kernel/x", "family": "kernel", "verdict": "new", "summary": {"median_ms": 1.0},
+         "params": {"tokens": 4, "provider": "triton"}},
+        {"key": "sweep/y", "family": "sweep", "verdict": "pass", "summary": {"median_ms": 1.0},
+         "baseline": {"median_ms": 1.1}, "params": None},
+    ]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        names = {p.name for p in report.write_report(doc, tmp_path)}
+    assert {"summary.md", "index.html", "results.csv", "baseline_vs_now.png", "kernel_time.png"} <= names
+    assert "roofline.png" not in names  # nothing has FLOPs and bytes
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert set(frame["statistic"]) == {"median_ms", "baseline_median_ms"}
