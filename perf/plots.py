@@ -350,7 +350,7 @@ def ceilings(doc: Mapping, dtypes: Iterable[str]) -> list[Ceiling]:
         blocks += [(str(k), v) for k, v in extra.items() if isinstance(v, Mapping)]
     elif isinstance(extra, list):
         blocks += [(str(v.get("source") or "measured"), v) for v in extra if isinstance(v, Mapping)]
-    out = []
+    out: dict[tuple[str, str], Ceiling] = {}  # a later block of the same source and dtype wins
     for source, block in blocks:
         bw = _num(block.get("bandwidth_gbs", block.get("mem_bw_gbs")))
         peaks = block.get("peak_tflops") or {}
@@ -359,8 +359,8 @@ def ceilings(doc: Mapping, dtypes: Iterable[str]) -> list[Ceiling]:
         for dtype in dtypes:
             peak = _num(peaks.get(dtype))
             if peak and peak > 0:
-                out.append(Ceiling(source, dtype, peak, bw))
-    return out
+                out[(source, dtype)] = Ceiling(source, dtype, peak, bw)
+    return list(out.values())
 
 
 def roofline(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path | None:

@@ -29,6 +29,7 @@ from perf.environment import COMPARED
 from perf.results import SCHEMA, ResultsError, read
 
 DEFAULT_DIR = Path("perf-report")
+FOLD_ROWS = 30  # summary.md folds longer tables (GitHub's job page shows the summary inline)
 VERDICT_ORDER = ("regression", "unreliable", "improvement", "new", "pass")
 SUMMARY_STATISTICS = ("median_ms", "ci_low_ms", "ci_high_ms", "q1_ms", "q3_ms", "min_ms", "max_ms")
 
@@ -167,7 +168,8 @@ def results_table(records: Sequence[Mapping]) -> Table:
 
 def rule_findings(doc: Mapping) -> list[dict]:
     """Rule violations from the perf_* lists that carry them ("perf_rule", "perf_shape_rules", ...): each entry is
-    a finding, or a per-model record with its "findings"."""
+    a finding, or a per-model record with its "findings" and the rules it breaks on purpose ("expected").
+    Unexpected violations come first."""
     out = []
     for name, entries in doc.items():
         if not (str(name).startswith("perf_") and "rule" in str(name) and isinstance(entries, list)):
@@ -176,20 +178,22 @@ def rule_findings(doc: Mapping) -> list[dict]:
             if not isinstance(entry, Mapping):
                 continue
             context = {k: entry.get(k) for k in ("model", "gpu") if entry.get(k) is not None}
+            expected = entry.get("expected") if isinstance(entry.get("expected"), list) else []
             inner = entry.get("findings")
             for f in (inner if isinstance(inner, list) else [entry]):
                 if isinstance(f, Mapping) and f.get("level", "error") in ("error", "warning"):
-                    out.append({**context, **f})
-    return out
+                    out.append({**context, **f, "expected": f.get("rule") in expected})
+    return sorted(out, key=lambda f: (bool(f["expected"]), f.get("level") != "error"))
 
 
-RULE_HEADER = ("model", "GPU", "rule", "level", "GEMM", "dimension", "value", "message", "fix")
+RULE_HEADER = ("model", "GPU", "rule", "level", "GEMM", "dimension", "value", "message", "fix", "payoff",
+               "expected")
 
 
 def rules_table(findings: Sequence[Mapping]) -> Table:
-    return Table(RULE_HEADER, tuple(tuple(str(f.get(k, "") if f.get(k) is not None else "") for k in
-                                          ("model", "gpu", "rule", "level", "gemm", "dimension", "value", "message",
-                                           "fix")) for f in findings))
+    fields = ("model", "gpu", "rule", "level", "gemm", "dimension", "value", "message", "fix", "payoff")
+    return Table(RULE_HEADER, tuple((*(_cell(f.get(k)) for k in fields), "yes" if f.get("expected") else "no")
+                                    for f in findings))
 
 
 def extra_tables(doc: Mapping) -> dict[str, Table]:
@@ -250,8 +254,12 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
             sections.append((f"{heading} ({len(picked)})", results_table(picked), note))
     findings = rule_findings(doc)
     if any(str(k).startswith("perf_") and "rule" in str(k) for k in doc):
+        errors = sum(1 for f in findings if not f["expected"] and f.get("level") == "error")
+        warnings = sum(1 for f in findings if not f["expected"] and f.get("level") != "error")
+        note = (f"{errors} unexpected errors, {warnings} warnings, {len(findings) - errors - warnings} expected "
+                "(rules a model breaks on purpose, listed in its config)." if findings else "No rule violations.")
         sections.append((f"Shape-rule violations ({len(findings)})", rules_table(findings) if findings else None,
-                         "" if findings else "No rule violations."))
+                         note))
     for name, table in extra_tables(doc).items():
         sections.append((f"{name} ({len(table.rows)})", table, ""))
     comparison = doc.get("comparison")
@@ -298,7 +306,9 @@ def summary_markdown(doc: Mapping, *, title_suffix: str = "") -> str:
         lines += [f"## {heading}", ""]
         if note:
             lines += [note, ""]
-        if table is not None:
+        if table is not None and len(table.rows) > FOLD_ROWS:
+            lines += [f"<details><summary>{len(table.rows)} rows</summary>", "", table.markdown(), "", "</details>", ""]
+        elif table is not None:
             lines += [table.markdown(), ""]
     records = sorted_records(doc)
     if records:
