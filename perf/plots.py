@@ -154,7 +154,15 @@ def _series(records: Iterable[Mapping], panel: Callable[[Mapping], str], series:
         xv = _num(x(r))
         if xv is not None:
             out[panel(r)][series(r)].append((xv, r))
-    return {p: {s: sorted(pts, key=lambda t: t[0]) for s, pts in sorted(ss.items())} for p, ss in sorted(out.items())}
+    return {p: {s: sorted(pts, key=lambda t: t[0]) for s, pts in sorted(ss.items(), key=lambda kv: _natural(kv[0]))}
+            for p, ss in sorted(out.items(), key=lambda kv: _natural(kv[0]))}
+
+
+def _natural(name: str) -> tuple:
+    """Sort key that puts fig5a before fig10a and a12 before a100."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(name)))
 
 
 def _param(name: str) -> Callable[[Mapping], object]:
