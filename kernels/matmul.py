@@ -49,7 +49,7 @@ CANDIDATES: tuple[MatmulConfig, ...] = (
 )
 BY_NAME = {c.name: c for c in CANDIDATES}
 
-# Bucketed policy: (largest M of the bucket, config names by preference). N picks inside a bucket.
+# Bucketed policy: M <= SMALL_M, M <= MEDIUM_M, larger; inside the small bucket N picks the tile width.
 SMALL_M = 64  # decode-like: one row of tiles; parallelism must come from N
 MEDIUM_M = 512
 SMS_HINT = 132  # programs wanted in flight for small M (H100 SXM); a function of the device, never of M
