@@ -47,8 +47,9 @@ def _decode_split_kernel(
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
     SPLIT_SIZE: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    kvh = tl.program_id(1)
+    # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
+    b = tl.program_id(0).to(tl.int64)
+    kvh = tl.program_id(1).to(tl.int64)
     split = tl.program_id(2)
     length = tl.load(Lens + b)
     start = split * SPLIT_SIZE
@@ -98,8 +99,8 @@ def _decode_combine_kernel(
     stride_outb, stride_outh,
     HEAD_DIM: tl.constexpr, SPLIT_SIZE: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    h = tl.program_id(1)
+    b = tl.program_id(0).to(tl.int64)
+    h = tl.program_id(1).to(tl.int64)
     length = tl.load(Lens + b)
     n_splits = tl.cdiv(length, SPLIT_SIZE)
     offs_d = tl.arange(0, HEAD_DIM)

@@ -244,6 +244,22 @@ def perf_measure(request):
     return run
 
 
+# CUDA errors after which the process's context is unusable: every later benchmark would fail too.
+_STICKY_CUDA_ERRORS = ("illegal memory access", "unspecified launch failure", "misaligned address",
+                       "illegal instruction", "device-side assert")
+
+
+def pytest_runtest_makereport(item, call):
+    if call.excinfo is None:
+        return
+    message = str(call.excinfo.value)
+    if "CUDA error" in message and any(e in message for e in _STICKY_CUDA_ERRORS):
+        item.session.shouldstop = (
+            f"{item.nodeid} left the GPU in an unusable state ({message.splitlines()[0]}); the other benchmarks cannot "
+            f"run in this process. Fix it, or deselect it (--deselect) and run again."
+        )
+
+
 def pytest_runtest_teardown(item):
     # Findings that suite modules attach as user properties named perf_* (rule findings, audits) go to the
     # results file.
