@@ -12,11 +12,11 @@ from pathlib import Path
 
 
 def main(out: Path) -> None:
-    for name in ("run1", "run2", "inject"):
-        path = out / f"{name}.json"
-        if not path.exists():
+    for name in ("refresh", "rerun", "inject"):
+        paths = sorted(out.glob(f"{name}*.json"))
+        if not paths:
             continue
-        results = json.loads(path.read_text())["results"]
+        results = [r for p in paths for r in json.loads(p.read_text())["results"]]
         counts: dict[str, int] = {}
         for r in results:
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
@@ -29,7 +29,7 @@ def main(out: Path) -> None:
         if flagged:
             print("  flagged:", ", ".join(flagged[:10]))
         gemm = [r for r in results if r["family"] == "gemm" and r["params"].get("model") in ("gpt3-2.7b", "gpt3-2.7b-a20")]
-        for r in gemm if name == "run1" else ():
+        for r in gemm if name == "refresh" else ():
             print(f"  {r['id']:<45} {r['summary']['median_ms']:.4f} ms {r['tflops']:7.1f} TFLOP/s")
 
 
