@@ -14,7 +14,7 @@ export PYTHONPATH=. PYTHONUNBUFFERED=1
 OUT=${OUT:-out}; mkdir -p "$OUT"
 PHASES=${PHASES:-"env timer refresh rerun"}
 MODULES=${MODULES:-"test_gemm test_kernels test_decode test_sweeps"}
-BL="$OUT/bl"
+BL=${BL:-"$OUT/bl"}
 has() { [[ " $PHASES " == *" $1 "* ]]; }
 per_module() {  # per_module NAME TIMEOUT ARGS...: one pytest process per suite module, logs in $OUT/NAME.log
   local name=$1 limit=$2; shift 2
@@ -30,8 +30,8 @@ if has env; then
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv
   python3 -c "import torch, triton; from perf import gpus; s = gpus.detect(); print(torch.__version__, triton.__version__, torch.version.cuda, repr(torch.cuda.get_device_name(0)), s.key, s.sms, s.l2_mib, s.memory_gib)"
 fi
-has timer && timeout 180 python3 scripts/check_timer.py --json "$OUT/timer.json" 2>&1 | grep -v Warn | tee "$OUT/timer.log"
 has refresh && per_module refresh "${REFRESH_S:-200}" --perf-refresh -m timing --perf-max-time 1.0
+has timer && timeout 180 python3 scripts/check_timer.py --json "$OUT/timer.json" 2>&1 | grep -v Warn | tee "$OUT/timer.log"
 has rerun && per_module rerun "${RERUN_S:-150}" -m timing --perf-max-time 1.0
 if has inject; then
   timeout 150 python3 -m pytest perf/suite/test_gemm.py --baseline-dir "$BL" --perf-json "$OUT/inject.json" \
