@@ -50,3 +50,5 @@ if has advise; then
   tail -30 "$OUT/advise.log"
 fi
 python3 scripts/summarize_runs.py "$OUT" || true
+# The device tool returns at most 8 files: pack everything but the baselines into one archive.
+(cd "$OUT" && tar czf session.tgz --exclude=./bl --exclude=./session.tgz . && find . -maxdepth 1 -type f ! -name session.tgz -delete)
