@@ -51,4 +51,4 @@ if has advise; then
 fi
 python3 scripts/summarize_runs.py "$OUT" || true
 # The device tool returns at most 8 files: pack everything but the baselines into one archive.
-(cd "$OUT" && tar czf session.tgz --exclude=./bl --exclude=./session.tgz . && find . -maxdepth 1 -type f ! -name session.tgz -delete)
+tar czf /tmp/session.tgz -C "$OUT" --exclude=./bl . && find "$OUT" -maxdepth 1 -type f -delete && mv /tmp/session.tgz "$OUT/"
