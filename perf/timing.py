@@ -27,9 +27,10 @@ from perf.target import Target
 
 @dataclass(frozen=True)
 class TimingSettings:
-    warmup_ms: float = 50.0  # host time spent calling the closure before sampling (compile, autotune, clock ramp)
+    warmup_ms: float = 200.0  # time spent calling the closure before sampling (compile, autotune, clock ramp)
     min_samples: int = 10
     max_samples: int = 300
+    min_time_s: float = 0.2  # GPU: sample at least this long, so the median spans the power manager's clock swings
     max_time_s: float = 2.0  # cap on sampling time per benchmark
     noise_target: float = 0.01  # stop when the median's 95% CI half-width is within 1%
     batch: int = 10  # samples queued per synchronization
@@ -88,11 +89,12 @@ def _warm_up(fn: Callable[[], Any], warmup_ms: float, sync: Callable[[], None]) 
     return calls
 
 
-def _done(samples: list[float], settings: TimingSettings, deadline: float) -> bool:
+def _done(samples: list[float], settings: TimingSettings, deadline: float, not_before: float = 0.0) -> bool:
+    now = time.perf_counter()
     return (
         len(samples) >= settings.max_samples
-        or stats.converged(samples, settings.noise_target, settings.min_samples)
-        or (len(samples) >= 3 and time.perf_counter() > deadline)
+        or (now >= not_before and stats.converged(samples, settings.noise_target, settings.min_samples))
+        or (len(samples) >= 3 and now > deadline)
     )
 
 
@@ -224,7 +226,9 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
     spin_ms = 2.0  # grows to cover the host's enqueue time of one batch
     clocks_before = clocks.read()
     samples: list[float] = []
-    deadline = time.perf_counter() + settings.max_time_s
+    started = time.perf_counter()
+    deadline = started + settings.max_time_s
+    not_before = started + min(settings.min_time_s, settings.max_time_s)
     index = 0
     while True:
         if method == "cupti":
@@ -251,7 +255,7 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
             torch.cuda.synchronize()
             samples.extend(start.elapsed_time(end) for start, end in zip(starts, ends))
             spin_ms = min(max(spin_ms, 1.5 * enqueue_ms), 100.0)
-        if _done(samples, settings, deadline):
+        if _done(samples, settings, deadline, not_before):
             break
     clocks_after = clocks.read()
     readings = [c for c in (clocks_before, clocks_after) if c is not None]
