@@ -1,0 +1,42 @@
+"""The GitHub workflows are valid (schema check with check-jsonschema's vendored workflow schema) and do what
+the README says: CPU tests on push, the GPU suite nightly over a matrix of GPU kinds, a refresh proposed as a PR."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+CHECK = shutil.which("check-jsonschema")
+pytestmark = pytest.mark.skipif(CHECK is None, reason="check-jsonschema is a test dependency: pip install -e .[test]")
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CHECK, "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_every_workflow_passes_the_schema():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert {f.name for f in files} == {"tests.yml", "nightly.yml", "refresh.yml"}
+    done = lint(*files)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_linter_rejects_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: broken\non: push\njobs:\n  x:\n    steps: 3\n")
+    assert lint(broken).returncode != 0
+
+
+def test_nightly_runs_the_suite_per_gpu_kind_and_uploads():
+    text = (WORKFLOWS / "nightly.yml").read_text()
+    assert "self-hosted" in text and "matrix" in text and "pytest perf/ --gpu ${{ matrix.gpu }}" in text
+    assert "--perf-report" in text and "upload-artifact" in text
+
+
+def test_refresh_is_manual_and_proposes_a_pull_request():
+    text = (WORKFLOWS / "refresh.yml").read_text()
+    assert "workflow_dispatch" in text and "python3 -m perf refresh --gpu" in text
+    assert "create-pull-request" in text
