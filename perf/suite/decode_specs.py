@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from perf import models
 from perf.shapes import DTYPE_BYTES, layer_gemms
 from perf.spec import BenchSpec, Prepared
-from perf.suite.gemm_specs import _build as gemm_build
+from perf.suite.gemm_specs import gemm_build
 from perf.target import Target
 
 DEFAULT_MODELS = ("llama-2-7b", "gpt3-2.7b")

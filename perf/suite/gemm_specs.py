@@ -40,7 +40,9 @@ def gemm_id(model: str, gemm: str, dtype: str, w: Workload) -> str:
     return f"{model}:{gemm}:{dtype}:b{w.b}:s{w.s}:t{w.t}"
 
 
-def _build(g: Gemm, dtype: str):
+def gemm_build(g: Gemm, dtype: str):
+    """How to build the timed torch.matmul of one GEMM (any batch, m, n, k) on the target, with its check."""
+
     def build(target: Target) -> Prepared:
         import torch
 
@@ -82,7 +84,7 @@ def specs_for_config(model: models.ModelConfig, w: Workload, dtype: str) -> list
             dtype=dtype,
             flops=g.flops(),
             bytes=g.bytes(elem),
-            build=_build(g, dtype),
+            build=gemm_build(g, dtype),
             group=f"gemm/{w.model}",
             params={"model": w.model, "gemm": g.name, "b": w.b, "s": w.s, "t": w.t,
                     "m": g.m, "n": g.n, "k": g.k, "batch": g.batch, "provider": "torch"},

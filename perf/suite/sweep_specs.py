@@ -27,7 +27,7 @@ from typing import Mapping
 from perf.quantization import DEFAULT_TILE, tile_efficiency, wave_efficiency
 from perf.shapes import DTYPE_BYTES, Gemm
 from perf.spec import BenchSpec
-from perf.suite.gemm_specs import _build as gemm_build
+from perf.suite.gemm_specs import gemm_build
 from perf.target import Target
 
 B, S = 4, 2048  # the layer the attention and MLP sweeps use
