@@ -25,6 +25,7 @@ from perf.models import ModelConfig, ModelConfigError, validate
 from perf.rules import (MLP_GEMMS, POW2_GOAL, Layout, check_layout, estimate_layer, evaluate, ffn_candidates,
                         ffn_center, peak_tflops)
 from perf.shapes import LAYER_GEMMS, ShapeError
+from perf.text_table import format_table
 
 KNOBS = ("heads", "ffn", "vocab", "hidden")
 SCORED_GEMMS = {"heads": LAYER_GEMMS, "ffn": MLP_GEMMS, "vocab": ("logits",), "hidden": LAYER_GEMMS}
@@ -273,9 +274,7 @@ def text(m: ModelConfig, gpu, layout: Layout, ranked: dict[str, list[Candidate]]
         for rank, c in enumerate(others[:shown], 1):
             rows.append(_row(str(rank), c, current, measured))
         rows.append(_row("*", current, current, measured))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        fmt = lambda cells: "  ".join(x.ljust(w) for x, w in zip(cells, widths)).rstrip()  # noqa: E731
-        lines += [fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(r) for r in rows)]
+        lines += format_table(header, rows)
         if len(others) > shown:
             lines.append(f"({len(others) - shown} more; --show N lists more)")
     current_layer = estimate_layer(m, gpu, layout).tflops

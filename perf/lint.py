@@ -19,6 +19,7 @@ from perf.models import ModelConfig, ModelConfigError
 from perf.rules import Layout, Report, estimate_layer, evaluate, peak_tflops
 from perf.shape_policy import rules_gpu
 from perf.shapes import DTYPE_BYTES
+from perf.text_table import format_table
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -100,12 +101,6 @@ def _parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------------------ output
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return [fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(r) for r in rows)]
-
-
 def _value(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -136,7 +131,7 @@ def model_text(report: Report, show_info: bool) -> list[str]:
         extra = "; ".join(x for x in (f"fix: {f.fix}" if f.fix else "", f.payoff) if x)
         notes.append(extra)
     if rows:
-        table = _table(("level", "rule", "gemm", "dimension", "value", "finding"), rows)
+        table = format_table(("level", "rule", "gemm", "dimension", "value", "finding"), rows)
         lines += table[:2]
         for row_line, note in zip(table[2:], notes):
             lines.append(row_line)
@@ -218,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(gpu_line(gpu, layout, note))
     if args.summary:
-        print("\n".join(_table(SUMMARY_HEADER, summary_rows(reports))))
+        print("\n".join(format_table(SUMMARY_HEADER, summary_rows(reports))))
     else:
         for r in reports:
             print()

@@ -114,7 +114,7 @@ class PerfOptions:
 
     def injection_for(self, key: str) -> float | None:
         for pattern, fraction in self.injections.items():
-            if fnmatch.fnmatchcase(key, pattern) or pattern in key:
+            if fnmatch.fnmatchcase(key, pattern):
                 return fraction
         return None
 

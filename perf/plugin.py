@@ -16,6 +16,7 @@ from perf import baselines, environment, gpus, results, roofline, stats, timing
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve
 from perf.requirements import unmet
 from perf.spec import BenchSpec
+from perf.text_table import format_table
 from perf.target import Target
 
 _STATE = pytest.StashKey["PerfSession"]()
@@ -306,12 +307,6 @@ def _roof_pct(record: dict) -> float | None:
     return None
 
 
-def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    return [line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
-
-
 _ORDER = {"regression": 0, "unreliable": 1, "improvement": 2, "new": 3, "pass": 4}
 
 
@@ -326,7 +321,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
     header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
-    for line in format_table(header, summary_rows(records)):
+    for line in format_table(header, summary_rows(records), numbers_right=True):
         tr.write_line(line)
     counts: dict[str, int] = {}
     for r in records:
@@ -346,7 +341,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
         rows = [(m.key, _fmt(m.before_ms, ".4g", "new"), f"{m.after_ms:.4g}", _fmt(m.change, "+.1%")) for m in moves]
-        for line in format_table(("benchmark", "before ms", "after ms", "moved"), rows):
+        for line in format_table(("benchmark", "before ms", "after ms", "moved"), rows, numbers_right=True):
             tr.write_line(line)
 
 
