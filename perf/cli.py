@@ -9,12 +9,12 @@ import importlib
 import sys
 
 COMMANDS = {
-    "refresh": ("perf.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
-    "lint": ("perf.lint", "check a model config against the shape rules for a GPU"),
-    "advise": ("perf.advise", "propose nearby model shapes that run faster on a GPU"),
-    "report": ("perf.report", "tables and plots from a results file"),
-    "compare": ("perf.compare", "compare two results files"),
-    "decode-model": ("perf.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
+    "refresh": ("perf.commands.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
+    "lint": ("perf.commands.lint", "check a model config against the shape rules for a GPU"),
+    "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
+    "report": ("perf.report.files", "tables and plots from a results file"),
+    "compare": ("perf.report.compare", "compare two results files"),
+    "decode-model": ("perf.report.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 
 

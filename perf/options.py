@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from perf import gpus, models, shape_policy
-from perf.timing import TimingSettings
+from perf import gpus
+from perf.shape import models, shape_policy
+from perf.measure.timing import TimingSettings
 
 DEFAULT_THRESHOLD = 0.05
 DTYPES = ("bf16", "fp16")

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from perf import baselines, environment, gpus, results, roofline, stats, timing
+from perf.verdict import baselines, results, roofline, stats
+from perf.measure import environment, timing
+from perf import gpus
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve
-from perf.requirements import unmet
+from perf.measure.requirements import unmet
 from perf.spec import BenchSpec
-from perf.text_table import format_table
-from perf.target import Target
+from perf.report.text_table import format_table
+from perf.measure.target import Target
 
 _STATE = pytest.StashKey["PerfSession"]()
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -366,9 +368,9 @@ def pytest_sessionfinish(session, exitstatus):
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))
     if state.options.report_dir and (state.results or state.extras):
-        from perf import report
+        from perf.report import files
 
-        report.write_report(_document(state), state.options.report_dir)
+        files.write_report(_document(state), state.options.report_dir)
 
 
 def _document(state: PerfSession) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
-    from perf.target import Target
+    from perf.measure.target import Target
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class BenchSpec:
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)  # model, gemm, tokens, m, n, k, provider...
     threshold: float | None = None  # regression threshold for this benchmark (fraction); None: the family's/run's
     cold_l2: bool = True  # flush L2 before each sample
-    requires: tuple[str, ...] = ()  # names from perf.requirements.REQUIREMENTS
+    requires: tuple[str, ...] = ()  # names from perf.measure.requirements.REQUIREMENTS
 
     @property
     def key(self) -> str:

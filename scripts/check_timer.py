@@ -19,8 +19,8 @@ import torch
 
 from perf import gpus
 from perf.spec import Prepared
-from perf.target import Target
-from perf.timing import TimingSettings, measure
+from perf.measure.target import Target
+from perf.measure.timing import TimingSettings, measure
 
 
 def profiler_kernel_ms(fn, flush, reps: int = 200) -> float:

@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from kernels import decode_attention as da  # noqa: E402
-from perf import gpus, roofline, timing  # noqa: E402
-from perf.target import Target  # noqa: E402
+from perf import gpus, timing  # noqa: E402
+from perf.verdict import roofline
+from perf.measure.target import Target  # noqa: E402
 
 SHAPES = {"gqa": (32, 8, 128), "mha": (32, 32, 128)}
 LENGTHS = (4096, 16384, 32768)

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from perf import gpus, models
-from perf.advise import (Candidate, candidates, head_candidates, main, param_count, recommend, vocab_candidates)
-from perf.rules import Layout
+from perf import gpus
+from perf.shape import models
+from perf.commands.advise import (Candidate, candidates, head_candidates, main, param_count, recommend, vocab_candidates)
+from perf.shape.rules import Layout
 
 H100 = gpus.resolve("H100")
 A100 = gpus.resolve("A100")
@@ -91,8 +92,8 @@ def test_measure_without_a_gpu_exits_2(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["no-such-model", "--gpu", "H100"], "neither a file nor a registered model"),
-    (["perf/models/llama.toml", "--gpu", "H100"], "name one with --model"),
-    (["perf/models/llama.toml", "--gpu", "H100", "--model", "nope"], "no model 'nope'"),
+    (["perf/shape/models/llama.toml", "--gpu", "H100"], "name one with --model"),
+    (["perf/shape/models/llama.toml", "--gpu", "H100", "--model", "nope"], "no model 'nope'"),
     (["llama-2-7b", "--gpu", "H100", "--tp", "3"], "the layout does not split the model"),
     (["llama-2-7b", "--gpu", "Z9"], "unknown GPU"),
 ])
@@ -102,7 +103,7 @@ def test_bad_input_exits_2(capsys, argv, message):
 
 
 def test_toml_with_model_option(capsys):
-    assert main(["perf/models/llama.toml", "--gpu", "H100", "--model", "llama-2-13b"]) == 0
+    assert main(["perf/shape/models/llama.toml", "--gpu", "H100", "--model", "llama-2-13b"]) == 0
     assert "llama-2-13b" in capsys.readouterr().out
 
 

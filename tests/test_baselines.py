@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from perf import baselines
-from perf.baselines import BaselineError
+from perf.verdict import baselines
+from perf.verdict.baselines import BaselineError
 
 
 def result(key, median, **extra):

@@ -8,7 +8,9 @@ import copy
 import pandas as pd
 import pytest
 
-from perf import compare, gpus, results
+from perf.report import compare
+from perf import gpus
+from perf.verdict import results
 from test_report import ENV, assert_png_drawn, only, synthetic_doc  # tests/ is on sys.path (pytest rootdir-less)
 
 SLOW = "gemm/gpt3-2.7b:qkv:bf16:b4:s2048:t1"

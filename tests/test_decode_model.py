@@ -3,9 +3,9 @@ import json
 import pytest
 
 from kernels.decode_attention import bytes as attn_bytes
-from perf import models
-from perf.decode_model import DecodeModelError, attention_ms, decode_frame, decode_rows, gemm_ms, main
-from perf.shapes import layer_gemms
+from perf.shape import models
+from perf.report.decode_model import DecodeModelError, attention_ms, decode_frame, decode_rows, gemm_ms, main
+from perf.shape.shapes import layer_gemms
 
 LLAMA = models.get("llama-2-7b")  # MHA: 32 heads, 32 kv heads, head 128, 32 layers
 GBS = 2000.0  # the synthetic attention runs at a flat 2000 GB/s

@@ -1,9 +1,10 @@
 import pytest
 
-from perf import gpus, models
-from perf.roofline import Ceilings
+from perf import gpus
+from perf.shape import models
+from perf.verdict.roofline import Ceilings
 from perf.suite.decode_specs import BATCH_M, DRAFT_M, decode_specs
-from perf.target import Target
+from perf.measure.target import Target
 
 H100 = gpus.resolve("H100")
 GPU = Target(gpu=H100, present=H100)

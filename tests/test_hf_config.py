@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from perf import models
-from perf.hf_config import from_dict, load
-from perf.models import ModelConfigError
+from perf.shape import models
+from perf.shape.hf_config import from_dict, load
+from perf.shape.models import ModelConfigError
 
 HF = Path(__file__).parent / "fixtures" / "hf"
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from perf.gpus import CPU, resolve
-from perf.requirements import unmet
+from perf.measure.requirements import unmet
 from perf.suite.kernel_specs import (
     HIDDEN,
     KERNELS,
@@ -15,7 +15,7 @@ from perf.suite.kernel_specs import (
     TOKENS_FULL,
     kernel_specs,
 )
-from perf.target import Target
+from perf.measure.target import Target
 
 H100 = resolve("H100")
 GPU = Target(gpu=H100, present=H100)

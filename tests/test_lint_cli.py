@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perf.lint import main
+from perf.commands.lint import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HF = ROOT / "tests" / "fixtures" / "hf"
@@ -69,10 +69,10 @@ def test_json_output(capsys):
 
 
 def test_toml_file_and_folder_summary(capsys):
-    code, out, _ = run(capsys, str(ROOT / "perf" / "models" / "llama.toml"), "--gpu", "H100", "--summary")
+    code, out, _ = run(capsys, str(ROOT / "perf" / "shape" / "models" / "llama.toml"), "--gpu", "H100", "--summary")
     assert code == 0
     assert {"llama-2-7b", "llama-2-13b", "llama-2-70b"} <= {line.split()[0] for line in out.splitlines()[3:]}
-    code, out, _ = run(capsys, str(ROOT / "perf" / "models"), "--gpu", "A100", "--summary")
+    code, out, _ = run(capsys, str(ROOT / "perf" / "shape" / "models"), "--gpu", "A100", "--summary")
     assert code == 1 and "gpt3-13b" in out and "hidden_per_tp_pow2" in out
 
 

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from perf import gpus, models
-from perf.rules import RULE_IDS, Layout, evaluate
-from perf.shape_policy import (POLICIES, PolicyError, ShapeRuleWarning, add_ini, add_options, judge, policy_from,
+from perf import gpus
+from perf.shape import models
+from perf.shape.rules import RULE_IDS, Layout, evaluate
+from perf.shape.shape_policy import (POLICIES, PolicyError, ShapeRuleWarning, add_ini, add_options, judge, policy_from,
                                resolve_policy, rules_gpu)
 
 ROOT = Path(__file__).resolve().parents[1]

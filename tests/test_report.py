@@ -1,7 +1,7 @@
 """The report from a results document: every file written, the PNGs open and are not blank, the numbers in the
 CSV and the summary are the results file's, and bad input gets an error naming the file and the field.
 
-The document is built with perf.results from synthetic samples for the gemm, kernel, decode and sweep
+The document is built with perf.verdict.results from synthetic samples for the gemm, kernel, decode and sweep
 families (a simulated H100 run), so no timing runs here. `synthetic_doc` is reused by tests/test_compare.py.
 """
 
@@ -15,11 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perf import gpus, models, report, results, stats
-from perf.quantization import wave_efficiency
-from perf.shapes import DTYPE_BYTES, layer_gemms
+from perf import gpus
+from perf.shape import models
+from perf.report import files as report
+from perf.verdict import results, stats
+from perf.shape.quantization import wave_efficiency
+from perf.shape.shapes import DTYPE_BYTES, layer_gemms
 from perf.spec import BenchSpec
-from perf.timing import Samples
+from perf.measure.timing import Samples
 
 H100 = gpus.resolve("H100")
 ENV = {"gpu": "H100", "device": "NVIDIA H100 80GB HBM3", "sms": 132, "torch": "2.11.0", "triton": "3.6.0",
@@ -213,7 +216,7 @@ def test_summary_shows_rule_violations_and_the_changed_environment(written):
 
 
 def test_github_step_summary_gets_the_summary(doc, tmp_path, monkeypatch):
-    from perf import plots
+    from perf.report import plots
 
     monkeypatch.setattr(plots, "draw_all", lambda *args, **kwargs: [])  # the plots are tested above
     step = tmp_path / "step.md"
@@ -237,7 +240,7 @@ def test_absent_families_skip_their_plots(tmp_path):
 
 
 def test_roofline_and_ceilings_blocks_are_used_when_present(tmp_path):
-    from perf import plots
+    from perf.report import plots
 
     d = synthetic_doc(rules=False)
     d["ceilings"] = {"peak_tflops": {"bf16": 700.0}, "bandwidth_gbs": 3000.0, "source": "measured"}
@@ -250,7 +253,7 @@ def test_roofline_and_ceilings_blocks_are_used_when_present(tmp_path):
 
 
 def test_gemm_layer_throughput_excludes_logits(doc):
-    from perf import plots
+    from perf.report import plots
 
     rows = {r.label: r for r in plots.layer_throughput(doc["results"])}
     layer = [r for r in doc["results"] if r["group"] == "gemm/gpt3-2.7b" and r["params"]["gemm"] != "logits"]

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from perf import gpus
-from perf.roofline import (
+from perf.verdict.roofline import (
     Ceilings,
     attainable_tflops,
     bound,
@@ -15,7 +15,7 @@ from perf.roofline import (
     ridge,
     roofline_pct,
 )
-from perf.target import Target
+from perf.measure.target import Target
 
 H100 = gpus.resolve("H100")
 

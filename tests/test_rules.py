@@ -4,11 +4,12 @@ import dataclasses
 
 import pytest
 
-from perf import gpus, models
-from perf.models import ModelConfig, ModelConfigError
-from perf.rules import (RULE_IDS, RULES, Layout, alignment_efficiency, estimate_gemm, evaluate, ffn_candidates,
+from perf import gpus
+from perf.shape import models
+from perf.shape.models import ModelConfig, ModelConfigError
+from perf.shape.rules import (RULE_IDS, RULES, Layout, alignment_efficiency, estimate_gemm, evaluate, ffn_candidates,
                         pow2_divisor, rule, tile_efficiency, wave_free, wave_quantization)
-from perf.shapes import Gemm
+from perf.shape.shapes import Gemm
 
 H100 = gpus.resolve("H100")
 A100 = gpus.resolve("A100")

@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from perf import models
-from perf.models import ModelConfig
-from perf.shapes import Gemm, ShapeError, layer_flops, layer_gemms
+from perf.shape import models
+from perf.shape.models import ModelConfig
+from perf.shape.shapes import Gemm, ShapeError, layer_flops, layer_gemms
 
 
 def model(**kw) -> ModelConfig:

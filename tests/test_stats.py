@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from perf.stats import Summary, Verdict, compare, confirm, converged, median_ci, quantile, summarize
+from perf.measure.summary import Summary, converged, median_ci, quantile, summarize
+from perf.verdict.stats import Verdict, compare, confirm
 
 
 def summary(median, noise=0.0, n=50):

@@ -1,9 +1,9 @@
 import pytest
 
 from perf import gpus
-from perf.quantization import tile_efficiency, tiles, wave_efficiency, wave_efficiency_for, waves
+from perf.shape.quantization import tile_efficiency, tiles, wave_efficiency, wave_efficiency_for, waves
 from perf.suite.sweep_specs import sweep_specs
-from perf.target import Target
+from perf.measure.target import Target
 
 H100 = gpus.resolve("H100")
 A100 = gpus.resolve("A100")

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perf import models
-from perf.shapes import DTYPE_BYTES, layer_gemms
+from perf.shape import models
+from perf.shape.shapes import DTYPE_BYTES, layer_gemms
 from perf.spec import BenchSpec, Prepared
 from perf.suite.gemm_specs import gemm_build
-from perf.target import Target
+from perf.measure.target import Target
 
 DEFAULT_MODELS = ("llama-2-7b", "gpt3-2.7b")
 BATCH_M = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perf import models
-from perf.shapes import DTYPE_BYTES, Gemm, layer_gemms
+from perf.shape import models
+from perf.shape.shapes import DTYPE_BYTES, Gemm, layer_gemms
 from perf.spec import BenchSpec, Prepared
-from perf.target import Target
+from perf.measure.target import Target
 
 
 @dataclass(frozen=True)

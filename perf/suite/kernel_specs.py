@@ -19,7 +19,7 @@ import importlib
 from dataclasses import dataclass
 
 from perf.spec import BenchSpec, Prepared
-from perf.target import Target
+from perf.measure.target import Target
 
 KERNELS = ("matmul", "rms_norm", "log_softmax", "mean")
 HIDDEN = 4096

@@ -24,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from perf.quantization import DEFAULT_TILE, tile_efficiency, wave_efficiency
-from perf.shapes import DTYPE_BYTES, Gemm
+from perf.shape.quantization import DEFAULT_TILE, tile_efficiency, wave_efficiency
+from perf.shape.shapes import DTYPE_BYTES, Gemm
 from perf.spec import BenchSpec
 from perf.suite.gemm_specs import gemm_build
-from perf.target import Target
+from perf.measure.target import Target
 
 B, S = 4, 2048  # the layer the attention and MLP sweeps use
 TOKENS = B * S

@@ -3,7 +3,7 @@
 `pytest perf/ -m shape_rules --gpu H100`. Without --gpu on a machine with no GPU the rules are checked against
 the H100-SXM profile (the test records that as the user property perf_shape_rules.gpu_note). `--model NAME`
 selects models; `--shape-rules=warn|off` (ini perf_shape_rules) turns failures into warnings or skips.
-A model's `expected_violations` lists the rules it breaks on purpose (see perf/shape_policy.py).
+A model's `expected_violations` lists the rules it breaks on purpose (see perf/shape/shape_policy.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import warnings
 
 import pytest
 
-from perf import models
-from perf.rules import Layout, evaluate
-from perf.shape_policy import ShapeRuleWarning, judge, policy_from, rules_gpu
+from perf.shape import models
+from perf.shape.rules import Layout, evaluate
+from perf.shape.shape_policy import ShapeRuleWarning, judge, policy_from, rules_gpu
 
 
 def pytest_generate_tests(metafunc):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perf.models import ModelConfig
+from perf.shape.models import ModelConfig
 
 LAYER_GEMMS = ("qkv", "attn_score", "attn_over_value", "out_proj", "mlp_up", "mlp_gate", "mlp_down")
 GEMM_NAMES = (*LAYER_GEMMS, "logits")

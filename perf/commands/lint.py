@@ -1,6 +1,6 @@
 """`python -m perf lint PATH_OR_NAME --gpu A100 [--tp 8] [--pp 4] [--micro-batch 4] [--seq 2048] [--dtype bf16] [--json]`
 
-Checks models against the shape rules (perf/rules.py) for a GPU. PATH_OR_NAME is a registered model name, one
+Checks models against the shape rules (perf/shape/rules.py) for a GPU. PATH_OR_NAME is a registered model name, one
 of our TOML model files (every model in it), a folder of them, or a Hugging Face config.json (or a folder with
 one), read from disk. Prints a table per model (or one row per model with --summary); exits 1 when a rule is
 broken at level error, 0 otherwise, and 2 on unusable input, with a message naming the file and field.
@@ -14,12 +14,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from perf import gpus, hf_config, models
-from perf.models import ModelConfig, ModelConfigError
-from perf.rules import Layout, Report, estimate_layer, evaluate, peak_tflops
-from perf.shape_policy import rules_gpu
-from perf.shapes import DTYPE_BYTES
-from perf.text_table import format_table
+from perf import gpus
+from perf.shape import hf_config, models
+from perf.shape.models import ModelConfig, ModelConfigError
+from perf.shape.rules import Layout, Report, estimate_layer, evaluate, peak_tflops
+from perf.shape.shape_policy import rules_gpu
+from perf.shape.shapes import DTYPE_BYTES
+from perf.report.text_table import format_table
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 

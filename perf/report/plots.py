@@ -8,8 +8,8 @@ drawing from a pytest run or a CI job never touches a display.
     kernel_throughput   family "kernel": TFLOP/s (GB/s for memory-bound kernels) over tokens, log-log, ours vs
                         the reference provider, one panel per kernel group
     kernel_time         family "kernel": median time (ms, with its 95% CI) over tokens
-    decode_steps        family "decode" through perf.decode_model: tokens/s, KV-cache GB and GFLOPs per step
-                        over decoding steps (skipped when perf.decode_model is absent)
+    decode_steps        family "decode" through perf.report.decode_model: tokens/s, KV-cache GB and GFLOPs per step
+                        over decoding steps (skipped when perf.report.decode_model is absent)
     decode_attention    family "decode", op "attention": GB/s over KV-cache length per provider
     roofline            every family: achieved TFLOP/s over FLOP/byte, with the GPU's spec (and measured) ceilings
     sweeps              family "sweep": TFLOP/s over the swept variable, the predicted wave-quantization dips marked
@@ -242,7 +242,7 @@ DECODE_BUDGETS = (None, 2048)  # the full cache, and a cache capped at 2048 toke
 
 
 def decode_step_table(records: list[Mapping]):
-    """Rows per decoding step from perf.decode_model (tokens/s, KV-cache GB, GFLOPs) for every model with decode
+    """Rows per decoding step from perf.report.decode_model (tokens/s, KV-cache GB, GFLOPs) for every model with decode
     GEMM results, with the full cache and with a fixed KV budget, as a pandas DataFrame; None when that module
     is absent or no model can be built from these results. The module is optional: another part of the suite
     provides it."""
@@ -251,7 +251,7 @@ def decode_step_table(records: list[Mapping]):
     import pandas as pd
 
     try:
-        model = importlib.import_module("perf.decode_model")
+        model = importlib.import_module("perf.report.decode_model")
     except ImportError:
         return None
     names = sorted({str(r["params"]["model"]) for r in records

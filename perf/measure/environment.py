@@ -10,8 +10,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-from perf import clocks
-from perf.target import Target
+from perf.measure import clocks
+from perf.measure.target import Target
 
 # Fields whose change explains a shift in timings; shown beside the verdicts when they differ.
 COMPARED = ("device", "sms", "driver", "cuda", "torch", "triton", "sm_max_mhz")

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from perf.environment import env_id
-from perf.stats import Summary
+from perf.measure.environment import env_id
+from perf.measure.summary import Summary
 
 SCHEMA = "perf-baseline/1"
 _SUMMARY_FIELDS = tuple(Summary.__dataclass_fields__)

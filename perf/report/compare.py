@@ -3,7 +3,7 @@
 B is the run looked at and A serves as its baseline: every record of B is matched with A's record of the same key
 (failing that, of the same id, e.g. when the two files were written on different GPUs), its change and verdict
 are recomputed against A's median with the usual rule (beyond the threshold and both measurements' noise), and
-the report of perf/report.py is written for the pair: summary.md, index.html, results.csv and the plots, with A
+the report of perf/report/files.py is written for the pair: summary.md, index.html, results.csv and the plots, with A
 as "baseline" and A's environment beside B's. Benchmarks only in B are "new"; those only in A are listed.
 """
 
@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from perf import stats
-from perf.report import load, write_report
-from perf.results import ResultsError
+from perf.measure.summary import Summary
+from perf.verdict import stats
+from perf.report.files import load, write_report
+from perf.verdict.results import ResultsError
 
 DEFAULT_DIR = Path("perf-compare")
 DEFAULT_THRESHOLD = 0.05
@@ -24,10 +25,10 @@ DEFAULT_THRESHOLD = 0.05
 _BENCHMARK_LAYOUT = ("benchmarks", "machine_info", "commit_info", "version")
 
 
-def _summary(data: Mapping) -> stats.Summary:
+def _summary(data: Mapping) -> Summary:
     """A Summary from a record's summary block; interval fields that are missing collapse onto the median."""
     median = float(data["median_ms"])
-    return stats.Summary(**{name: data.get(name, median) for name in stats.Summary.__dataclass_fields__
+    return Summary(**{name: data.get(name, median) for name in Summary.__dataclass_fields__
                             if name != "n"}, n=int(data.get("n", 0)))
 
 

@@ -6,7 +6,7 @@ Proposes nearby shapes at about the same parameter count and ranks them by predi
   vocab   the vocabulary padded to 64*t, 128*t, 256*t (rows that are never used)
   hidden  h within 10% (multiples of 128*t), head size kept or 128, MLP scaled, layers adjusted to keep parameters
 The heads and hidden candidates are ranked by the layer's predicted TFLOP/s, the ffn candidates by the MLP
-block's, the vocab candidates by the logits GEMM's (perf/rules.py: roofline x tile and wave quantization x
+block's, the vocab candidates by the logits GEMM's (perf/shape/rules.py: roofline x tile and wave quantization x
 tensor-core alignment per GEMM, each GEMM weighted by its FLOPs). With --measure on the GPU, the candidates'
 GEMMs are timed and ranked by measurement.
 """
@@ -20,12 +20,12 @@ import statistics
 import sys
 from dataclasses import dataclass
 
-from perf.lint import EXIT_OK, EXIT_USAGE, InputError, add_layout_options, gpu_for, layout_from, load_models, parse
-from perf.models import ModelConfig, ModelConfigError, validate
-from perf.rules import (MLP_GEMMS, POW2_GOAL, Layout, check_layout, estimate_layer, evaluate, ffn_candidates,
+from perf.commands.lint import EXIT_OK, EXIT_USAGE, InputError, add_layout_options, gpu_for, layout_from, load_models, parse
+from perf.shape.models import ModelConfig, ModelConfigError, validate
+from perf.shape.rules import (MLP_GEMMS, POW2_GOAL, Layout, check_layout, estimate_layer, evaluate, ffn_candidates,
                         ffn_center, peak_tflops)
-from perf.shapes import LAYER_GEMMS, ShapeError
-from perf.text_table import format_table
+from perf.shape.shapes import LAYER_GEMMS, ShapeError
+from perf.report.text_table import format_table
 
 KNOBS = ("heads", "ffn", "vocab", "hidden")
 SCORED_GEMMS = {"heads": LAYER_GEMMS, "ffn": MLP_GEMMS, "vocab": ("logits",), "hidden": LAYER_GEMMS}
@@ -216,9 +216,10 @@ def recommend(m: ModelConfig, ranked: dict[str, list[Candidate]], gpu, layout: L
 
 def measure(ranked: dict[str, list[Candidate]], gpu, layout: Layout, per_knob: int) -> dict[str, list[Candidate]]:
     """Time each candidate's scored GEMMs on the GPU present and rank by measured TFLOP/s (needs that GPU)."""
-    from perf import gpus, timing
+    from perf import gpus
+    from perf.measure import timing
     from perf.suite.gemm_specs import Workload, specs_for_config
-    from perf.target import Target
+    from perf.measure.target import Target
 
     target = Target(gpu=gpu, present=gpus.detect(), dtype=layout.dtype)
     if target.is_cpu:

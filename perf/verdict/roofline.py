@@ -20,7 +20,7 @@ from perf.spec import Prepared
 
 if TYPE_CHECKING:
     from perf.gpus import GpuSpec
-    from perf.target import Target
+    from perf.measure.target import Target
 
 SOURCES = ("spec", "measured")
 

@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass
 
 from perf import gpus
-from perf.models import ModelConfig
-from perf.rules import RULE_IDS, Report
+from perf.shape.models import ModelConfig
+from perf.shape.rules import RULE_IDS, Report
 
 POLICIES = ("error", "warn", "off")
 DEFAULT_POLICY = "error"

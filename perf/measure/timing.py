@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from perf import clocks, stats
+from perf.measure import clocks
+from perf.measure.summary import Summary, converged, summarize
 from perf.spec import Prepared
-from perf.target import Target
+from perf.measure.target import Target
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class Samples:
     throttled: bool = False
     notes: tuple[str, ...] = field(default=())
 
-    def summary(self) -> stats.Summary:
-        return stats.summarize(self.samples_ms)
+    def summary(self) -> Summary:
+        return summarize(self.samples_ms)
 
 
 def measure(prepared: Prepared, target: Target, settings: TimingSettings = TimingSettings(), *,
@@ -93,7 +94,7 @@ def _done(samples: list[float], settings: TimingSettings, deadline: float, not_b
     now = time.perf_counter()
     return (
         len(samples) >= settings.max_samples
-        or (now >= not_before and stats.converged(samples, settings.noise_target, settings.min_samples))
+        or (now >= not_before and converged(samples, settings.noise_target, settings.min_samples))
         or (len(samples) >= 3 and now > deadline)
     )
 

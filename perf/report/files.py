@@ -6,7 +6,7 @@ From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (def
                    violations; the environment beside the baseline's, changed fields marked; every result
     index.html     one self-contained page: the same tables and every plot (PNGs inline as data URIs)
     results.csv    tidy: one row per benchmark and statistic (key, family, group, dtype, statistic, value, unit)
-    *.png          the plots of perf/plots.py that the results support
+    *.png          the plots of perf/report/plots.py that the results support
 
 When GITHUB_STEP_SUMMARY is set, summary.md is appended to that file too. A missing or malformed results file
 is an error that names the file and the field, and exit status 2.
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf import plots
-from perf.environment import COMPARED
-from perf.results import SCHEMA, ResultsError, read
+from perf.report import plots
+from perf.measure.environment import COMPARED
+from perf.verdict.results import SCHEMA, ResultsError, read
 
 DEFAULT_DIR = Path("perf-report")
 FOLD_ROWS = 30  # summary.md folds longer tables (GitHub's job page shows the summary inline)

@@ -25,10 +25,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from perf import quantization
+from perf.shape import quantization
 from perf.gpus import GpuSpec
-from perf.models import ModelConfig, ModelConfigError, validate
-from perf.shapes import DTYPE_BYTES, Gemm, ShapeError, layer_gemms
+from perf.shape.models import ModelConfig, ModelConfigError, validate
+from perf.shape.shapes import DTYPE_BYTES, Gemm, ShapeError, layer_gemms
 
 LEVELS = ("error", "warning", "info")
 PAPER = "Anthony et al. 2024, 'The Case for Co-Designing Model Architectures with Hardware'"

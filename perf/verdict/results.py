@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from perf.gpus import GpuSpec
-from perf.roofline import Ceilings
+from perf.verdict.roofline import Ceilings
 from perf.spec import BenchSpec
-from perf.stats import Comparison, Summary
-from perf.timing import Samples
+from perf.measure.summary import Summary
+from perf.verdict.stats import Comparison
+from perf.measure.timing import Samples
 
 SCHEMA = "perf-results/1"
 

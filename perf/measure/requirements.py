@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from perf.target import Target
+from perf.measure.target import Target
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf import models
-from perf.models import ModelConfig
-from perf.shapes import DTYPE_BYTES, layer_gemms
+from perf.shape import models
+from perf.shape.models import ModelConfig
+from perf.shape.shapes import DTYPE_BYTES, layer_gemms
 
 DEFAULT_STEPS = tuple(range(0, 16384 + 1, 512))
 ATTENTION_BMMS = ("attn_score", "attn_over_value")

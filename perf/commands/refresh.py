@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-SUITE = Path(__file__).parent / "suite"
+SUITE = Path(__file__).parent.parent / "suite"
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from perf.models import ModelConfig, ModelConfigError, validate
+from perf.shape.models import ModelConfig, ModelConfigError, validate
 
 SPELLINGS = {
     "hidden": ("hidden_size", "n_embd", "n_embed", "d_model"),
