@@ -8,7 +8,7 @@ import pytest
 from perf import gpus
 from perf.shape import models
 from perf.commands.advise import (Candidate, candidates, head_candidates, main, param_count, recommend, vocab_candidates)
-from perf.shape.rules import Layout
+from perf.shape.layout import Layout
 
 H100 = gpus.resolve("H100")
 A100 = gpus.resolve("A100")

@@ -7,7 +7,8 @@ import pytest
 
 from perf import gpus
 from perf.shape import models
-from perf.shape.rules import RULE_IDS, Layout, evaluate
+from perf.shape.layout import Layout
+from perf.shape.rules import RULE_IDS, evaluate
 from perf.shape.shape_policy import (POLICIES, PolicyError, ShapeRuleWarning, add_ini, add_options, judge, policy_from,
                                resolve_policy, rules_gpu)
 

@@ -6,9 +6,12 @@ import pytest
 
 from perf import gpus
 from perf.shape import models
+from perf.shape.checks import ffn_candidates
+from perf.shape.estimate import (alignment_efficiency, estimate_gemm, pow2_divisor, tile_efficiency, wave_free,
+                                 wave_quantization)
+from perf.shape.layout import Layout
 from perf.shape.models import ModelConfig, ModelConfigError
-from perf.shape.rules import (RULE_IDS, RULES, Layout, alignment_efficiency, estimate_gemm, evaluate, ffn_candidates,
-                        pow2_divisor, rule, tile_efficiency, wave_free, wave_quantization)
+from perf.shape.rules import RULE_IDS, RULES, evaluate, rule
 from perf.shape.shapes import Gemm
 
 H100 = gpus.resolve("H100")

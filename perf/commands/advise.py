@@ -6,7 +6,7 @@ Proposes nearby shapes at about the same parameter count and ranks them by predi
   vocab   the vocabulary padded to 64*t, 128*t, 256*t (rows that are never used)
   hidden  h within 10% (multiples of 128*t), head size kept or 128, MLP scaled, layers adjusted to keep parameters
 The heads and hidden candidates are ranked by the layer's predicted TFLOP/s, the ffn candidates by the MLP
-block's, the vocab candidates by the logits GEMM's (perf/shape/rules.py: roofline x tile and wave quantization x
+block's, the vocab candidates by the logits GEMM's (perf/shape/estimate.py: roofline x tile and wave quantization x
 tensor-core alignment per GEMM, each GEMM weighted by its FLOPs). With --measure on the GPU, the candidates'
 GEMMs are timed and ranked by measurement.
 """
@@ -21,9 +21,11 @@ import sys
 from dataclasses import dataclass
 
 from perf.commands.lint import EXIT_OK, EXIT_USAGE, InputError, add_layout_options, gpu_for, layout_from, load_models, parse
+from perf.shape.checks import POW2_GOAL, ffn_candidates, ffn_center
+from perf.shape.estimate import MLP_GEMMS, estimate_layer, peak_tflops
+from perf.shape.layout import Layout, check_layout
 from perf.shape.models import ModelConfig, ModelConfigError, validate
-from perf.shape.rules import (MLP_GEMMS, POW2_GOAL, Layout, check_layout, estimate_layer, evaluate, ffn_candidates,
-                        ffn_center, peak_tflops)
+from perf.shape.rules import evaluate
 from perf.shape.shapes import LAYER_GEMMS, ShapeError
 from perf.report.text_table import format_table
 

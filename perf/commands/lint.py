@@ -16,8 +16,10 @@ from pathlib import Path
 
 from perf import gpus
 from perf.shape import hf_config, models
+from perf.shape.estimate import estimate_layer, peak_tflops
+from perf.shape.layout import Layout
 from perf.shape.models import ModelConfig, ModelConfigError
-from perf.shape.rules import Layout, Report, estimate_layer, evaluate, peak_tflops
+from perf.shape.rules import Report, evaluate
 from perf.shape.shape_policy import rules_gpu
 from perf.shape.shapes import DTYPE_BYTES
 from perf.report.text_table import format_table

@@ -13,7 +13,8 @@ import warnings
 import pytest
 
 from perf.shape import models
-from perf.shape.rules import Layout, evaluate
+from perf.shape.layout import Layout
+from perf.shape.rules import evaluate
 from perf.shape.shape_policy import ShapeRuleWarning, judge, policy_from, rules_gpu
 
 
