@@ -240,12 +240,12 @@ def test_absent_families_skip_their_plots(tmp_path):
 
 
 def test_roofline_and_ceilings_blocks_are_used_when_present(tmp_path):
-    from perf.report import plots
+    from perf.report.plots import roofline
 
     d = synthetic_doc(rules=False)
     d["ceilings"] = {"peak_tflops": {"bf16": 700.0}, "bandwidth_gbs": 3000.0, "source": "measured"}
     d["results"][0]["roofline"] = {"spec": {"attainable_tflops": 989.0, "pct_of_roofline": 41.5}}
-    roofs = plots.ceilings(d, {"bf16"})
+    roofs = roofline.ceilings(d, {"bf16"})
     assert {(c.source, c.peak_tflops) for c in roofs} == {("spec", H100.peak("bf16")), ("measured", 700.0)}
     frame = report.tidy_frame(d)
     row = frame[(frame["key"] == d["results"][0]["key"]) & (frame["statistic"] == "roofline.spec.pct_of_roofline")]
@@ -253,9 +253,9 @@ def test_roofline_and_ceilings_blocks_are_used_when_present(tmp_path):
 
 
 def test_gemm_layer_throughput_excludes_logits(doc):
-    from perf.report import plots
+    from perf.report.plots import layers
 
-    rows = {r.label: r for r in plots.layer_throughput(doc["results"])}
+    rows = {r.label: r for r in layers.layer_throughput(doc["results"])}
     layer = [r for r in doc["results"] if r["group"] == "gemm/gpt3-2.7b" and r["params"]["gemm"] != "logits"]
     expected = sum(r["flops"] for r in layer) / (sum(r["summary"]["median_ms"] for r in layer) * 1e-3) / 1e12
     assert rows["gpt3-2.7b"].tflops == pytest.approx(expected)

@@ -6,7 +6,7 @@ From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (def
                    violations; the environment beside the baseline's, changed fields marked; every result
     index.html     one self-contained page: the same tables and every plot (PNGs inline as data URIs)
     results.csv    tidy: one row per benchmark and statistic (key, family, group, dtype, statistic, value, unit)
-    *.png          the plots of perf/report/plots.py that the results support
+    *.png          the plots of perf/report/plots/ that the results support
 
 When GITHUB_STEP_SUMMARY is set, summary.md is appended to that file too. A missing or malformed results file
 is an error that names the file and the field, and exit status 2.
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from perf.report import plots
+from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
 from perf.verdict.results import SCHEMA, ResultsError, read
 
@@ -233,7 +234,7 @@ def environment_table(doc: Mapping) -> tuple[Table, list[str]]:
 # ---------------------------------------------------------------------------------------------- summary.md
 
 def _title(doc: Mapping, title_suffix: str) -> str:
-    return f"Performance report: {plots.RunInfo.of(doc).gpu}{title_suffix}"
+    return f"Performance report: {RunInfo.of(doc).gpu}{title_suffix}"
 
 
 def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
@@ -299,7 +300,7 @@ def comparison_note(comparison: Mapping) -> str:
 
 def summary_markdown(doc: Mapping, *, title_suffix: str = "") -> str:
     env = doc.get("environment") or {}
-    info = plots.RunInfo.of(doc)
+    info = RunInfo.of(doc)
     lines = [f"# {_title(doc, title_suffix)}", "",
              f"Run of {info.date}, commit `{env.get('commit') or 'unknown'}`, {len(doc['results'])} benchmarks.", ""]
     for heading, table, note in _sections(doc):
@@ -389,7 +390,7 @@ def _data_uri(path: Path) -> str:
 
 def index_html(doc: Mapping, pngs: Sequence[Path], *, title_suffix: str = "") -> str:
     env = doc.get("environment") or {}
-    info = plots.RunInfo.of(doc)
+    info = RunInfo.of(doc)
     title = html.escape(_title(doc, title_suffix))
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
              f"<style>{CSS}</style></head><body>",
