@@ -10,6 +10,7 @@ import sys
 
 COMMANDS = {
     "refresh": ("perf.commands.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
+    "detect": ("perf.commands.detect", "detection experiment: inject a slowdown into chosen benchmarks, see what is caught"),
     "lint": ("perf.commands.lint", "check a model config against the shape rules for a GPU"),
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.report.files", "tables and plots from a results file"),
@@ -20,7 +21,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: python -m perf COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "python -m perf COMMAND --help shows a command's options."]
     return "\n".join(lines)
 

@@ -14,7 +14,8 @@ from perf import gpus
 from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
 
-DEFAULT_THRESHOLD = 0.05
+DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
+CONFIRM = ("process", "window")
 DTYPES = ("bf16", "fp16")
 SWEEPS = ("compact", "full")
 
@@ -51,6 +52,13 @@ def add_options(parser) -> None:
                     help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
                          "matches the glob PATTERN, to prove that the suite flags it")
     group.addoption("--perf-report", metavar="DIR", help="write summary.md, index.html, CSV and plots to DIR")
+    group.addoption("--perf-confirm", choices=CONFIRM,
+                    help="how a suspected regression is re-measured before it fails: 'process' (default: a fresh "
+                         "process, independent of the first measurement) or 'window' (a second window in this "
+                         "process; faster, correlated with the first) (env PERF_CONFIRM)")
+    group.addoption("--perf-measure-only", action="store_true", default=False,
+                    help="measure and record (--perf-json) without verdicts failing or re-measures: what "
+                         "`python -m perf refresh --runs N` and the fresh-process re-measure run")
     shape_policy.add_options(group)
     shape_policy.add_ini(parser)
     parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
@@ -109,6 +117,8 @@ class PerfOptions:
     timing: TimingSettings = TimingSettings()
     injections: dict = field(default_factory=dict)  # glob -> fraction
     report_dir: Path | None = None
+    confirm: str = "process"
+    measure_only: bool = False
 
     def threshold_for(self, family: str) -> float:
         return self.family_thresholds.get(family, self.threshold)
@@ -168,6 +178,15 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     if opt("--perf-noise-target"):
         timing = replace(timing, noise_target=_positive(opt("--perf-noise-target"), "--perf-noise-target"))
 
+    injections = _pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown")
+    refresh = bool(opt("--perf-refresh"))
+    if refresh and injections:
+        raise OptionError("--perf-inject-slowdown with --perf-refresh would write slowed times into the baseline; "
+                          "inject only in runs that compare with it")
+    confirm, _ = pick(opt("--perf-confirm"), "--perf-confirm", "PERF_CONFIRM")
+    if confirm is not None and confirm not in CONFIRM:
+        raise OptionError(f"PERF_CONFIRM: expected one of {', '.join(CONFIRM)}, got {confirm!r}")
+
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
     return PerfOptions(
@@ -177,11 +196,31 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         family_thresholds=family,
         fail_on_new=fail_on_new,
         json_path=Path(json_path) if json_path else None,
-        refresh=bool(opt("--perf-refresh")),
+        refresh=refresh,
         models=names,
         dtype=opt("--perf-dtype") or "bf16",
         sweep=opt("--sweep") or "compact",
         timing=timing,
-        injections=_pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown"),
+        injections=injections,
         report_dir=Path(report_dir) if report_dir else None,
+        confirm=confirm or "process",
+        measure_only=bool(opt("--perf-measure-only")),
     )
+
+
+def to_args(options: PerfOptions, *, baseline_dir: Path | None = None) -> list[str]:
+    """Command-line options that make another pytest process measure as this one does (the same GPU, baseline
+    folder, dtype, sweep, models, timing settings and injected slowdowns)."""
+    args = ["--perf-dtype", options.dtype, "--sweep", options.sweep,
+            "--perf-max-time", repr(options.timing.max_time_s),
+            "--perf-noise-target", repr(options.timing.noise_target)]
+    if options.gpu is not None:
+        args += ["--gpu", options.gpu.key]
+    directory = baseline_dir or options.baseline_dir
+    if directory is not None:
+        args += ["--baseline-dir", str(Path(directory).resolve())]
+    for name in options.models:
+        args += ["--model", name]
+    for pattern, fraction in options.injections.items():
+        args += ["--perf-inject-slowdown", f"{pattern}={fraction!r}"]
+    return args

@@ -7,19 +7,26 @@ baseline -> verdict -> summary / results file / refreshed baseline.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from perf.verdict import baselines, results, roofline, stats
-from perf.measure import environment, timing
 from perf import gpus
-from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve
+from perf.measure import environment, slowdown, timing
 from perf.measure.requirements import unmet
-from perf.spec import BenchSpec
-from perf.report.text_table import format_table
 from perf.measure.target import Target
+from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
+from perf.report.refresh_table import moves_lines
+from perf.report.text_table import format_table
+from perf.spec import BenchSpec
+from perf.verdict import baselines, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -77,7 +84,7 @@ class PerfSession:
     def ceilings(self) -> list[roofline.Ceilings]:
         """The GPU's spec ceilings, and on a GPU those measured now (a large matmul per dtype, a large copy)."""
         spec = roofline.Ceilings.from_spec(self.target.present)
-        if self.target.is_cpu:
+        if self.target.is_cpu or self.options.measure_only:  # measure-only runs feed baselines: no roofline there
             return [spec]
 
         def median_ms(prepared):
@@ -88,7 +95,9 @@ class PerfSession:
 
     @functools.cached_property
     def environment(self) -> dict:
-        return environment.collect(self.target, Path(self.config.rootpath))
+        env = environment.collect(self.target, Path(self.config.rootpath))
+        env["timing"] = dataclasses.asdict(self.options.timing)
+        return env
 
     # ------------------------------------------------------------------------------------------ measuring
 
@@ -100,34 +109,64 @@ class PerfSession:
             return spec.threshold
         return self.options.threshold_for(spec.family)
 
-    def _samples(self, spec: BenchSpec, prepared) -> timing.Samples:
-        return timing.measure(prepared, self.target, self.options.timing, cold_l2=spec.cold_l2)
+    def _samples(self, spec: BenchSpec, prepared, method: str | None = None) -> timing.Samples:
+        return timing.measure(prepared, self.target, self.options.timing, cold_l2=spec.cold_l2, method=method)
+
+    def _compare(self, spec: BenchSpec, samples: timing.Samples, reference, threshold: float) -> stats.Comparison:
+        return stats.compare(samples.summary(), reference, threshold, throttled=samples.throttled,
+                             method=samples.method, tick_ms=timing.TICK_MS.get(samples.method, 0.0))
+
+    def _fresh_process_samples(self, node) -> timing.Samples:
+        """The benchmark measured again in a new process (new CUDA context, allocations, autotuning, and a later
+        moment of the GPU's power state): a re-measure independent of the first."""
+        with tempfile.TemporaryDirectory(prefix="perf-remeasure-") as tmp:
+            out = Path(tmp) / "remeasure.json"
+            args = [sys.executable, "-m", "pytest", node.nodeid, "-p", "perf.plugin", "-p", "no:cacheprovider", "-q",
+                    "--perf-measure-only", "--perf-json", str(out),
+                    *to_args(self.options, baseline_dir=self.baseline_dir)]
+            done = subprocess.run(args, cwd=self.config.rootpath, capture_output=True, text=True)
+            if done.returncode != 0 or not out.exists():
+                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+                raise RuntimeError(f"{node.nodeid}: the re-measure in a fresh process failed (exit {done.returncode}):"
+                                   f"\n{tail}")
+            (record,) = json.loads(out.read_text())["results"]
+        return timing.Samples.from_record(record)
 
     def measure(self, spec: BenchSpec, node) -> dict:
         target = self.target
         prepared = spec.build(target)
         if prepared.verify is not None:
             prepared.verify()  # a wrong result fails here and is never timed
+        reference = self.baselines.reference(spec.key)
+        method = reference.method if reference and not target.is_cpu else None  # the baseline's method, pinned
+        extra: dict = {}
         fraction = self.options.injection_for(spec.key)
         if fraction is not None:
-            base_ms = self._samples(spec, prepared).summary().median_ms
-            prepared = timing.with_slowdown(prepared, target, fraction * base_ms)
+            prepared, injection = slowdown.inject(
+                prepared, spec, target, fraction,
+                lambda p: self._samples(spec, p, method).summary().median_ms)
+            extra["injected"] = injection.to_dict()
         threshold = self.threshold_for(spec, node)
-        baseline = self.baselines.summary(spec.key)
-        samples = self._samples(spec, prepared)
-        comparison = stats.compare(samples.summary(), baseline, threshold, throttled=samples.throttled)
-        remeasured = False
-        if comparison.verdict is stats.Verdict.REGRESSION or (
-            comparison.verdict is stats.Verdict.UNRELIABLE and samples.throttled
-        ):
-            samples = self._samples(spec, prepared)
-            second = stats.compare(samples.summary(), baseline, threshold, throttled=samples.throttled)
-            comparison = stats.confirm(comparison, second)
-            remeasured = True
-        record = results.record(spec, samples, comparison, target.present, baseline=baseline, nodeid=node.nodeid,
-                                remeasured=remeasured, ceilings=self.ceilings)
+        samples = self._samples(spec, prepared, method)
+        history = [self._compare(spec, samples, reference, threshold)]
+        measured = [samples]
+        if not self.options.measure_only:
+            while stats.needs_remeasure(history):
+                again = (self._fresh_process_samples(node) if self.options.confirm == "process"
+                         else self._samples(spec, prepared, method))
+                measured.append(again)
+                history.append(self._compare(spec, again, reference, threshold))
+        comparison, index = stats.decide(history)
+        samples = measured[index]
+        extra["measurements"] = [
+            {"median_ms": s.summary().median_ms, "change": c.change, "verdict": c.verdict.value,
+             "throttled": s.throttled, "where": "this process" if i == 0 or self.options.confirm != "process"
+             else "fresh process"} for i, (s, c) in enumerate(zip(measured, history))]
+        record = results.record(spec, samples, comparison, target.present,
+                                baseline=reference.summary if reference else None, nodeid=node.nodeid,
+                                remeasured=len(measured) > 1, ceilings=self.ceilings, extra=extra)
         self.results.append(record)
-        if self.options.refresh:
+        if self.options.refresh or self.options.measure_only:
             return record
         if comparison.verdict is stats.Verdict.REGRESSION:
             pytest.fail(self.regression_message(record), pytrace=False)
@@ -142,7 +181,7 @@ class PerfSession:
         return (
             f"{record['key']}: regression: {record['summary']['median_ms']:.4g} ms now vs "
             f"{record['baseline']['median_ms']:.4g} ms baseline ({record['change']:+.1%}), beyond the "
-            f"{record['threshold']:.1%} threshold and the {record['noise']:.1%} noise of both medians; "
+            f"{record['threshold']:.1%} threshold and the {record['tolerance']:.1%} tolerance of the noise model; "
             f"{record['reason']}. Baseline measured on {env.get('device', '?')} with torch {env.get('torch', '?')} "
             f"on {env.get('date', '?')}."
         )
@@ -182,7 +221,7 @@ def pytest_collection_modifyitems(session, config, items):
     state.timing_items = len(timing_items)
     if not timing_items:
         return
-    blocked = state.target.mismatch()
+    blocked = state.target.mismatch() or interpreter_blocks(os.environ, state.target)
     if blocked:
         state.timing_blocked = blocked
         kept = [item for item in items if item not in timing_items]
@@ -194,6 +233,14 @@ def pytest_collection_modifyitems(session, config, items):
     except baselines.BaselineError as exc:
         state.timing_blocked = f"baseline file unusable: {exc}"
         raise pytest.UsageError(f"{state.timing_blocked}\nThe file was left as it is.") from None
+
+
+def interpreter_blocks(environ, target: Target) -> str | None:
+    """Timing on a GPU with TRITON_INTERPRET=1 would time Triton kernels run by the interpreter on the host."""
+    if environ.get("TRITON_INTERPRET", "0") not in ("", "0") and not target.is_cpu:
+        return ("TRITON_INTERPRET=1 is set: Triton kernels would run in the interpreter, and their timings mean "
+                "nothing. Unset it to time on the GPU (tests/ sets it for the CPU tests: run them separately).")
+    return None
 
 
 def pytest_collection_finish(session):
@@ -212,9 +259,22 @@ def pytest_collection_finish(session):
     if state.timing_blocked:
         reporter.write_line(f"perf: timing benchmarks stopped: {state.timing_blocked}", red=True)
         return
-    reporter.write_line(f"perf: baselines {state.baselines.path} ({len(state.baselines.entries)} entries); "
-                        f"threshold {state.options.threshold:.1%}" + ("; REFRESH: entries that run are rewritten"
-                                                                      if state.options.refresh else ""))
+    reporter.write_line(f"perf: baselines {state.baselines.path} ({len(state.baselines.entries)} entries, "
+                        f"{_runs_phrase(state.baselines)}); threshold {state.options.threshold:.1%}; a change counts "
+                        f"beyond the largest of the threshold, {noise.K_BETWEEN_RUNS:g} x the between-run sigma, "
+                        f"the within-run noise and {noise.FLOOR_TICKS} timer ticks; a regression is confirmed "
+                        f"by a re-measure in a {'fresh process' if state.options.confirm == 'process' else 'second window'}"
+                        + ("; REFRESH: entries that run are rewritten" if state.options.refresh else ""))
+
+
+def _runs_phrase(base: baselines.Baselines) -> str:
+    runs = sorted({len(e.get("run_medians_ms") or ()) or 1 for e in base.entries.values()})
+    if not runs:
+        return "none yet"
+    if runs == [1]:
+        return (f"one run each: the between-run sigma is the default {noise.DEFAULT_SPREAD[base.device_kind]:.0%}; "
+                f"`python -m perf refresh --runs 3` learns it")
+    return f"{runs[0]} runs each" if len(runs) == 1 else f"{runs[0]}-{runs[-1]} runs each"
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -342,9 +402,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if state.refreshed is not None:
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
-        rows = [(m.key, _fmt(m.before_ms, ".4g", "new"), f"{m.after_ms:.4g}", _fmt(m.change, "+.1%")) for m in moves]
-        for line in format_table(("benchmark", "before ms", "after ms", "moved"), rows, numbers_right=True):
+        for line in moves_lines(moves):
             tr.write_line(line)
+        flagged = [m.key for m in moves if m.flags]
+        if flagged:
+            tr.write_line(f"{len(flagged)} entries written with quality flags (throttled or noisy in every run): "
+                          + ", ".join(flagged[:10]), yellow=True)
 
 
 def _baseline_environment(state: PerfSession) -> dict | None:
@@ -362,7 +425,7 @@ def pytest_sessionfinish(session, exitstatus):
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if state.options.refresh and state.results:
-        merged, moves = baselines.merge(state.baselines, state.results, state.environment)
+        merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
     if state.options.json_path and (state.results or state.extras):
@@ -377,5 +440,5 @@ def _document(state: PerfSession) -> dict:
     return results.document(
         state.results, gpu=state.target.present, environment=state.environment,
         baseline_environment=_baseline_environment(state), ceilings=state.ceilings if state.results else (),
-        extra=state.extras,
+        extra={**state.extras, "baseline_file": str(state.baselines.path) if state.results else None},
     )

@@ -116,3 +116,46 @@ def test_bad_options_are_usage_errors(run, args, message):
     result = run(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
+
+
+def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_it_fails(run, tmp_path):
+    done = refresh(tmp_path, "--runs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "from 2 runs" in done.stdout
+    path = tmp_path / "bl" / "cpu.json"
+    data = json.loads(path.read_text())
+    assert all(len(e["run_medians_ms"]) == 2 for e in data["entries"].values())
+    # Say that QKV moves a lot between runs (sigma 15%: tolerance 4 x 15% x sqrt(1.5) = 73%)
+    data["entries"][QKV]["between_run_sigma"] = 0.15
+    path.write_text(json.dumps(data))
+    green = run("--perf-inject-slowdown", "*:qkv:*=0.3", "--perf-json", str(tmp_path / "green.json"))
+    records = {r["key"]: r for r in json.loads((tmp_path / "green.json").read_text())["results"]}
+    assert records[QKV]["verdict"] == "pass", records[QKV]["reason"]
+    assert records[QKV]["tolerance_source"] == "between-run spread" and records[QKV]["injected"]["measured"] > 0.1
+    red = run("--perf-inject-slowdown", "*:qkv:*=2.0")
+    assert red.ret == 1, red.stdout.str()
+    assert f"{QKV}: regression:" in red.stdout.str() and "independent re-measure" in red.stdout.str()
+    assert f"{OUT_PROJ}: regression" not in red.stdout.str()
+
+
+def test_refresh_refuses_injected_slowdowns_and_leaves_the_baseline(run, tmp_path):
+    assert refresh(tmp_path, "--runs", "1").returncode == 0
+    path = tmp_path / "bl" / "cpu.json"
+    before = path.read_bytes()
+    done = refresh(tmp_path, "--perf-inject-slowdown", "*=0.5")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR and "slowed times" in done.stderr
+    direct = run("--perf-refresh", "--perf-inject-slowdown", "*=0.5")
+    assert direct.ret == pytest.ExitCode.USAGE_ERROR and "slowed times" in direct.stderr.str()
+    assert path.read_bytes() == before
+
+
+def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
+    assert refresh(tmp_path, "--runs", "2").returncode == 0
+    out = tmp_path / "detect.json"
+    done = subprocess.run([sys.executable, "-m", "perf", "detect", "--inject", "2.0", "*:qkv:*", "--json", str(out),
+                           "--baseline-dir", str(tmp_path / "bl"), *SELECT],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "caught 1 of 1 injected; false alarms 0 of 1 untouched" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0
+    data = json.loads(out.read_text())
+    assert data["caught"] == 1 and data["rows"][0]["key"] == QKV and data["rows"][0]["injected"]["measured"] > 1.0

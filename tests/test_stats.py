@@ -1,16 +1,30 @@
-"""Statistics over samples and the verdict against a baseline."""
+"""Statistics over samples, the noise model, and the verdict against a baseline (one case per defect the
+verdict issue found: the sample cap before the minimum time, mixed methods, a throttled first measurement,
+comparisons across methods, and the timer floor)."""
 
 import math
+import time
 
 import pytest
 
 from perf.measure.summary import Summary, converged, median_ci, quantile, summarize
-from perf.verdict.stats import Verdict, compare, confirm
+from perf.measure.timing import TimingSettings, _done, collect
+from perf.verdict import noise
+from perf.verdict.stats import Reference, Verdict, compare, decide, needs_remeasure
 
 
 def summary(median, noise=0.0, n=50):
     return Summary(median_ms=median, ci_low_ms=median * (1 - noise), ci_high_ms=median * (1 + noise),
                    q1_ms=median, q3_ms=median, min_ms=median, max_ms=median, n=n)
+
+
+def ref(median, noise=0.0, **kw):
+    """A baseline entry with no between-run spread unless given (sigma=...)."""
+    return Reference(summary(median, noise), **kw)
+
+
+def confirm(first, second):
+    return decide([first, second])[0]
 
 
 def test_summarize_matches_hand_computed_quantiles():
@@ -43,41 +57,41 @@ def test_no_baseline_is_new():
 
 
 def test_within_threshold_passes():
-    c = compare(summary(1.04), summary(1.0), 0.05)
+    c = compare(summary(1.04), ref(1.0), 0.05)
     assert c.verdict is Verdict.PASS and c.change == pytest.approx(0.04)
 
 
 def test_beyond_threshold_and_noise_is_a_regression():
-    c = compare(summary(1.10, 0.01), summary(1.0, 0.01), 0.05)
+    c = compare(summary(1.10, 0.01), ref(1.0, 0.01), 0.05)
     assert c.verdict is Verdict.REGRESSION
     assert c.noise == pytest.approx(0.02)
 
 
 def test_beyond_threshold_but_within_noise_is_unreliable():
-    c = compare(summary(1.10, 0.08), summary(1.0, 0.05), 0.05)
+    c = compare(summary(1.10, 0.08), ref(1.0, 0.05), 0.05)
     assert c.verdict is Verdict.UNRELIABLE
 
 
 def test_throttled_slowdown_is_unreliable_not_regressed():
-    c = compare(summary(1.5), summary(1.0), 0.05, throttled=True)
+    c = compare(summary(1.5), ref(1.0), 0.05, throttled=True)
     assert c.verdict is Verdict.UNRELIABLE and "throttled" in c.reason
 
 
 def test_faster_beyond_noise_is_an_improvement():
-    assert compare(summary(0.8, 0.01), summary(1.0, 0.01), 0.05).verdict is Verdict.IMPROVEMENT
-    assert compare(summary(0.9, 0.1), summary(1.0, 0.1), 0.05).verdict is Verdict.PASS
+    assert compare(summary(0.8, 0.01), ref(1.0, 0.01), 0.05).verdict is Verdict.IMPROVEMENT
+    assert compare(summary(0.9, 0.1), ref(1.0, 0.1), 0.05).verdict is Verdict.PASS
 
 
 def test_per_benchmark_threshold_changes_the_verdict():
-    assert compare(summary(1.08), summary(1.0), 0.10).verdict is Verdict.PASS
-    assert compare(summary(1.08), summary(1.0), 0.05).verdict is Verdict.REGRESSION
+    assert compare(summary(1.08), ref(1.0), 0.10).verdict is Verdict.PASS
+    assert compare(summary(1.08), ref(1.0), 0.05).verdict is Verdict.REGRESSION
 
 
 def test_regression_stands_only_when_the_remeasure_agrees():
-    first = compare(summary(1.2), summary(1.0), 0.05)
-    again = confirm(first, compare(summary(1.21), summary(1.0), 0.05))
+    first = compare(summary(1.2), ref(1.0), 0.05)
+    again = confirm(first, compare(summary(1.21), ref(1.0), 0.05))
     assert again.verdict is Verdict.REGRESSION and "confirmed" in again.reason
-    flaky = confirm(first, compare(summary(1.01), summary(1.0), 0.05))
+    flaky = confirm(first, compare(summary(1.01), ref(1.0), 0.05))
     assert flaky.verdict is Verdict.UNRELIABLE and "re-measure" in flaky.reason
 
 
@@ -85,3 +99,93 @@ def test_summary_roundtrip_and_zero_median_noise():
     s = summarize([1.0, 2.0, 3.0])
     assert Summary.from_dict(s.to_dict()) == s
     assert math.isinf(summary(0.0).rel_noise)
+
+
+# ------------------------------------------------------------------------------------------- the noise model
+
+def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_larger_slowdown_red():
+    # sigma 2% from three runs: the tolerance is k x 2% x sqrt(1 + 1/3) ~ 9% at k = 4
+    noisy = ref(1.0, runs=3, sigma=0.02, sigma_known=True)
+    within = compare(summary(1.06), noisy, 0.03)
+    assert within.verdict is Verdict.PASS and within.tolerance_source == "between-run spread"
+    assert "between-run spread" in within.reason
+    beyond = compare(summary(1.15), noisy, 0.03)
+    assert beyond.verdict is Verdict.REGRESSION and beyond.tolerance == pytest.approx(
+        noise.K_BETWEEN_RUNS * 0.02 * math.sqrt(4 / 3))
+
+
+def test_one_run_baseline_says_that_a_stand_in_sigma_was_used():
+    c = compare(summary(1.02), ref(1.0, runs=1, sigma=0.01, sigma_known=False), 0.03)
+    assert "one-run baseline" in c.reason
+
+
+def test_between_run_sigma_and_shrinkage():
+    assert noise.between_run_sigma([1.0]) is None
+    assert noise.between_run_sigma([1.0, 1.0, 1.0]) == 0.0
+    assert noise.between_run_sigma([0.98, 1.0, 1.02]) == pytest.approx(0.04 / 1.693)
+    # three runs that happen to agree do not make a benchmark infinitely sensitive: the family's sigma pulls
+    prior = 0.01
+    assert 0.0 < noise.shrunk(0.0, 3, prior) < prior
+    assert noise.shrunk(None, 1, prior) == prior
+    assert noise.family_sigma([None, 0.01, 0.03, 0.02], 0.5) == 0.02
+    assert noise.family_sigma([None], 0.5) == 0.5
+
+
+def test_a_benchmark_blind_to_a_2x_slowdown_is_unreliable_not_green():
+    c = compare(summary(1.0), ref(1.0, runs=3, sigma=0.3, sigma_known=True), 0.03)
+    assert c.verdict is Verdict.UNRELIABLE and "blind" in c.reason
+
+
+# ------------------------------------------------------------------------------------------- the defects
+
+def test_defect1_sample_cap_does_not_cut_the_minimum_sampling_time():
+    settings = TimingSettings(max_samples=300, min_samples=10)
+    capped = [1.0] * 400  # past the cap, perfectly converged
+    now = time.perf_counter()
+    assert not _done(capped, settings, deadline=now + 100, not_before=now + 100)
+    assert _done(capped, settings, deadline=now + 100, not_before=now - 1)
+    assert _done([1.0, 2.0, 3.0], settings, deadline=now - 1, not_before=now + 100)  # the time cap still wins
+
+
+def test_defect2_a_failing_profiler_never_mixes_methods_in_one_sample_set():
+    calls = {"cupti": 0}
+
+    def profiler():
+        calls["cupti"] += 1
+        return [1.0, 2.0] * 25 if calls["cupti"] == 1 else None  # fails on its second batch
+
+    notes: list[str] = []
+    settings = TimingSettings(min_time_s=0.0, max_samples=300, min_samples=10, noise_target=0.01)
+    samples, method = collect({"cupti": profiler, "events": lambda: [3.7] * 10}, "cupti", settings, notes)
+    assert method == "events" and set(samples) == {3.7}
+    assert "50 samples discarded" in notes[0]
+
+
+def test_defect3_a_clean_remeasure_replaces_a_throttled_first_measurement():
+    throttled = compare(summary(1.3), ref(1.0), 0.05, throttled=True)
+    assert throttled.verdict is Verdict.UNRELIABLE and needs_remeasure([throttled])
+    clean = compare(summary(1.01), ref(1.0), 0.05)
+    final, index = decide([throttled, clean])
+    assert final.verdict is Verdict.PASS and index == 1 and "throttled" in final.reason
+    # a regression seen only after a throttled measurement needs its own confirmation
+    slow = compare(summary(1.3), ref(1.0), 0.05)
+    assert needs_remeasure([throttled, slow])
+    final, index = decide([throttled, slow])
+    assert final.verdict is Verdict.UNRELIABLE and "no clean re-measure" in final.reason
+    final, index = decide([throttled, slow, compare(summary(1.31), ref(1.0), 0.05)])
+    assert final.verdict is Verdict.REGRESSION and index == 2
+    assert not needs_remeasure([throttled, slow, slow])  # at most three measurements
+
+
+def test_defect4_no_silent_comparison_across_timing_methods():
+    base = ref(1.0, method="cuda-profiler")
+    c = compare(summary(1.5), base, 0.05, method="cuda-events")
+    assert c.verdict is Verdict.UNRELIABLE and "cuda-events" in c.reason and "cuda-profiler" in c.reason
+    assert compare(summary(1.5), base, 0.05, method="cuda-profiler").verdict is Verdict.REGRESSION
+
+
+def test_defect6_timer_floor_on_a_kernel_of_a_few_ticks():
+    # 1.4 us kernel, zero-width intervals, CUPTI ticks of 32 ns: 3 ticks are 6.9% of it
+    c = compare(summary(1.4e-3 * 1.05), ref(1.4e-3), 0.03, tick_ms=32e-6)
+    assert c.verdict is Verdict.PASS and c.tolerance_source == "timer floor"
+    assert compare(summary(1.4e-3 * 1.5), ref(1.4e-3), 0.03, tick_ms=32e-6).verdict is Verdict.REGRESSION

@@ -39,6 +39,14 @@ class TimingSettings:
     short_below_ms: float = 0.2
 
 
+# The label a Samples set carries for each way of timing (and back): a baseline's label pins the method.
+METHOD_LABELS = {"cupti": "cuda-profiler", "graph": "cuda-graph", "events": "cuda-events", "host": "host"}
+LABEL_METHODS = {label: method for method, label in METHOD_LABELS.items()}
+# The timer's resolution per method, in ms: CUPTI timestamps step by 32 ns on Hopper, CUDA events resolve about
+# 0.5 us, the host clock is read through Python (a microsecond is its honest grain).
+TICK_MS = {"cuda-profiler": 32e-6, "cuda-graph": 0.5e-3, "cuda-events": 0.5e-3, "host": 1e-3}
+
+
 @dataclass(frozen=True)
 class Samples:
     samples_ms: tuple[float, ...]
@@ -53,12 +61,26 @@ class Samples:
     def summary(self) -> Summary:
         return summarize(self.samples_ms)
 
+    @classmethod
+    def from_record(cls, record: dict) -> "Samples":
+        """The samples of a results-file record (a measurement made in another process)."""
+        return cls(tuple(record["samples_ms"]), record["method"], cold_l2=record["cold_l2"],
+                   warmup_calls=record["warmup_calls"], clocks_before=record.get("clocks_before"),
+                   clocks_after=record.get("clocks_after"), throttled=bool(record.get("throttled")),
+                   notes=tuple(record.get("notes") or ()))
+
 
 def measure(prepared: Prepared, target: Target, settings: TimingSettings = TimingSettings(), *,
-            cold_l2: bool = True) -> Samples:
-    """Time `prepared.fn` on the target's device and return the raw samples."""
+            cold_l2: bool = True, method: str | None = None) -> Samples:
+    """Time `prepared.fn` on the target's device and return the raw samples. `method` (a label of
+    METHOD_LABELS, e.g. the baseline's) pins the way of timing instead of choosing it from a first estimate."""
     if target.is_cpu:
         return _measure_host(prepared, settings)
+    if method is not None:
+        if method not in LABEL_METHODS or method == "host":
+            raise ValueError(f"cannot time on the GPU with method {method!r}; expected one of "
+                             f"{sorted(set(LABEL_METHODS) - {'host'})}")
+        settings = replace(settings, method=LABEL_METHODS[method])
     return _measure_cuda(prepared, settings, cold_l2, l2_bytes=int(target.present.cache_flush_mib * 2**20))
 
 
@@ -91,12 +113,39 @@ def _warm_up(fn: Callable[[], Any], warmup_ms: float, sync: Callable[[], None]) 
 
 
 def _done(samples: list[float], settings: TimingSettings, deadline: float, not_before: float = 0.0) -> bool:
+    """Stop sampling? Never before the minimum sampling time (the median must span the power manager's clock
+    swings), then at convergence or at the sample cap; and always at the time cap."""
     now = time.perf_counter()
-    return (
-        len(samples) >= settings.max_samples
-        or (now >= not_before and converged(samples, settings.noise_target, settings.min_samples))
-        or (len(samples) >= 3 and now > deadline)
-    )
+    if len(samples) >= 3 and now > deadline:
+        return True
+    if now < not_before:
+        return False
+    return len(samples) >= settings.max_samples or converged(samples, settings.noise_target, settings.min_samples)
+
+
+def collect(batches: dict[str, Callable[[], list[float] | None]], method: str, settings: TimingSettings,
+            notes: list[str]) -> tuple[list[float], str]:
+    """Sample batches with `batches[method]` until `_done`. A batch of None means the method failed (the
+    profiler's records did not split into calls): sampling starts over with events, with a full window, so
+    one sample set never mixes two methods."""
+    samples: list[float] = []
+    started = time.perf_counter()
+    deadline = started + settings.max_time_s
+    not_before = started + min(settings.min_time_s, settings.max_time_s)
+    while True:
+        batch = batches[method]()
+        if batch is None:
+            notes.append(f"{METHOD_LABELS[method]} failed (records did not split into calls); timed with events "
+                         f"({len(samples)} samples discarded)")
+            method = "events"
+            samples.clear()
+            started = time.perf_counter()
+            deadline = started + settings.max_time_s
+            not_before = started + min(settings.min_time_s, settings.max_time_s)
+            continue
+        samples.extend(batch)
+        if _done(samples, settings, deadline, not_before):
+            return samples, method
 
 
 # ----------------------------------------------------------------------------------------------- CUDA
@@ -224,47 +273,42 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
                 method = "events"
 
     cycles_per_ms = sleep_cycles_per_ms()
-    spin_ms = 2.0  # grows to cover the host's enqueue time of one batch
+    spin = {"ms": 2.0}  # grows to cover the host's enqueue time of one batch
+    position = {"index": 0}
+
+    def profiler_batch() -> list[float] | None:
+        batch = _profiled_samples(runs, boundary, position["index"], 5 * settings.batch, boundary_name)
+        if batch is not None:
+            position["index"] += len(batch)
+        return batch
+
+    def events_batch() -> list[float]:
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
+        torch.cuda._sleep(int(spin["ms"] * cycles_per_ms))
+        t_enqueue = time.perf_counter()
+        for start, end in zip(starts, ends):
+            if flush is not None:
+                flush.zero_()
+            start.record()
+            runs[position["index"] % len(runs)]()
+            end.record()
+            position["index"] += 1
+        enqueue_ms = (time.perf_counter() - t_enqueue) * 1e3
+        torch.cuda.synchronize()
+        spin["ms"] = min(max(spin["ms"], 1.5 * enqueue_ms), 100.0)
+        return [start.elapsed_time(end) for start, end in zip(starts, ends)]
+
     clocks_before = clocks.read()
-    samples: list[float] = []
-    started = time.perf_counter()
-    deadline = started + settings.max_time_s
-    not_before = started + min(settings.min_time_s, settings.max_time_s)
-    index = 0
-    while True:
-        if method == "cupti":
-            batch = _profiled_samples(runs, boundary, index, 5 * settings.batch, boundary_name)
-            if batch is None:
-                notes.append("profiler records did not split into calls; timed with events")
-                method = "events"
-                continue
-            index += len(batch)
-            samples.extend(batch)
-        else:
-            starts = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
-            ends = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
-            torch.cuda._sleep(int(spin_ms * cycles_per_ms))
-            t_enqueue = time.perf_counter()
-            for start, end in zip(starts, ends):
-                if flush is not None:
-                    flush.zero_()
-                start.record()
-                runs[index % len(runs)]()
-                end.record()
-                index += 1
-            enqueue_ms = (time.perf_counter() - t_enqueue) * 1e3
-            torch.cuda.synchronize()
-            samples.extend(start.elapsed_time(end) for start, end in zip(starts, ends))
-            spin_ms = min(max(spin_ms, 1.5 * enqueue_ms), 100.0)
-        if _done(samples, settings, deadline, not_before):
-            break
+    samples, method = collect({"cupti": profiler_batch, "events": events_batch, "graph": events_batch},
+                              method, settings, notes)
     clocks_after = clocks.read()
     readings = [c for c in (clocks_before, clocks_after) if c is not None]
     if not readings:
         notes.append("clocks not read: NVML unavailable")
     return Samples(
         tuple(samples),
-        {"cupti": "cuda-profiler", "graph": "cuda-graph", "events": "cuda-events"}[method],
+        METHOD_LABELS[method],
         cold_l2=flush is not None or bool(prepared.rotations),
         warmup_calls=calls,
         clocks_before=clocks_before.to_dict() if clocks_before else None,
@@ -272,30 +316,3 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
         throttled=any(c.throttled for c in readings),
         notes=tuple(notes),
     )
-
-
-# ----------------------------------------------------------------------------------------------- self-test
-
-def with_slowdown(prepared: Prepared, target: Target, extra_ms: float) -> Prepared:
-    """The same work plus `extra_ms` of real extra device time per call (a spin kernel on the GPU, a busy
-    wait on the CPU): how the suite proves that it catches a slowdown of a known size."""
-    if target.is_cpu:
-        def spin():
-            end = time.perf_counter() + extra_ms / 1e3
-            while time.perf_counter() < end:
-                pass
-    else:
-        import torch
-
-        cycles = int(extra_ms * sleep_cycles_per_ms())
-
-        def spin():
-            torch.cuda._sleep(cycles)
-
-    def slowed(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run():
-            fn()
-            spin()
-        return run
-
-    return replace(prepared, fn=slowed(prepared.fn), rotations=tuple(slowed(r) for r in prepared.rotations))

@@ -4,13 +4,21 @@ save atomically (temporary file in the same folder, then rename), and the diff a
 A file is sorted, stable JSON so that a refresh reads as a diff in review:
 
     {
-      "schema": "perf-baseline/1",
+      "schema": "perf-baseline/2",
       "gpu": "H100-SXM",
       "environments": {"<id>": {"device": ..., "driver": ..., "torch": ..., "commit": ..., "date": ...}},
       "entries": {"gemm/gpt3-2.7b:qkv:bf16:b4:s2048:t1": {"env": "<id>", "unit": "ms", "median_ms": ...,
                   "ci_low_ms": ..., "ci_high_ms": ..., "q1_ms": ..., "q3_ms": ..., "min_ms": ..., "max_ms": ...,
-                  "n": ..., "tflops": ..., "gbs": ..., "flops": ..., "bytes": ..., "dtype": ..., "method": ...}}
+                  "n": ..., "tflops": ..., "gbs": ..., "flops": ..., "bytes": ..., "dtype": ..., "method": ...,
+                  "run_medians_ms": [...], "between_run_sigma": ..., "quantiles_ms": [...], "flags": [...]}}
     }
+
+An entry is measured in several independent runs (`python -m perf refresh --runs N`): its median is the
+median of the runs' medians, its quartiles, extremes and deciles (`quantiles_ms`, 0%..100%) come from the
+pooled samples, `run_medians_ms` keeps every run's median and `between_run_sigma` the spread they show (see
+perf/verdict/noise.py). A run whose measurement throttled or was noisier than QUALITY_LIMIT is left out when
+enough good runs remain; otherwise the entry is written with `flags` saying so. Files of schema
+perf-baseline/1 (one run per entry) are still read.
 
 A malformed or foreign file is answered with BaselineError naming the file and the field, and is never
 overwritten.
@@ -21,15 +29,22 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from perf.measure.environment import env_id
-from perf.measure.summary import Summary
+from perf.measure.summary import Summary, quantile, summarize
+from perf.verdict import noise
+from perf.verdict.stats import Reference
 
-SCHEMA = "perf-baseline/1"
+SCHEMA = "perf-baseline/2"
+READABLE = ("perf-baseline/1", SCHEMA)
+QUALITY_LIMIT = {"gpu": 0.02, "cpu": 0.25}  # within-run noise (95% CI half-width of the median) of a good run
+DECILES = tuple(i / 10 for i in range(11))
 _SUMMARY_FIELDS = tuple(Summary.__dataclass_fields__)
 _NUMBER_FIELDS = ("tflops", "gbs", "flops", "bytes")
 
@@ -45,9 +60,31 @@ class Baselines:
     environments: dict[str, dict] = field(default_factory=dict)
     entries: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def device_kind(self) -> str:
+        return "cpu" if self.gpu == "cpu" else "gpu"
+
     def summary(self, key: str) -> Summary | None:
         entry = self.entries.get(key)
         return Summary.from_dict(entry) if entry else None
+
+    def family_sigma(self, family: str) -> float:
+        """The typical between-run sigma of a family's entries in this file (the documented default when no
+        entry of the family has several runs)."""
+        sigmas = (e.get("between_run_sigma") for k, e in self.entries.items() if k.split("/", 1)[0] == family)
+        return noise.family_sigma(sigmas, noise.DEFAULT_SPREAD[self.device_kind])
+
+    def reference(self, key: str) -> Reference | None:
+        """The entry as a verdict sees it: summary, runs, the between-run sigma pooled with its family's."""
+        entry = self.entries.get(key)
+        if not entry:
+            return None
+        runs = len(entry.get("run_medians_ms") or ()) or 1
+        own = entry.get("between_run_sigma")
+        prior = self.family_sigma(key.split("/", 1)[0])
+        return Reference(summary=Summary.from_dict(entry), runs=runs, sigma=noise.shrunk(own, runs, prior),
+                         sigma_known=own is not None, method=entry.get("method"),
+                         flags=tuple(entry.get("flags") or ()))
 
     def environment_of(self, key: str) -> dict | None:
         entry = self.entries.get(key)
@@ -89,6 +126,18 @@ def _check_entry(path: Path, key: str, entry: object, environments: Mapping) -> 
         raise _fail(path, f"{where}.unit", "'ms'", entry.get("unit"))
     if entry.get("env") not in environments:
         raise _fail(path, f"{where}.env", f"one of the file's environments {sorted(environments)}", entry.get("env"))
+    for name in ("run_medians_ms", "quantiles_ms"):
+        values = entry.get(name)
+        if values is not None and (not isinstance(values, list) or not values or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values)):
+            raise _fail(path, f"{where}.{name}", "a non-empty list of positive milliseconds", values)
+    sigma = entry.get("between_run_sigma")
+    if sigma is not None and (not isinstance(sigma, (int, float)) or isinstance(sigma, bool)
+                              or not math.isfinite(sigma) or sigma < 0):
+        raise _fail(path, f"{where}.between_run_sigma", "a finite non-negative fraction", sigma)
+    flags = entry.get("flags", [])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise _fail(path, f"{where}.flags", "a list of strings", flags)
 
 
 def parse(text: str, path: Path, gpu_key: str) -> Baselines:
@@ -98,8 +147,8 @@ def parse(text: str, path: Path, gpu_key: str) -> Baselines:
         raise BaselineError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     if not isinstance(data, dict):
         raise _fail(path, "top level", "an object", type(data).__name__)
-    if data.get("schema") != SCHEMA:
-        raise _fail(path, "schema", repr(SCHEMA), data.get("schema"))
+    if data.get("schema") not in READABLE:
+        raise _fail(path, "schema", " or ".join(map(repr, READABLE)), data.get("schema"))
     if data.get("gpu") != gpu_key:
         raise _fail(path, "gpu", f"{gpu_key!r} (this file is for another GPU)", data.get("gpu"))
     environments = data.get("environments")
@@ -133,14 +182,52 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def entry_for(result: Mapping, eid: str) -> dict:
-    """The baseline entry of one result (a results-file record)."""
-    entry: dict = {k: _round(v) if isinstance(v, float) else v for k, v in result["summary"].items()}
-    entry.update(unit="ms", env=eid, dtype=result["dtype"], method=result["method"])
-    for name in _NUMBER_FIELDS:
-        value = result.get(name)
-        if value is not None:
-            entry[name] = _round(value) if isinstance(value, float) else value
+def _bad(result: Mapping, limit: float) -> str | None:
+    """Why one run's measurement is not good enough for a baseline, or None."""
+    if result.get("throttled"):
+        return "throttled"
+    noise_ = result.get("rel_noise")
+    if noise_ is None:
+        noise_ = Summary.from_dict(result["summary"]).rel_noise
+    return "noisy" if noise_ > limit else None
+
+
+def entry_for(results: Sequence[Mapping], eid: str, *, limit: float = QUALITY_LIMIT["gpu"]) -> dict:
+    """The baseline entry of one benchmark from its results in independent runs (results-file records)."""
+    if not results:
+        raise ValueError("entry_for needs at least one result")
+    methods = Counter(r["method"] for r in results)
+    method = methods.most_common(1)[0][0]
+    same = [r for r in results if r["method"] == method]
+    good = [r for r in same if _bad(r, limit) is None]
+    flags = set() if len(good) >= min(2, len(same)) else {_bad(r, limit) for r in same} - {None}
+    used = good if len(good) >= min(2, len(same)) else same
+    if len(methods) > 1:
+        flags.add("mixed-methods")
+    medians = [r["summary"]["median_ms"] for r in used]
+    pooled_samples = sorted(x for r in used for x in (r.get("samples_ms") or ()))
+    pooled = summarize(pooled_samples) if pooled_samples else Summary.from_dict(used[0]["summary"])
+    center = statistics.median(medians)
+    entry: dict = {k: _round(v) if isinstance(v, float) else v for k, v in pooled.to_dict().items()}
+    entry.update(median_ms=_round(center), ci_low_ms=_round(min(pooled.ci_low_ms, center)),
+                 ci_high_ms=_round(max(pooled.ci_high_ms, center)), unit="ms", env=eid, dtype=used[0]["dtype"],
+                 method=method, run_medians_ms=[_round(m) for m in medians])
+    sigma = noise.between_run_sigma(medians)
+    if sigma is not None:
+        entry["between_run_sigma"] = _round(sigma)
+    if pooled_samples:
+        entry["quantiles_ms"] = [_round(quantile(pooled_samples, q)) for q in DECILES]
+    if flags:
+        entry["flags"] = sorted(flags)
+    first = used[0]
+    for name in ("flops", "bytes"):
+        if first.get(name) is not None:
+            entry[name] = first[name]
+    seconds = center / 1e3
+    if first.get("flops"):
+        entry["tflops"] = _round(first["flops"] / seconds / 1e12)
+    if first.get("bytes"):
+        entry["gbs"] = _round(first["bytes"] / seconds / 1e9)
     return entry
 
 
@@ -149,24 +236,44 @@ class Move:
     key: str
     before_ms: float | None
     after_ms: float
+    runs: int = 1
+    sigma: float | None = None
+    flags: tuple[str, ...] = ()
 
     @property
     def change(self) -> float | None:
         return None if self.before_ms is None else self.after_ms / self.before_ms - 1.0
 
 
-def merge(base: Baselines, results: Iterable[Mapping], environment: dict) -> tuple[Baselines, list[Move]]:
-    """A new Baselines with the results' entries replaced or added, the others kept; and what moved."""
+def merge(base: Baselines, runs: Iterable[Iterable[Mapping]], environment: dict) -> tuple[Baselines, list[Move]]:
+    """A new Baselines with the entries of the benchmarks that ran replaced or added, the others kept; and what
+    moved. `runs` holds each independent run's results (one list of records per run)."""
     eid = env_id(environment)
     merged = Baselines(path=base.path, gpu=base.gpu, environments={**base.environments, eid: environment},
                        entries=dict(base.entries))
+    by_key: dict[str, list[Mapping]] = {}
+    for run in runs:
+        for result in run:
+            by_key.setdefault(result["key"], []).append(result)
     moves = []
-    for result in results:
-        before = base.entries.get(result["key"])
-        entry = entry_for(result, eid)
-        merged.entries[result["key"]] = entry
-        moves.append(Move(result["key"], before["median_ms"] if before else None, entry["median_ms"]))
+    for key, results in by_key.items():
+        before = base.entries.get(key)
+        entry = entry_for(results, eid, limit=QUALITY_LIMIT[base.device_kind])
+        merged.entries[key] = entry
+        moves.append(Move(key, before["median_ms"] if before else None, entry["median_ms"],
+                          len(entry["run_medians_ms"]), entry.get("between_run_sigma"), tuple(entry.get("flags", ()))))
     return merged, moves
+
+
+def bad_keys(runs: Iterable[Iterable[Mapping]], device_kind: str) -> dict[str, str]:
+    """Benchmarks with a run too throttled or noisy for a baseline: key -> why (the refresh re-measures them)."""
+    found: dict[str, str] = {}
+    for run in runs:
+        for result in run:
+            why = _bad(result, QUALITY_LIMIT[device_kind])
+            if why:
+                found.setdefault(result["key"], why)
+    return found
 
 
 def save(baselines: Baselines) -> None:

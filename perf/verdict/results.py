@@ -48,7 +48,7 @@ def roofline(spec: BenchSpec, median_ms: float, ceilings: Sequence[Ceilings]) ->
 
 def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSpec, *,
            baseline: Summary | None, nodeid: str, remeasured: bool = False,
-           ceilings: Sequence[Ceilings] = ()) -> dict:
+           ceilings: Sequence[Ceilings] = (), extra: Mapping | None = None) -> dict:
     """The results-file record of one measured benchmark."""
     summary = samples.summary()
     return {
@@ -77,9 +77,12 @@ def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSp
         "change": comparison.change,
         "noise": comparison.noise,
         "threshold": comparison.threshold,
+        "tolerance": comparison.tolerance,
+        "tolerance_source": comparison.tolerance_source,
         "verdict": comparison.verdict.value,
         "reason": comparison.reason,
         "remeasured": remeasured,
+        **(extra or {}),
     }
 
 

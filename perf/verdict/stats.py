@@ -1,16 +1,15 @@
-"""Pure functions from two summaries to a verdict: a measurement against its baseline, and the confirmation.
-
-Noise is the half-width of a distribution-free 95% confidence interval of the median (order statistics),
-relative to the median. A change counts only when it exceeds both the threshold and the noise of both
-measurements.
+"""Pure functions from measurements to a verdict: one measurement against its baseline entry (with the noise
+model of perf/verdict/noise.py), and the decision over a measurement and its independent re-measures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Sequence
 
 from perf.measure.summary import Summary
+from perf.verdict import noise
 
 
 class Verdict(str, Enum):
@@ -22,40 +21,114 @@ class Verdict(str, Enum):
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A baseline entry as a verdict sees it."""
+    summary: Summary
+    runs: int = 1  # independent runs behind the entry
+    sigma: float = 0.0  # between-run sigma to use (relative; already pooled with the family's)
+    sigma_known: bool = False  # False: the entry had one run and a family or default sigma stands in
+    method: str | None = None  # the timing method's label ("cuda-events", "cuda-profiler", ...)
+    flags: tuple[str, ...] = ()  # quality flags written by the refresh ("throttled", "noisy")
+
+
+@dataclass(frozen=True)
 class Comparison:
     verdict: Verdict
     change: float | None  # now / baseline - 1 (positive is slower)
-    noise: float | None  # combined relative noise of both medians
+    noise: float | None  # within-run noise of both medians
     threshold: float
     reason: str = ""
+    tolerance: float | None = None  # the change that counts (the noise model's largest term)
+    tolerance_source: str = ""
+    throttled: bool = False  # the measurement throttled: it decides nothing
 
 
-def compare(
-    current: Summary, baseline: Summary | None, threshold: float, *, throttled: bool = False
-) -> Comparison:
-    """The verdict of `current` against `baseline` (lower time is better)."""
-    if baseline is None:
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def compare(current: Summary, reference: Reference | None, threshold: float, *, throttled: bool = False,
+            method: str | None = None, tick_ms: float = 0.0, k: float = noise.K_BETWEEN_RUNS) -> Comparison:
+    """The verdict of `current` against its baseline entry (lower time is better)."""
+    if reference is None:
         return Comparison(Verdict.NEW, None, None, threshold, "no baseline entry")
-    change = current.median_ms / baseline.median_ms - 1.0
-    noise = current.rel_noise + baseline.rel_noise
-    if change > threshold:
+    base = reference.summary
+    change = current.median_ms / base.median_ms - 1.0
+    within = current.rel_noise + base.rel_noise
+    if method and reference.method and method != reference.method:
+        return Comparison(Verdict.UNRELIABLE, change, within, threshold,
+                          f"measured with {method}, the baseline with {reference.method}: not comparable; "
+                          f"refresh the baseline", throttled=throttled)
+    tol = noise.tolerance(threshold=threshold, sigma=reference.sigma, sigma_known=reference.sigma_known,
+                          runs=reference.runs, noise_now=current.rel_noise, noise_base=base.rel_noise,
+                          tick_ms=tick_ms, base_median_ms=base.median_ms, k=k)
+    where = f"tolerance {_pct(tol.value)} from the {tol.source}"
+    if tol.source == "between-run spread" and not tol.sigma_known:
+        where += f" (one-run baseline: the family's sigma {_pct(tol.sigma)} stands in)"
+    if reference.flags:
+        where += f"; baseline entry flagged {', '.join(reference.flags)}"
+
+    def result(verdict: Verdict, reason: str) -> Comparison:
+        return Comparison(verdict, change, within, threshold, f"{reason} ({where})", tol.value, tol.source, throttled)
+
+    if tol.value >= noise.BLIND:
+        return result(Verdict.UNRELIABLE, "blind: this benchmark's noise would hide a 2x slowdown")
+    if change > tol.value:
         if throttled:
-            return Comparison(Verdict.UNRELIABLE, change, noise, threshold, "the GPU throttled while measuring")
-        if change > noise:
-            return Comparison(Verdict.REGRESSION, change, noise, threshold, "slower beyond threshold and noise")
-        return Comparison(Verdict.UNRELIABLE, change, noise, threshold, "slower, but within the measurements' noise")
-    if change < -threshold and -change > noise:
-        return Comparison(Verdict.IMPROVEMENT, change, noise, threshold, "faster beyond threshold and noise")
-    return Comparison(Verdict.PASS, change, noise, threshold, "")
+            return result(Verdict.UNRELIABLE, "the GPU throttled while measuring")
+        return result(Verdict.REGRESSION, "slower beyond threshold and noise")
+    if change < -tol.value:
+        return result(Verdict.IMPROVEMENT, "faster beyond threshold and noise")
+    if change > threshold and tol.source == "within-run noise":
+        return result(Verdict.UNRELIABLE, "slower, but within the measurements' noise")
+    if change > threshold:
+        return result(Verdict.PASS, "slower than the threshold, but within the between-run spread")
+    return result(Verdict.PASS, "within the tolerance")
 
 
-def confirm(first: Comparison, second: Comparison) -> Comparison:
-    """A regression stands only if the re-measure regresses too; otherwise the pair is unreliable."""
-    if first.verdict is not Verdict.REGRESSION:
-        return first
-    if second.verdict is Verdict.REGRESSION:
-        return Comparison(Verdict.REGRESSION, second.change, second.noise, second.threshold,
-                          f"slower beyond threshold and noise, confirmed by a re-measure ({first.change:+.1%} then "
-                          f"{second.change:+.1%})")
-    return Comparison(Verdict.UNRELIABLE, second.change, second.noise, second.threshold,
-                      f"regressed by {first.change:+.1%}, but the re-measure gave {second.change:+.1%}")
+MAX_MEASURES = 3  # a measurement and at most two independent re-measures
+
+
+def needs_remeasure(history: Sequence[Comparison]) -> bool:
+    """Measure again? After a throttled measurement, and after a regression that no earlier clean measurement
+    confirms; never more than MAX_MEASURES in all."""
+    if not history or len(history) >= MAX_MEASURES:
+        return False
+    last = history[-1]
+    if last.throttled:
+        return True
+    earlier = [c for c in history[:-1] if not c.throttled]
+    return last.verdict is Verdict.REGRESSION and not any(c.verdict is Verdict.REGRESSION for c in earlier)
+
+
+def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
+    """The verdict over a measurement and its re-measures, and the index of the measurement it rests on.
+    Throttled measurements decide nothing; a regression stands only when two clean measurements show it."""
+    if not history:
+        raise ValueError("decide() needs at least one comparison")
+    clean = [(i, c) for i, c in enumerate(history) if not c.throttled]
+    if not clean:
+        last = history[-1]
+        return _with(last, Verdict.UNRELIABLE, f"throttled in all {len(history)} measurements") if \
+            last.verdict is not Verdict.NEW else last, len(history) - 1
+    changes = ", then ".join(f"{c.change:+.1%}" for _, c in clean if c.change is not None)
+    regressions = [i for i, c in clean if c.verdict is Verdict.REGRESSION]
+    if len(regressions) >= 2:
+        i = regressions[-1]
+        return _with(history[i], Verdict.REGRESSION, f"slower beyond threshold and noise, confirmed by an "
+                                                     f"independent re-measure ({changes})"), i
+    if regressions:
+        i, last = clean[-1]
+        if i == regressions[0]:
+            return _with(last, Verdict.UNRELIABLE, f"regressed by {last.change:+.1%}, but no clean re-measure "
+                                                   f"could confirm it"), i
+        return _with(last, Verdict.UNRELIABLE, f"regressed by {history[regressions[0]].change:+.1%}, but an "
+                                               f"independent re-measure gave {last.change:+.1%}"), i
+    i, last = clean[-1]
+    if i > 0 and last.verdict is not Verdict.NEW:
+        return _with(last, last.verdict, f"re-measured after a throttled measurement; {last.reason}".rstrip("; ")), i
+    return last, i
+
+
+def _with(c: Comparison, verdict: Verdict, reason: str) -> Comparison:
+    return Comparison(verdict, c.change, c.noise, c.threshold, reason, c.tolerance, c.tolerance_source, c.throttled)

@@ -1,0 +1,100 @@
+"""Self-test: a slowdown made of real work of the benchmark's own kind, and the slowdown it actually injects.
+
+An idle spin kernel draws no power, so under a power cap the GPU clocks up during it and the benchmark's own
+work runs faster: a spin of 5% injects less than 5% (seen on the H200). Here the extra work is of the kind the
+benchmark does: one more matrix product for compute-bound benchmarks (intensity of at least 32 FLOP/byte), one
+more copy for the rest. It is sized from timings of the extra work alone, and the slowdown it really adds is
+then measured by alternating plain and slowed calls (ABAB...) in the same process, so a run reports the
+slowdown it injected, not the one it asked for. The smallest extra kernel takes a few microseconds on a GPU:
+a benchmark of 10 us cannot be slowed by 5%, and the measured figure says so.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable
+
+from perf.measure.target import Target
+from perf.spec import BenchSpec, Prepared
+
+COMPUTE_BOUND_INTENSITY = 32.0  # FLOP/byte: above this the extra work is a matmul, below it a copy
+ROUNDS = 3  # ABAB rounds of the calibration
+
+
+@dataclass(frozen=True)
+class Injection:
+    asked: float  # the fraction asked for
+    measured: float  # median over the rounds of slowed / plain - 1
+    rounds: tuple[tuple[float, float], ...]  # (plain ms, slowed ms) per ABAB round
+    work: str  # what was added to each call, e.g. "matmul 2048x2048x640 bf16"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+MeasureMs = Callable[[Prepared], float]  # the median device time of a prepared closure, in ms
+
+
+def _dtype(spec: BenchSpec, target: Target):
+    import torch
+
+    if target.is_cpu:
+        return torch.float32
+    return {"fp16": torch.float16, "fp32": torch.float32}.get(spec.dtype, torch.bfloat16)
+
+
+def _extra(kind: str, size: int, spec: BenchSpec, target: Target) -> tuple[Callable[[], Any], str]:
+    """One call of extra work of the given size: a matmul with K = size, or a copy of `size` bytes."""
+    import torch
+
+    device = "cpu" if target.is_cpu else "cuda"
+    dtype = _dtype(spec, target)
+    if kind == "matmul":
+        side = 256 if target.is_cpu else 2048
+        a = torch.randn(side, size, device=device, dtype=dtype)
+        b = torch.randn(size, side, device=device, dtype=dtype)
+        out = torch.empty(side, side, device=device, dtype=dtype)
+        name = str(dtype).removeprefix("torch.")
+        return (lambda: torch.matmul(a, b, out=out)), f"matmul {side}x{side}x{size} {name}"
+    src = torch.randn(max(size // 4, 1), device=device, dtype=torch.float32)
+    dst = torch.empty_like(src)
+    return (lambda: dst.copy_(src)), f"copy {src.numel() * 4 / 1e6:.3g} MB"
+
+
+def _size_for(kind: str, want_ms: float, spec: BenchSpec, target: Target, measure_ms: MeasureMs) -> int:
+    """The size of extra work that takes about want_ms alone: two proportional steps from a unit size."""
+    step = 64 if kind == "matmul" else 4096
+    size = 512 if kind == "matmul" else 4 * 2**20
+    for _ in range(2):
+        fn, _ = _extra(kind, size, spec, target)
+        took = max(measure_ms(Prepared(fn)), 1e-6)
+        size = max(step, int(round(size * want_ms / took / step)) * step)
+    return size
+
+
+def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
+           measure_ms: MeasureMs) -> tuple[Prepared, Injection]:
+    """`prepared` with extra real work after each call, meant to add `fraction` of its time, and what it added."""
+    plain_ms = measure_ms(prepared)
+    kind = "matmul" if (spec.intensity or 0.0) >= COMPUTE_BOUND_INTENSITY else "copy"
+    size = _size_for(kind, fraction * plain_ms, spec, target, measure_ms)
+    extra, work = _extra(kind, size, spec, target)
+
+    def slowed(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run():
+            fn()
+            extra()
+        return run
+
+    slow = replace(prepared, fn=slowed(prepared.fn), rotations=tuple(slowed(r) for r in prepared.rotations))
+    rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
+    return slow, calibration(fraction, rounds, work)
+
+
+def calibration(asked: float, rounds: tuple[tuple[float, float], ...], work: str) -> Injection:
+    """The injected slowdown from ABAB rounds: the median of each round's slowed / plain - 1."""
+    if not rounds or any(p <= 0 for p, _ in rounds):
+        raise ValueError(f"calibration needs rounds of positive plain times, got {rounds!r}")
+    measured = statistics.median(s / p - 1.0 for p, s in rounds)
+    return Injection(asked=asked, measured=measured, rounds=tuple(rounds), work=work)

@@ -1,0 +1,79 @@
+"""The noise model: how far a benchmark may move before its change counts.
+
+A benchmark moves between processes, days and sibling GPUs far more than inside one sampling window (3-6%
+against 0.1-1% on an H200). So the tolerance of a verdict is the largest of
+
+    threshold                      the change a user cares about (per run, family or benchmark)
+    k x between-run spread         learned from a baseline taken in several independent runs
+    within-run noise of both sides the 95% intervals of the two medians
+    timer floor                    a few ticks of the timer, relative to the baseline's median
+
+The between-run spread of one entry comes from few runs (3 by default), so it is shrunk towards the typical
+spread of its family in the same baseline file (a pooled estimate: `shrunk`). Where the entry has a single
+run, the family's spread (or the device kind's documented default) stands in for it, and the reason says so.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+# d2(n): the expected range of n standard normal values; range / d2 estimates sigma from a few runs.
+_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
+
+K_BETWEEN_RUNS = 4.0  # tolerance in multiples of the between-run sigma (docs/perf-notes.md: chosen from data)
+PRIOR_RUNS = 4.0  # weight of the family's spread, in runs, when shrinking one entry's estimate
+DEFAULT_SPREAD = {"gpu": 0.01, "cpu": 0.10}  # sigma when nothing is known (docs/perf-notes.md)
+FLOOR_TICKS = 3  # the timer floor, in ticks
+BLIND = 1.0  # a tolerance at or above this would hide a 2x slowdown
+
+
+def between_run_sigma(run_medians: Sequence[float]) -> float | None:
+    """Relative between-run sigma from the medians of independent runs (range / d2(n), over their median);
+    None for fewer than two runs."""
+    values = [float(v) for v in run_medians]
+    if len(values) < 2:
+        return None
+    center = statistics.median(values)
+    if center <= 0:
+        return None
+    d2 = _D2.get(len(values)) or math.sqrt(2 * math.log(len(values))) * 1.1
+    return (max(values) - min(values)) / d2 / center
+
+
+def family_sigma(sigmas: Iterable[float | None], default: float) -> float:
+    """The typical between-run sigma of a family: the median of its entries' estimates, else the default."""
+    known = [s for s in sigmas if s is not None]
+    return statistics.median(known) if known else default
+
+
+def shrunk(sigma: float | None, runs: int, prior: float) -> float:
+    """One entry's sigma pooled with its family's: (n-1) degrees of freedom of its own, PRIOR_RUNS of the prior."""
+    if sigma is None or runs < 2:
+        return prior
+    own = runs - 1
+    return math.sqrt((own * sigma**2 + PRIOR_RUNS * prior**2) / (own + PRIOR_RUNS))
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    value: float  # the change that counts, as a fraction of the baseline median
+    source: str  # which term sets it: "threshold", "between-run spread", "within-run noise", "timer floor"
+    sigma: float  # the between-run sigma used
+    sigma_known: bool  # False: the baseline had one run, the family's or default sigma stood in
+
+
+def tolerance(*, threshold: float, sigma: float, sigma_known: bool, runs: int, noise_now: float,
+              noise_base: float, tick_ms: float, base_median_ms: float, k: float = K_BETWEEN_RUNS) -> Tolerance:
+    """The tolerance of one comparison. The between-run term covers a new run against the mean of `runs`
+    baseline runs: k x sigma x sqrt(1 + 1/runs)."""
+    terms = {
+        "threshold": threshold,
+        "between-run spread": k * sigma * math.sqrt(1.0 + 1.0 / max(runs, 1)),
+        "within-run noise": noise_now + noise_base,
+        "timer floor": FLOOR_TICKS * tick_ms / base_median_ms if base_median_ms > 0 else math.inf,
+    }
+    source = max(terms, key=terms.get)
+    return Tolerance(value=terms[source], source=source, sigma=sigma, sigma_known=sigma_known)
