@@ -38,7 +38,7 @@ if nodeids:
 PY
   if [ -s "$OUT/bad_nodeids.txt" ]; then
     echo "re-measuring $(wc -l < "$OUT/bad_nodeids.txt") throttled or noisy benchmarks on GPU 3"
-    CUDA_VISIBLE_DEVICES=$(( GPUS > 3 ? 3 : 0 )) timeout -s INT 200 python3 -m pytest $(cat "$OUT/bad_nodeids.txt") \
+    CUDA_VISIBLE_DEVICES=$(( GPUS > 3 ? 3 : 0 )) timeout -s INT 60 python3 -m pytest $(cat "$OUT/bad_nodeids.txt") \
       -p no:cacheprovider -q --perf-measure-only --baseline-dir "$OUT/empty" --perf-json "$OUT/run9.json" > "$OUT/run9.log" 2>&1
   fi
   mkdir -p "$OUT/bl"
