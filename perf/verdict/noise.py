@@ -9,7 +9,7 @@ against 0.1-1% on an H200). So the tolerance of a verdict is the largest of
     timer floor                    a few ticks of the timer, relative to the baseline's median
 
 The between-run spread of one entry comes from few runs (3 by default), so it is shrunk towards the typical
-spread of its family in the same baseline file (a pooled estimate: `shrunk`). Where the entry has a single
+spread of its family in the same baseline file (a pooled estimate: `shrunk`, towards the family's upper quartile). Where the entry has a single
 run, the family's spread (or the device kind's documented default) stands in for it, and the reason says so.
 """
 
@@ -23,7 +23,8 @@ from typing import Iterable, Sequence
 # d2(n): the expected range of n standard normal values; range / d2 estimates sigma from a few runs.
 _D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
 
-K_BETWEEN_RUNS = 4.0  # tolerance in multiples of the between-run sigma (docs/perf-notes.md: chosen from data)
+K_BETWEEN_RUNS = 4.5  # tolerance in multiples of the between-run sigma (docs/perf-notes.md section 9: from data)
+PRIOR_QUANTILE = 0.75  # the family's prior sigma: this quantile of its entries' sigmas (the median let modes through)
 PRIOR_RUNS = 4.0  # weight of the family's spread, in runs, when shrinking one entry's estimate
 DEFAULT_SPREAD = {"gpu": 0.01, "cpu": 0.10}  # sigma when nothing is known (docs/perf-notes.md)
 FLOOR_TICKS = 3  # the timer floor, in ticks
@@ -44,9 +45,15 @@ def between_run_sigma(run_medians: Sequence[float]) -> float | None:
 
 
 def family_sigma(sigmas: Iterable[float | None], default: float) -> float:
-    """The typical between-run sigma of a family: the median of its entries' estimates, else the default."""
-    known = [s for s in sigmas if s is not None]
-    return statistics.median(known) if known else default
+    """The prior between-run sigma of a family: the PRIOR_QUANTILE of its entries' estimates (three runs can
+    miss a second mode of a benchmark, so the prior leans high), else the default."""
+    known = sorted(s for s in sigmas if s is not None)
+    if not known:
+        return default
+    pos = PRIOR_QUANTILE * (len(known) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(known) - 1)
+    return known[lo] + (known[hi] - known[lo]) * (pos - lo)
 
 
 def shrunk(sigma: float | None, runs: int, prior: float) -> float:
