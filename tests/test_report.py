@@ -39,7 +39,7 @@ def _samples(ms: float, rng: random.Random, n: int = 40, noise: float = 0.01) ->
 def _record(spec: BenchSpec, ms: float, base_ms: float | None, rng: random.Random, gpu=H100) -> dict:
     samples = _samples(ms, rng)
     baseline = _samples(base_ms, rng).summary() if base_ms else None
-    comparison = stats.compare(samples.summary(), baseline, 0.05)
+    comparison = stats.compare(samples.summary(), stats.Reference(baseline) if baseline else None, 0.05)
     return results.record(spec, samples, comparison, gpu, baseline=baseline,
                           nodeid=f"perf/suite/test_{spec.family}.py::test_{spec.family}[{spec.id}]")
 

@@ -21,8 +21,8 @@ def test_abab_calibration_on_the_cpu_reports_what_it_injected():
 
     cpu = gpus.detect()
     target = Target(gpu=cpu, present=cpu, dtype="bf16", sweep="compact")
-    a, b = torch.randn(128, 128), torch.randn(128, 128)
-    spec = BenchSpec("kernel", "matmul:test", "fp32", flops=2 * 128**3, bytes=3 * 128 * 128 * 4,
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    spec = BenchSpec("kernel", "matmul:test", "fp32", flops=2 * 256**3, bytes=3 * 256 * 256 * 4,
                      build=lambda t: Prepared(lambda: a @ b))
     settings = timing.TimingSettings(warmup_ms=20, max_time_s=0.2, min_time_s=0.05)
 

@@ -21,6 +21,7 @@ from perf.spec import BenchSpec, Prepared
 COMPUTE_BOUND_INTENSITY = 32.0  # FLOP/byte: above this the extra work is a matmul, below it a copy
 ROUNDS = 3  # ABAB rounds of the calibration
 CORRECT_BEYOND = 0.1  # re-size the extra work once when the injected slowdown misses the asked one by more
+MAX_CORRECTION = 1.5  # at most this factor (seen on an H200: an unbounded correction turned 5% into 21-29%)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
     if injected.measured > 0 and abs(injected.measured / fraction - 1) > CORRECT_BEYOND:
         # The extra work overlaps or shares the clock with the benchmark (seen: 5% asked, 3.8% given on an H200):
         # one proportional correction of its size, then the ABAB rounds again.
-        size = max(64 if kind == "matmul" else 4096, int(size * fraction / injected.measured))
+        factor = min(max(fraction / injected.measured, 0.5), MAX_CORRECTION)
+        size = max(64 if kind == "matmul" else 4096, int(size * factor))
         extra, work = _extra(kind, size, spec, target)
         rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
         injected = calibration(fraction, rounds, work)

@@ -62,7 +62,10 @@ def paired_record(b: Mapping, a: Mapping | None, threshold: float | None) -> dic
     current = _summary(b["summary"])
     base = _summary(a["summary"]) if a is not None else None
     throttled = bool(b.get("throttled")) or bool(a is not None and a.get("throttled"))
-    comparison = stats.compare(current, base, float(t), throttled=throttled)
+    # Two results files carry one run each: no between-run spread is known, so the tolerance is the threshold and
+    # the two medians' own noise (the stored baseline's noise model needs several runs).
+    reference = stats.Reference(base, method=a.get("method")) if base is not None else None
+    comparison = stats.compare(current, reference, float(t), throttled=throttled, method=b.get("method"))
     reason = comparison.reason
     if a is not None and a["key"] != b["key"]:
         reason = f"{reason}; matched by id with A's {a['key']}".lstrip("; ")

@@ -70,6 +70,7 @@ class Tolerance:
     source: str  # which term sets it: "threshold", "between-run spread", "within-run noise", "timer floor"
     sigma: float  # the between-run sigma used
     sigma_known: bool  # False: the baseline had one run, the family's or default sigma stood in
+    noise: float  # the largest term other than the threshold: what the measurements themselves allow
 
 
 def tolerance(*, threshold: float, sigma: float, sigma_known: bool, runs: int, noise_now: float,
@@ -83,4 +84,5 @@ def tolerance(*, threshold: float, sigma: float, sigma_known: bool, runs: int, n
         "timer floor": FLOOR_TICKS * tick_ms / base_median_ms if base_median_ms > 0 else math.inf,
     }
     source = max(terms, key=terms.get)
-    return Tolerance(value=terms[source], source=source, sigma=sigma, sigma_known=sigma_known)
+    return Tolerance(value=terms[source], source=source, sigma=sigma, sigma_known=sigma_known,
+                     noise=max(v for k, v in terms.items() if k != "threshold"))

@@ -71,7 +71,7 @@ def compare(current: Summary, reference: Reference | None, threshold: float, *, 
     def result(verdict: Verdict, reason: str) -> Comparison:
         return Comparison(verdict, change, within, threshold, f"{reason} ({where})", tol.value, tol.source, throttled)
 
-    if tol.value >= noise.BLIND:
+    if tol.noise >= noise.BLIND:
         return result(Verdict.UNRELIABLE, "blind: this benchmark's noise would hide a 2x slowdown")
     if change > tol.value:
         if throttled:
