@@ -150,7 +150,7 @@ class PerfSession:
         samples = self._samples(spec, prepared, method)
         history = [self._compare(spec, samples, reference, threshold)]
         measured = [samples]
-        if not self.options.measure_only:
+        if not (self.options.measure_only or self.options.refresh):  # refresh runs never confirm
             while stats.needs_remeasure(history):
                 again = (self._fresh_process_samples(node) if self.options.confirm == "process"
                          else self._samples(spec, prepared, method))

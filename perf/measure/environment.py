@@ -14,7 +14,7 @@ from perf.measure import clocks
 from perf.measure.target import Target
 
 # Fields whose change explains a shift in timings; shown beside the verdicts when they differ.
-COMPARED = ("device", "sms", "driver", "cuda", "torch", "triton", "sm_max_mhz")
+COMPARED = ("device", "sms", "driver", "cuda", "torch", "triton", "sm_max_mhz", "timing")
 
 
 def _version(module: str) -> str | None:
