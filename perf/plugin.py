@@ -29,7 +29,6 @@ from perf.spec import BenchSpec
 from perf.verdict import baselines, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
-SUITE_DIR = Path(__file__).parent / "suite"
 
 
 def pytest_addoption(parser):
@@ -112,7 +111,7 @@ class PerfSession:
     def _samples(self, spec: BenchSpec, prepared, method: str | None = None) -> timing.Samples:
         return timing.measure(prepared, self.target, self.options.timing, cold_l2=spec.cold_l2, method=method)
 
-    def _compare(self, spec: BenchSpec, samples: timing.Samples, reference, threshold: float) -> stats.Comparison:
+    def _compare(self, samples: timing.Samples, reference, threshold: float) -> stats.Comparison:
         return stats.compare(samples.summary(), reference, threshold, throttled=samples.throttled,
                              method=samples.method, tick_ms=timing.TICK_MS.get(samples.method, 0.0))
 
@@ -148,14 +147,14 @@ class PerfSession:
             extra["injected"] = injection.to_dict()
         threshold = self.threshold_for(spec, node)
         samples = self._samples(spec, prepared, method)
-        history = [self._compare(spec, samples, reference, threshold)]
+        history = [self._compare(samples, reference, threshold)]
         measured = [samples]
         if not (self.options.measure_only or self.options.refresh):  # refresh runs never confirm
             while stats.needs_remeasure(history):
                 again = (self._fresh_process_samples(node) if self.options.confirm == "process"
                          else self._samples(spec, prepared, method))
                 measured.append(again)
-                history.append(self._compare(spec, again, reference, threshold))
+                history.append(self._compare(again, reference, threshold))
         comparison, index = stats.decide(history)
         samples = measured[index]
         extra["measurements"] = [

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from perf.commands.suite_process import run_suite
 from perf.report import detection
 from perf.verdict import results
-
-SUITE = Path(__file__).parent.parent / "suite"
-ROOT = SUITE.parent.parent
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,15 +53,11 @@ def main(argv: list[str]) -> int:
             doc = results.read(ours.from_results)
         else:
             with tempfile.TemporaryDirectory(prefix="perf-detect-") as tmp:
-                out = Path(tmp) / "detect.json"
                 injections = [a for p in ours.patterns for a in ("--perf-inject-slowdown", f"{p}={ours.inject!r}")]
-                args = [sys.executable, "-m", "pytest", str(SUITE), "-p", "perf.plugin", "-p", "no:cacheprovider",
-                        "-m", "timing", "-q", *injections, "--perf-json", str(out), *pytest_args]
-                code = subprocess.run(args, cwd=ROOT).returncode
-                if code not in (0, 1) or not out.exists():
+                code, doc = run_suite(Path(tmp) / "detect.json", [*injections, *pytest_args])
+                if code not in (0, 1) or doc is None:
                     print(f"perf detect: error: the run stopped (exit {code})", file=sys.stderr)
                     return 2
-                doc = results.read(out)
     except results.ResultsError as exc:
         print(f"perf detect: error: {exc}", file=sys.stderr)
         return 2

@@ -7,26 +7,31 @@ then print what moved.
     --from-results FILE...  merge runs measured elsewhere (results files of `pytest perf/ --perf-json FILE
                             --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring
 
-A measurement that throttled or was noisier than the quality limit is re-measured in one more process; an entry
-that stays bad is written with flags saying so. An interrupted or failed refresh leaves the baseline file as it
+A measurement that throttled, was noisier than the quality limit or sits far from the other runs is re-measured
+in one more process; an entry that stays bad is written with flags saying so. An interrupted or failed refresh leaves the baseline file as it
 was. Every option of the suite applies (`pytest perf/ --help`, group 'perf') and is validated the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from perf.commands.suite_process import run_suite
 from perf.report.refresh_table import moves_lines
 from perf.verdict import baselines, results
 
-SUITE = Path(__file__).parent.parent / "suite"
-ROOT = SUITE.parent.parent
 DEFAULT_RUNS = 3
+
+
+class RunStopped(Exception):
+    """A run of the refresh stopped (interrupted, a usage error, no results): nothing is written."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,14 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--from-results", nargs="+", type=Path, default=None)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
-
-
-def _measure(out: Path, pytest_args: list[str], nodeids: list[str] = ()) -> tuple[int, dict | None]:
-    """One independent run: a pytest process that measures and writes a results file."""
-    args = [sys.executable, "-m", "pytest", *(nodeids or [str(SUITE)]), "-p", "perf.plugin", "-p", "no:cacheprovider",
-            "-m", "timing", "-q", "--perf-measure-only", "--perf-json", str(out), *pytest_args]
-    code = subprocess.run(args, cwd=ROOT).returncode
-    return code, (json.loads(out.read_text()) if out.exists() else None)
 
 
 def _target(doc: dict, source: str) -> baselines.Baselines:
@@ -71,8 +68,6 @@ def main(argv: list[str]) -> int:
             docs = [(str(p), results.read(p)) for p in ours.from_results]
         else:
             docs = _measure_runs(ours.runs, pytest_args)
-            if isinstance(docs, int):
-                return docs
         base = _target(docs[0][1], docs[0][0])
         for source, doc in docs[1:]:
             if doc.get("baseline_file") != docs[0][1].get("baseline_file"):
@@ -84,6 +79,9 @@ def main(argv: list[str]) -> int:
     except (baselines.BaselineError, results.ResultsError) as exc:
         print(f"perf refresh: error: {exc}\nThe baseline file was left as it is.", file=sys.stderr)
         return 4
+    except RunStopped as exc:
+        print(f"perf refresh: {exc}; the baseline file was left as it is", file=sys.stderr)
+        return exc.code
     print(f"perf: refreshed {len(moves)} entries in {merged.path} from {len(docs)} runs "
           f"({len(merged.entries) - len(moves)} kept)")
     for line in moves_lines(moves):
@@ -94,24 +92,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _measure_runs(n: int, pytest_args: list[str]) -> list[tuple[str, dict]] | int:
+def _measure_runs(n: int, pytest_args: list[str]) -> list[tuple[str, dict]]:
     """N independent runs, then one more for the benchmarks whose measurement was throttled or noisy."""
     docs: list[tuple[str, dict]] = []
+    args = ["--perf-measure-only", *pytest_args]
     with tempfile.TemporaryDirectory(prefix="perf-refresh-") as tmp:
         for i in range(n):
             print(f"perf refresh: run {i + 1} of {n}", flush=True)
-            code, doc = _measure(Path(tmp) / f"run{i}.json", pytest_args)
+            code, doc = run_suite(Path(tmp) / f"run{i}.json", args)
             if code not in (0, 1) or doc is None:
-                print(f"perf refresh: run {i + 1} stopped (exit {code}); the baseline file was left as it is",
-                      file=sys.stderr)
-                return code or 1
+                raise RunStopped(f"run {i + 1} stopped (exit {code})", code or 1)
             docs.append((f"run {i + 1}", doc))
         device = "cpu" if docs[0][1].get("gpu") == "cpu" else "gpu"
         bad = baselines.bad_keys((d["results"] for _, d in docs), device)
         if bad:
             nodeids = sorted({r["nodeid"] for _, d in docs for r in d["results"] if r["key"] in bad})
             print(f"perf refresh: {len(bad)} benchmarks throttled or noisy; re-measuring them once", flush=True)
-            code, doc = _measure(Path(tmp) / "again.json", pytest_args, nodeids)
+            code, doc = run_suite(Path(tmp) / "again.json", args, nodeids)
             if code in (0, 1) and doc is not None:
                 docs.append(("re-measure", doc))
     return docs

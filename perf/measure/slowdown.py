@@ -64,15 +64,29 @@ def _extra(kind: str, size: int, spec: BenchSpec, target: Target) -> tuple[Calla
     return (lambda: dst.copy_(src)), f"copy {src.numel() * 4 / 1e6:.3g} MB"
 
 
+STEP = {"matmul": 64, "copy": 4096}  # the grain of the extra work's size: K of the matmul, bytes of the copy
+UNIT = {"matmul": 512, "copy": 4 * 2**20}  # the size its first timing starts from
+
+
 def _size_for(kind: str, want_ms: float, spec: BenchSpec, target: Target, measure_ms: MeasureMs) -> int:
     """The size of extra work that takes about want_ms alone: two proportional steps from a unit size."""
-    step = 64 if kind == "matmul" else 4096
-    size = 512 if kind == "matmul" else 4 * 2**20
+    size = UNIT[kind]
     for _ in range(2):
         fn, _ = _extra(kind, size, spec, target)
         took = max(measure_ms(Prepared(fn)), 1e-6)
-        size = max(step, int(round(size * want_ms / took / step)) * step)
+        size = max(STEP[kind], int(round(size * want_ms / took / STEP[kind])) * STEP[kind])
     return size
+
+
+def _followed_by(prepared: Prepared, extra: Callable[[], Any]) -> Prepared:
+    """`prepared` with `extra` run after each call (of the closure and of every rotation)."""
+    def slowed(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run():
+            fn()
+            extra()
+        return run
+
+    return replace(prepared, fn=slowed(prepared.fn), rotations=tuple(slowed(r) for r in prepared.rotations))
 
 
 def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
@@ -81,25 +95,19 @@ def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
     plain_ms = measure_ms(prepared)
     kind = "matmul" if (spec.intensity or 0.0) >= COMPUTE_BOUND_INTENSITY else "copy"
     size = _size_for(kind, fraction * plain_ms, spec, target, measure_ms)
-    extra, work = _extra(kind, size, spec, target)
 
-    def slowed(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run():
-            fn()
-            extra()
-        return run
+    def attempt(size: int) -> tuple[Prepared, Injection]:
+        extra, work = _extra(kind, size, spec, target)
+        slow = _followed_by(prepared, extra)
+        rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
+        return slow, calibration(fraction, rounds, work)
 
-    slow = replace(prepared, fn=slowed(prepared.fn), rotations=tuple(slowed(r) for r in prepared.rotations))
-    rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
-    injected = calibration(fraction, rounds, work)
+    slow, injected = attempt(size)
     if injected.measured > 0 and abs(injected.measured / fraction - 1) > CORRECT_BEYOND:
         # The extra work overlaps or shares the clock with the benchmark (seen: 5% asked, 3.8% given on an H200):
-        # one proportional correction of its size, then the ABAB rounds again.
+        # one bounded proportional correction of its size, then the ABAB rounds again.
         factor = min(max(fraction / injected.measured, 0.5), MAX_CORRECTION)
-        size = max(64 if kind == "matmul" else 4096, int(size * factor))
-        extra, work = _extra(kind, size, spec, target)
-        rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
-        injected = calibration(fraction, rounds, work)
+        slow, injected = attempt(max(STEP[kind], int(size * factor)))
     return slow, injected
 
 

@@ -16,9 +16,10 @@ A file is sorted, stable JSON so that a refresh reads as a diff in review:
 An entry is measured in several independent runs (`python -m perf refresh --runs N`): its median is the
 median of the runs' medians, its quartiles, extremes and deciles (`quantiles_ms`, 0%..100%) come from the
 pooled samples, `run_medians_ms` keeps every run's median and `between_run_sigma` the spread they show (see
-perf/verdict/noise.py). A run whose measurement throttled or was noisier than QUALITY_LIMIT is left out when
-enough good runs remain; otherwise the entry is written with `flags` saying so. Files of schema
-perf-baseline/1 (one run per entry) are still read.
+perf/verdict/noise.py). A run whose measurement throttled, was noisier than QUALITY_LIMIT or (among three runs
+or more) lies further than DISTURBED_LIMIT from the runs' median is left out when enough good runs remain;
+otherwise the entry is written with `flags` saying so. Files of schema perf-baseline/1 (one run per entry) are
+still read.
 
 A malformed or foreign file is answered with BaselineError naming the file and the field, and is never
 overwritten.
@@ -44,9 +45,11 @@ from perf.verdict.stats import Reference
 SCHEMA = "perf-baseline/2"
 READABLE = ("perf-baseline/1", SCHEMA)
 QUALITY_LIMIT = {"gpu": 0.02, "cpu": 0.25}  # within-run noise (95% CI half-width of the median) of a good run
+# A run whose median is this far from the median of the runs was disturbed (a load spike on a shared CPU). On the
+# H200s, nine runs over two hosts moved at most 8.7% from their median, so 15% keeps every real run there.
+DISTURBED_LIMIT = {"gpu": 0.15, "cpu": 0.25}
 DECILES = tuple(i / 10 for i in range(11))
 _SUMMARY_FIELDS = tuple(Summary.__dataclass_fields__)
-_NUMBER_FIELDS = ("tflops", "gbs", "flops", "bytes")
 
 
 class BaselineError(ValueError):
@@ -182,26 +185,39 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def _bad(result: Mapping, limit: float) -> str | None:
-    """Why one run's measurement is not good enough for a baseline, or None."""
-    if result.get("throttled"):
-        return "throttled"
-    noise_ = result.get("rel_noise")
-    if noise_ is None:
-        noise_ = Summary.from_dict(result["summary"]).rel_noise
-    return "noisy" if noise_ > limit else None
+def _faults(results: Sequence[Mapping], device_kind: str) -> list[str | None]:
+    """Why each run's measurement of one benchmark is not good enough for a baseline (None: good): throttled,
+    noisy inside its window, or, among three runs or more, disturbed (far from the runs' median)."""
+    medians = [r["summary"]["median_ms"] for r in results]
+    center = statistics.median(medians)
+    faults = []
+    for result, median in zip(results, medians):
+        noise_ = result.get("rel_noise")
+        if noise_ is None:
+            noise_ = Summary.from_dict(result["summary"]).rel_noise
+        if result.get("throttled"):
+            faults.append("throttled")
+        elif noise_ > QUALITY_LIMIT[device_kind]:
+            faults.append("noisy")
+        elif len(results) >= 3 and abs(median / center - 1) > DISTURBED_LIMIT[device_kind]:
+            faults.append("disturbed")
+        else:
+            faults.append(None)
+    return faults
 
 
-def entry_for(results: Sequence[Mapping], eid: str, *, limit: float = QUALITY_LIMIT["gpu"]) -> dict:
+def entry_for(results: Sequence[Mapping], eid: str, *, device_kind: str = "gpu") -> dict:
     """The baseline entry of one benchmark from its results in independent runs (results-file records)."""
     if not results:
         raise ValueError("entry_for needs at least one result")
     methods = Counter(r["method"] for r in results)
     method = methods.most_common(1)[0][0]
     same = [r for r in results if r["method"] == method]
-    good = [r for r in same if _bad(r, limit) is None]
-    flags = set() if len(good) >= min(2, len(same)) else {_bad(r, limit) for r in same} - {None}
-    used = good if len(good) >= min(2, len(same)) else same
+    faults = _faults(same, device_kind)
+    good = [r for r, fault in zip(same, faults) if fault is None]
+    enough = len(good) >= min(2, len(same))  # two good runs (or all of a single one) make the entry
+    used = good if enough else same
+    flags = set() if enough else set(faults) - {None}
     if len(methods) > 1:
         flags.add("mixed-methods")
     medians = [r["summary"]["median_ms"] for r in used]
@@ -231,6 +247,15 @@ def entry_for(results: Sequence[Mapping], eid: str, *, limit: float = QUALITY_LI
     return entry
 
 
+def _by_key(runs: Iterable[Iterable[Mapping]]) -> dict[str, list[Mapping]]:
+    """Each benchmark's results over the runs."""
+    by_key: dict[str, list[Mapping]] = {}
+    for run in runs:
+        for result in run:
+            by_key.setdefault(result["key"], []).append(result)
+    return by_key
+
+
 @dataclass(frozen=True)
 class Move:
     key: str
@@ -251,14 +276,10 @@ def merge(base: Baselines, runs: Iterable[Iterable[Mapping]], environment: dict)
     eid = env_id(environment)
     merged = Baselines(path=base.path, gpu=base.gpu, environments={**base.environments, eid: environment},
                        entries=dict(base.entries))
-    by_key: dict[str, list[Mapping]] = {}
-    for run in runs:
-        for result in run:
-            by_key.setdefault(result["key"], []).append(result)
     moves = []
-    for key, results in by_key.items():
+    for key, results in _by_key(runs).items():
         before = base.entries.get(key)
-        entry = entry_for(results, eid, limit=QUALITY_LIMIT[base.device_kind])
+        entry = entry_for(results, eid, device_kind=base.device_kind)
         merged.entries[key] = entry
         moves.append(Move(key, before["median_ms"] if before else None, entry["median_ms"],
                           len(entry["run_medians_ms"]), entry.get("between_run_sigma"), tuple(entry.get("flags", ()))))
@@ -266,13 +287,13 @@ def merge(base: Baselines, runs: Iterable[Iterable[Mapping]], environment: dict)
 
 
 def bad_keys(runs: Iterable[Iterable[Mapping]], device_kind: str) -> dict[str, str]:
-    """Benchmarks with a run too throttled or noisy for a baseline: key -> why (the refresh re-measures them)."""
+    """Benchmarks with a run too throttled, noisy or disturbed for a baseline: key -> why (the refresh
+    re-measures them)."""
     found: dict[str, str] = {}
-    for run in runs:
-        for result in run:
-            why = _bad(result, QUALITY_LIMIT[device_kind])
-            if why:
-                found.setdefault(result["key"], why)
+    for key, results in _by_key(runs).items():
+        why = next((f for f in _faults(results, device_kind) if f), None)
+        if why:
+            found[key] = why
     return found
 
 

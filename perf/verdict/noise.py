@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 # d2(n): the expected range of n standard normal values; range / d2 estimates sigma from a few runs.
-_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
+_D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078, 11: 3.173,
+       12: 3.258, 13: 3.336, 14: 3.407, 15: 3.472, 16: 3.532, 17: 3.588, 18: 3.640, 19: 3.689, 20: 3.735}
 
 K_BETWEEN_RUNS = 4.5  # tolerance in multiples of the between-run sigma (docs/perf-notes.md section 9: from data)
 PRIOR_QUANTILE = 0.75  # the family's prior sigma: this quantile of its entries' sigmas (the median let modes through)
@@ -32,16 +33,17 @@ BLIND = 1.0  # a tolerance at or above this would hide a 2x slowdown
 
 
 def between_run_sigma(run_medians: Sequence[float]) -> float | None:
-    """Relative between-run sigma from the medians of independent runs (range / d2(n), over their median);
-    None for fewer than two runs."""
+    """Relative between-run sigma from the medians of independent runs, over their median: range / d2(n) for
+    up to 20 runs, the sample standard deviation beyond; None for fewer than two runs."""
     values = [float(v) for v in run_medians]
     if len(values) < 2:
         return None
     center = statistics.median(values)
     if center <= 0:
         return None
-    d2 = _D2.get(len(values)) or math.sqrt(2 * math.log(len(values))) * 1.1
-    return (max(values) - min(values)) / d2 / center
+    d2 = _D2.get(len(values))
+    spread = (max(values) - min(values)) / d2 if d2 else statistics.stdev(values)
+    return spread / center
 
 
 def family_sigma(sigmas: Iterable[float | None], default: float) -> float:

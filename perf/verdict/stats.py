@@ -4,7 +4,7 @@ model of perf/verdict/noise.py), and the decision over a measurement and its ind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Sequence
 
@@ -131,4 +131,4 @@ def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
 
 
 def _with(c: Comparison, verdict: Verdict, reason: str) -> Comparison:
-    return Comparison(verdict, c.change, c.noise, c.threshold, reason, c.tolerance, c.tolerance_source, c.throttled)
+    return replace(c, verdict=verdict, reason=reason)
