@@ -4,8 +4,9 @@
 #                  between-run spread then holds the GPU-to-GPU spread a nightly runner sees); the benchmarks
 #                  that throttled or were noisy re-measured on GPU 3; merged by `python -m perf refresh
 #                  --from-results` into $OUT/bl/<GPU>.json
-#   PHASE=check    one full run per GPU at once against baselines/<GPU>.json; GPU 0 with a 5% slowdown of real
-#                  work injected into the ten benchmarks of INJECT (chosen before any data was seen)
+#   PHASE=check    one full run per GPU at once against baselines/<GPU>.json; GPU g with the slowdown LEVELS[g]
+#                  (default: GPU 0 at 5%) of real work injected into the ten benchmarks of INJECT (chosen before
+#                  any data was seen); the other GPUs run clean
 # Everything lands in $OUT; the last lines are a table (scripts/verdict_summary.py).
 set -u
 export PYTHONPATH=. PYTHONUNBUFFERED=1
@@ -56,9 +57,11 @@ PY
   tar czf /tmp/runs.tgz -C "$OUT" $(cd "$OUT" && ls run*.json run*.log refresh.log) && rm -f "$OUT"/run* && mv /tmp/runs.tgz "$OUT/"
 fi
 if [ "${PHASE}" = check ]; then
-  inject=(); for k in $INJECT; do inject+=(--perf-inject-slowdown "$k=0.05"); done
-  run_on 0 check0 "${inject[@]}" &
-  for g in $(seq 1 $(( GPUS - 1 ))); do run_on $g check$g & done; wait
+  levels=(${LEVELS:-0.05})   # GPU g gets the slowdown levels[g] injected; the GPUs past the list run clean
+  for g in $(seq 0 $(( GPUS - 1 ))); do
+    inject=(); if [ $g -lt ${#levels[@]} ]; then for k in $INJECT; do inject+=(--perf-inject-slowdown "$k=${levels[$g]}"); done; fi
+    run_on $g check$g ${inject[@]+"${inject[@]}"} &
+  done; wait
   python3 scripts/verdict_summary.py check "$OUT"/check*.json
   tar czf /tmp/check.tgz -C "$OUT" $(cd "$OUT" && ls check*) && rm -f "$OUT"/check* && mv /tmp/check.tgz "$OUT/"
 fi
