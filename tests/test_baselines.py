@@ -168,7 +168,9 @@ def test_schema_1_files_are_still_read_with_one_run_per_entry(tmp_path):
         e.pop("run_medians_ms", None)
     path.write_text(json.dumps(data))
     ref = baselines.load(tmp_path, "H100-SXM").reference("gemm/a")
-    assert ref.runs == 1 and not ref.sigma_known and ref.sigma == baselines.noise.DEFAULT_SPREAD["gpu"]
+    n = baselines.noise
+    assert ref.runs == 1 and not ref.sigma_known
+    assert ref.sigma == pytest.approx(n.with_sibling(n.DEFAULT_SPREAD["gpu"], "gpu"))
 
 
 @pytest.mark.parametrize("mutate, field", [

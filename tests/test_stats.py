@@ -189,3 +189,10 @@ def test_defect6_timer_floor_on_a_kernel_of_a_few_ticks():
     c = compare(summary(1.4e-3 * 1.05), ref(1.4e-3), 0.03, tick_ms=32e-6)
     assert c.verdict is Verdict.PASS and c.tolerance_source == "timer floor"
     assert compare(summary(1.4e-3 * 1.5), ref(1.4e-3), 0.03, tick_ms=32e-6).verdict is Verdict.REGRESSION
+
+
+def test_the_sibling_spread_widens_a_gpu_sigma_and_leaves_the_cpu_alone():
+    # a GPU the baseline never saw: 0.4% of its own runs and the sibling spread, in quadrature
+    assert noise.with_sibling(0.004, "gpu") == pytest.approx(math.hypot(0.004, noise.SIBLING_SPREAD["gpu"]))
+    assert noise.with_sibling(0.004, "gpu") > 0.004
+    assert noise.with_sibling(0.004, "cpu") == 0.004

@@ -78,14 +78,16 @@ class Baselines:
         return noise.family_sigma(sigmas, noise.DEFAULT_SPREAD[self.device_kind])
 
     def reference(self, key: str) -> Reference | None:
-        """The entry as a verdict sees it: summary, runs, the between-run sigma pooled with its family's."""
+        """The entry as a verdict sees it: summary, runs, the between-run sigma pooled with its family's and
+        widened by the sibling-GPU spread."""
         entry = self.entries.get(key)
         if not entry:
             return None
         runs = len(entry.get("run_medians_ms") or ()) or 1
         own = entry.get("between_run_sigma")
         prior = self.family_sigma(key.split("/", 1)[0])
-        return Reference(summary=Summary.from_dict(entry), runs=runs, sigma=noise.shrunk(own, runs, prior),
+        sigma = noise.with_sibling(noise.shrunk(own, runs, prior), self.device_kind)
+        return Reference(summary=Summary.from_dict(entry), runs=runs, sigma=sigma,
                          sigma_known=own is not None, method=entry.get("method"),
                          flags=tuple(entry.get("flags") or ()))
 

@@ -9,8 +9,10 @@ against 0.1-1% on an H200). So the tolerance of a verdict is the largest of
     timer floor                    a few ticks of the timer, relative to the baseline's median
 
 The between-run spread of one entry comes from few runs (3 by default), so it is shrunk towards the typical
-spread of its family in the same baseline file (a pooled estimate: `shrunk`, towards the family's upper quartile). Where the entry has a single
-run, the family's spread (or the device kind's documented default) stands in for it, and the reason says so.
+spread of its family in the same baseline file (a pooled estimate: `shrunk`, towards the family's upper
+quartile). Where the entry has a single run, the family's spread (or the device kind's documented default)
+stands in for it, and the reason says so. A GPU the baseline never ran on adds an offset of its own (a sibling
+of the same kind, another host): `with_sibling` adds that spread in quadrature (docs/perf-notes.md section 10).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ K_BETWEEN_RUNS = 4.5  # tolerance in multiples of the between-run sigma (docs/pe
 PRIOR_QUANTILE = 0.75  # the family's prior sigma: this quantile of its entries' sigmas (the median let modes through)
 PRIOR_RUNS = 4.0  # weight of the family's spread, in runs, when shrinking one entry's estimate
 DEFAULT_SPREAD = {"gpu": 0.01, "cpu": 0.10}  # sigma when nothing is known (docs/perf-notes.md)
+# sigma of a GPU the baseline's runs never saw: 0.6% was the smallest value with no false regression in a
+# leave-one-host-out check over three hosts (6,388 verdicts); 0.75% leaves a margin (docs/perf-notes.md section 10)
+SIBLING_SPREAD = {"gpu": 0.0075, "cpu": 0.0}
 FLOOR_TICKS = 3  # the timer floor, in ticks
 BLIND = 1.0  # a tolerance at or above this would hide a 2x slowdown
 
@@ -64,6 +69,11 @@ def shrunk(sigma: float | None, runs: int, prior: float) -> float:
         return prior
     own = runs - 1
     return math.sqrt((own * sigma**2 + PRIOR_RUNS * prior**2) / (own + PRIOR_RUNS))
+
+
+def with_sibling(sigma: float, device_kind: str) -> float:
+    """The between-run sigma of a new run on any GPU of the kind: the baseline's own, and the sibling spread."""
+    return math.sqrt(sigma**2 + SIBLING_SPREAD[device_kind] ** 2)
 
 
 @dataclass(frozen=True)
