@@ -44,3 +44,33 @@ def test_timing_on_a_gpu_under_the_triton_interpreter_is_refused():
     assert interpreter_blocks({}, on_gpu) is None
     assert interpreter_blocks({"TRITON_INTERPRET": "1"}, Target(gpu=cpu, present=cpu, dtype="bf16",
                                                                  sweep="compact")) is None
+
+
+def _fake_attempt(cost_per_unit: float, sizes: list[int]):
+    """An extra work whose slowdown inside the benchmark is cost_per_unit x its size (not what it costs alone)."""
+    def attempt(size: int):
+        sizes.append(size)
+        return None, slowdown.Injection(asked=0.05, measured=cost_per_unit * size, rounds=(), work=f"size {size}")
+    return attempt
+
+
+def test_an_overshooting_extra_work_is_resized_until_it_injects_about_what_was_asked():
+    sizes: list[int] = []
+    # sized for 5% from its cost alone, it injects 13% inside the benchmark (a matmul on an H200)
+    _, injected = slowdown.converge(0.05, 1000, 64, _fake_attempt(0.13 / 1000, sizes))
+    assert abs(injected.measured / 0.05 - 1) <= slowdown.CORRECT_BEYOND
+    assert len(sizes) > 2  # one bounded correction (x0.5) would have left 6.5%
+    assert all(b >= a * slowdown.MIN_CORRECTION for a, b in zip(sizes, sizes[1:]))
+
+
+def test_the_try_closest_to_the_asked_slowdown_is_kept_when_none_converges():
+    sizes: list[int] = []
+    measured = iter([0.03, 0.09, 0.045, 0.11])  # a response that jumps (a tile boundary of the extra matmul)
+
+    def attempt(size: int):
+        sizes.append(size)
+        return size, slowdown.Injection(asked=0.05, measured=next(measured), rounds=(), work="")
+
+    chosen, injected = slowdown.converge(0.05, 1000, 64, attempt)
+    assert injected.measured == 0.045 and chosen == sizes[2]
+    assert len(sizes) == 1 + slowdown.CORRECTIONS
