@@ -190,12 +190,12 @@ def _decide_wave(fields, evidence) -> Decision:
             line += (f"; with the assumed 128x256 tile: rho {_fmt_rho(assumed.rho)}, hit share "
                      f"{'-' if assumed.hit_share is None else f'{assumed.hit_share:.0%}'}")
         details.append(line)
+    tile = "; tile: " + ("the profiler's kernel names" if with_tiles else "128x256 assumed (no kernel names recorded)")
     if not judged:
-        return True, "no sweep has a predicted dip: nothing contradicts the prediction", details
+        return True, "no sweep has a predicted dip: nothing contradicts the prediction" + tile, details
     holds = agreeing >= fields["min_agreeing"] * judged
     numbers = (f"{agreeing} of {judged} sweeps with predicted dips agree (bar: rho >= {fields['min_rho']}, hit share >= "
-               f"{fields['min_hit_share']:.0%}, in at least {fields['min_agreeing']:.0%} of them); tile: "
-               + ("the profiler's kernel names" if with_tiles else "128x256 assumed (no kernel names recorded)"))
+               f"{fields['min_hit_share']:.0%}, in at least {fields['min_agreeing']:.0%} of them)" + tile)
     return holds, numbers, details
 
 
