@@ -84,3 +84,17 @@ def test_cpu_points_are_tiny_and_run():
         assert s.flops < 10**9
         prepared = s.build(CPU)
         prepared.verify()
+
+
+def test_swiglu_and_align_sweeps_measure_what_the_claims_read():
+    by_id = {s.id: s for s in sweep_specs(_target(H100))}
+    for ffn in (10923, 10880, 11008):
+        up, down = by_id[f"swiglu:mlp_up:bf16:x{ffn}"], by_id[f"swiglu:mlp_down:bf16:x{ffn}"]
+        assert (up.params["m"], up.params["n"], up.params["k"]) == (8192, ffn, 4096)
+        assert (down.params["m"], down.params["n"], down.params["k"]) == (8192, 4096, ffn)
+        assert up.group == "sweep/swiglu:mlp_up" and down.group == "sweep/swiglu:mlp_down"
+    aligned = by_id["align:gemm:bf16:x4096:none"].params
+    assert (aligned["m"], aligned["n"], aligned["k"]) == (4096, 4096, 4096)
+    for dim in "mnk":
+        off = by_id[f"align:gemm:bf16:x4095:{dim}"].params
+        assert off[dim] == 4095 and all(off[d] == 4096 for d in "mnk" if d != dim)

@@ -11,6 +11,9 @@ of front-end time on Hopper (measured: a 10.0 us copy read 12.8 us), which is 25
 samples are the kernels' own durations as the CUDA profiler (CUPTI, through torch.profiler) records them, summed
 per call: device time with launch gaps excluded. Where the profiler is unavailable, a CUDA graph of the closure
 is timed with events instead, and the note says so.
+
+Every GPU measurement also profiles one call after warm-up and keeps the names of its kernels (`kernels`): a
+cuBLAS GEMM's name says which tile it chose, which the wave-quantization claim reads.
 """
 
 from __future__ import annotations
