@@ -15,6 +15,7 @@ COMMANDS = {
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.report.files", "tables and plots from a results file"),
     "compare": ("perf.report.compare", "compare two results files"),
+    "claims": ("perf.commands.claims", "the paper's claims decided by a results (or baseline) file's measurements"),
     "decode-model": ("perf.report.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 

@@ -17,6 +17,7 @@ from perf.measure.timing import TimingSettings
 DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
 CONFIRM = ("process", "window")
 DTYPES = ("bf16", "fp16")
+CLAIMS = ("report", "strict")
 SWEEPS = ("compact", "full")
 
 
@@ -59,6 +60,11 @@ def add_options(parser) -> None:
     group.addoption("--perf-measure-only", action="store_true", default=False,
                     help="measure and record (--perf-json) without verdicts failing or re-measures: what "
                          "`python -m perf refresh --runs N` and the fresh-process re-measure run")
+    group.addoption("--perf-claims", choices=CLAIMS,
+                    help="the paper's claims (marker claims, run after the benchmarks they read): 'report' (default: a "
+                         "contradicted claim is an xfail naming the numbers) or 'strict' (it fails) (env PERF_CLAIMS)")
+    group.addoption("--perf-claims-file", metavar="PATH",
+                    help="the claims to evaluate (default perf/shape/claims.toml; env PERF_CLAIMS_FILE)")
     shape_policy.add_options(group)
     shape_policy.add_ini(parser)
     parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
@@ -119,6 +125,8 @@ class PerfOptions:
     report_dir: Path | None = None
     confirm: str = "process"
     measure_only: bool = False
+    claims: str = "report"
+    claims_file: Path | None = None  # None: perf/shape/claims.toml
 
     def threshold_for(self, family: str) -> float:
         return self.family_thresholds.get(family, self.threshold)
@@ -187,6 +195,13 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     if confirm is not None and confirm not in CONFIRM:
         raise OptionError(f"PERF_CONFIRM: expected one of {', '.join(CONFIRM)}, got {confirm!r}")
 
+    claims, _ = pick(opt("--perf-claims"), "--perf-claims", "PERF_CLAIMS")
+    if claims is not None and claims not in CLAIMS:
+        raise OptionError(f"PERF_CLAIMS: expected one of {', '.join(CLAIMS)}, got {claims!r}")
+    claims_file, source = pick(opt("--perf-claims-file"), "--perf-claims-file", "PERF_CLAIMS_FILE")
+    if claims_file is not None and not Path(claims_file).is_file():
+        raise OptionError(f"{source}: no such claims file: {claims_file}")
+
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
     return PerfOptions(
@@ -205,6 +220,8 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         report_dir=Path(report_dir) if report_dir else None,
         confirm=confirm or "process",
         measure_only=bool(opt("--perf-measure-only")),
+        claims=claims or "report",
+        claims_file=Path(claims_file) if claims_file else None,
     )
 
 

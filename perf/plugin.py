@@ -189,6 +189,8 @@ class PerfSession:
 # ------------------------------------------------------------------------------------------------ collection
 
 def pytest_generate_tests(metafunc):
+    if "perf_claim" in metafunc.fixturenames:
+        _parametrize_claims(metafunc)
     if "perf_spec" not in metafunc.fixturenames:
         return
     state = _state(metafunc.config)
@@ -213,9 +215,22 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("perf_spec", params)
 
 
+def _parametrize_claims(metafunc):
+    from perf.shape import claims
+
+    path = _state(metafunc.config).options.claims_file
+    try:
+        found = claims.load(path) if path else claims.load()
+    except claims.ClaimError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    metafunc.parametrize("perf_claim", found, ids=[c.id for c in found])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     state = _state(config)
+    # Claims read the run's measurements: they run last, after every benchmark.
+    items.sort(key=lambda item: item.get_closest_marker("claims") is not None)
     timing_items = [item for item in items if "perf_measure" in getattr(item, "fixturenames", ())]
     state.timing_items = len(timing_items)
     if not timing_items:
@@ -287,6 +302,17 @@ def perf_target(request) -> Target:
 @pytest.fixture(scope="session")
 def perf_options(request) -> PerfOptions:
     return _state(request.config).options
+
+
+@pytest.fixture
+def perf_evidence(request):
+    """What this run has measured so far (its records, the copy ceiling it measured, its GPU), for the claims."""
+    from perf.shape.claims import Evidence
+
+    state = _state(request.config)
+    measured = next((c for c in state.ceilings if c.source == "measured"), None) if state.results else None
+    return Evidence(list(state.results), copy_gbs=measured.bandwidth_gbs if measured else None,
+                    gpu=state.target.present)
 
 
 @pytest.fixture
@@ -392,6 +418,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if counts.get("improvement") and not state.options.refresh:
         tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them",
                       green=True)
+    claims = state.extras.get("perf_claims")
+    if claims:
+        tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
+        for line in format_table(("claim", "verdict", "measured"), [(c["id"], c["verdict"], c["numbers"]) for c in claims]):
+            tr.write_line(line)
     base_env = _baseline_environment(state)
     if base_env:
         diffs = environment.differences(state.environment, base_env)

@@ -44,7 +44,7 @@ def test_gpu_specs_carry_sweep_x_and_prediction():
     assert len({s.key for s in specs}) == len(specs)
     figures = {s.params["sweep"] for s in specs}
     assert figures == {"fig5a", "fig5b", "fig5c", "fig7a", "fig7b", "fig8", "fig9", "fig10a", "fig10b", "fig20a",
-                       "fig20b"}
+                       "fig20b", "swiglu", "align"}
     for s in specs:
         assert s.family == "sweep" and s.requires == ("gpu",) and s.dtype == "bf16"
         assert 0 < s.params["predicted_wave_efficiency"] <= 1 and s.params["sms"] == 132
@@ -79,8 +79,22 @@ def test_full_sweep_has_more_points():
 
 def test_cpu_points_are_tiny_and_run():
     specs = sweep_specs(CPU)
-    assert 3 <= len(specs) <= 10 and all(s.requires == () and s.dtype == "fp32" for s in specs)
+    assert 3 <= len(specs) <= 16 and all(s.requires == () and s.dtype == "fp32" for s in specs)
     for s in specs:
         assert s.flops < 10**9
         prepared = s.build(CPU)
         prepared.verify()
+
+
+def test_swiglu_and_align_sweeps_measure_what_the_claims_read():
+    by_id = {s.id: s for s in sweep_specs(_target(H100))}
+    for ffn in (10923, 10880, 11008):
+        up, down = by_id[f"swiglu:mlp_up:bf16:x{ffn}"], by_id[f"swiglu:mlp_down:bf16:x{ffn}"]
+        assert (up.params["m"], up.params["n"], up.params["k"]) == (8192, ffn, 4096)
+        assert (down.params["m"], down.params["n"], down.params["k"]) == (8192, 4096, ffn)
+        assert up.group == "sweep/swiglu:mlp_up" and down.group == "sweep/swiglu:mlp_down"
+    aligned = by_id["align:gemm:bf16:x4096:none"].params
+    assert (aligned["m"], aligned["n"], aligned["k"]) == (4096, 4096, 4096)
+    for dim in "mnk":
+        off = by_id[f"align:gemm:bf16:x4095:{dim}"].params
+        assert off[dim] == 4095 and all(off[d] == 4096 for d in "mnk" if d != dim)

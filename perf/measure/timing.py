@@ -11,6 +11,9 @@ of front-end time on Hopper (measured: a 10.0 us copy read 12.8 us), which is 25
 samples are the kernels' own durations as the CUDA profiler (CUPTI, through torch.profiler) records them, summed
 per call: device time with launch gaps excluded. Where the profiler is unavailable, a CUDA graph of the closure
 is timed with events instead, and the note says so.
+
+Every GPU measurement also profiles one call after warm-up and keeps the names of its kernels (`kernels`): a
+cuBLAS GEMM's name says which tile it chose, which the wave-quantization claim reads.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Samples:
     clocks_after: dict | None = None
     throttled: bool = False
     notes: tuple[str, ...] = field(default=())
+    kernels: tuple[str, ...] = ()  # the device kernels of one call, as the profiler names them (GPU only)
 
     def summary(self) -> Summary:
         return summarize(self.samples_ms)
@@ -67,7 +71,7 @@ class Samples:
         return cls(tuple(record["samples_ms"]), record["method"], cold_l2=record["cold_l2"],
                    warmup_calls=record["warmup_calls"], clocks_before=record.get("clocks_before"),
                    clocks_after=record.get("clocks_after"), throttled=bool(record.get("throttled")),
-                   notes=tuple(record.get("notes") or ()))
+                   notes=tuple(record.get("notes") or ()), kernels=tuple(record.get("kernels") or ()))
 
 
 def measure(prepared: Prepared, target: Target, settings: TimingSettings = TimingSettings(), *,
@@ -217,6 +221,20 @@ def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[]
     return samples
 
 
+def kernel_names(fn: Callable[[], Any]) -> tuple[str, ...]:
+    """The distinct device kernels one call of `fn` launches, in launch order, as the CUDA profiler names them
+    (a cuBLAS GEMM's name carries its tile, e.g. ..._128x256x64_...)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    kernels = sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
+                     key=lambda e: e.time_range.start)
+    return tuple(dict.fromkeys(e.name for e in kernels))
+
+
 @functools.lru_cache(maxsize=4)
 def _fill_kernel_name(nbytes: int) -> str | None:
     """The name the profiler gives the kernel of Tensor.zero_ on `nbytes` bytes (the boundary between profiled
@@ -241,6 +259,11 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
     calls = _warm_up(prepared.fn, settings.warmup_ms, sync=torch.cuda.synchronize)
     for extra in prepared.rotations:
         extra()
+    try:
+        kernels = kernel_names(prepared.fn)  # one profiled call after warm-up: what cuBLAS chose, for the record
+    except Exception as exc:  # the profiler is optional: its absence costs only the names
+        kernels = ()
+        notes.append(f"kernel names not recorded ({type(exc).__name__}: {exc})")
     estimate_ms = _event_time_ms(prepared.fn, 3)
 
     flush = None
@@ -315,4 +338,5 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
         clocks_after=clocks_after.to_dict() if clocks_after else None,
         throttled=any(c.throttled for c in readings),
         notes=tuple(notes),
+        kernels=kernels,
     )

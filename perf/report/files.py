@@ -3,7 +3,8 @@
 From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (default ./perf-report):
 
     summary.md     verdict counts; regressions, improvements and unreliable results first; shape-rule
-                   violations; the environment beside the baseline's, changed fields marked; every result
+                   violations; the paper's claims with their verdicts on this run (perf/shape/claims.toml);
+                   the environment beside the baseline's, changed fields marked; every result
     index.html     one self-contained page: the same tables and every plot (PNGs inline as data URIs)
     results.csv    tidy: one row per benchmark and statistic (key, family, group, dtype, statistic, value, unit)
     *.png          the plots of perf/report/plots/ that the results support
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf.report import plots
+from perf.report import claims_table, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
 from perf.verdict.results import SCHEMA, ResultsError, read
@@ -201,7 +202,8 @@ def extra_tables(doc: Mapping) -> dict[str, Table]:
     """Other perf_* lists (audits, ...) as generic tables: one column per field seen."""
     out = {}
     for name, entries in sorted(doc.items()):
-        if not (str(name).startswith("perf_") and "rule" not in str(name) and isinstance(entries, list)):
+        if not (str(name).startswith("perf_") and "rule" not in str(name) and name != "perf_claims"
+                and isinstance(entries, list)):
             continue
         rows = [e for e in entries if isinstance(e, Mapping)]
         if not rows:
@@ -261,6 +263,8 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
                 "(rules a model breaks on purpose, listed in its config)." if findings else "No rule violations.")
         sections.append((f"Shape-rule violations ({len(findings)})", rules_table(findings) if findings else None,
                          note))
+    if records:
+        sections += claims_sections(doc)
     for name, table in extra_tables(doc).items():
         sections.append((f"{name} ({len(table.rows)})", table, ""))
     comparison = doc.get("comparison")
@@ -274,6 +278,20 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
     else:
         note = "Same compared fields as the baseline (" + ", ".join(COMPARED) + ")."
     sections.append(("Environment", env, note))
+    return sections
+
+
+def claims_sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
+    """The paper's claims evaluated on this run (perf/shape/claims.toml), and the cases behind each verdict."""
+    verdicts = claims_table.evaluate_document(doc)
+    note = (f"{claims_table.counts_line(verdicts)}. Each claim of the co-design paper decided by this run's "
+            "measurements; 'paper' is the paper's own figure (A100 unless said). A contradicted claim is information "
+            "about this GPU, not a failure (`--perf-claims strict` makes it one).")
+    sections = [("Claims", Table(claims_table.CLAIM_HEADER, claims_table.claim_rows(verdicts),
+                                 tuple(v.verdict.replace(" ", "-") for v in verdicts)), note)]
+    details = claims_table.detail_rows(verdicts)
+    if details:
+        sections.append(("Claims: the cases behind each verdict", Table(claims_table.DETAIL_HEADER, details), ""))
     return sections
 
 
@@ -365,7 +383,8 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;white-space:no
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 td:last-child{white-space:normal;text-align:left}
 tr.regression td{background:#fde2e2}tr.improvement td{background:#e3f6e3}tr.unreliable td{background:#fff1dc}
-tr.changed td{background:#fff7c2}
+tr.changed td{background:#fff7c2}tr.holds td{background:#e3f6e3}tr.contradicted td{background:#fde2e2}
+tr.not-measured td{background:#f4f4f4}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
 details summary{cursor:pointer;margin:.5rem 0}.note{color:#444}.wide{overflow-x:auto}
 """

@@ -11,12 +11,15 @@
     fig10b  MLP 4h -> h, a = 128             over h
     fig20a  logits (b*s, h) x (h, v)         over v, coarse
     fig20b  logits                           over v, zoomed around 51200 (multiples of 64 and neighbours)
+    swiglu  SwiGLU MLP up and down, h = 4096 over the intermediate size near 8h/3 (sec. VII-B)
+    align   (4096, 4096) x (4096, 4096) and the same with one of m, n, k off alignment by one element (4095)
 
 The attention and MLP sweeps use the paper's layer at b = 4, s = 2048 (b*s = 8192 tokens); the logits
 use h = 4096. Compact by default; target.sweep == "full" adds points. Every spec's params carry
 "sweep" (figure), "x" (the swept value) and "predicted_wave_efficiency" (128x256 tiles, the better
 orientation, against the target GPU's SM count), so a report can mark the predicted dips next to the
-measured curve. id: <sweep>:<gemm>:<dtype>:x<x>[:a<a>]   group: sweep/<sweep>[:a<a>]
+measured curve. id: <sweep>:<gemm>:<dtype>:x<x>[:a<a>][:<label>]   group: sweep/<sweep>[:a<a>][:<gemm>]
+(label: the align sweep's dimension off by one, m, n or k, or "none"; the swiglu sweep's groups name the GEMM)
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Point:
     x: int
     gemm: Gemm
     extra: Mapping[str, int]  # other parameters of the point (a, h/a, ...), also a series key for plots
+    label: str = ""  # tells apart points of one sweep at the same x (the align sweep's dimension)
 
 
 def _pow2(n: int, cap: int = 64) -> int:
@@ -80,6 +84,30 @@ def mlp_points(sweep: str, up: bool, hs, tokens: int = TOKENS) -> list[Point]:
 
 def logits_points(sweep: str, vs, tokens: int = TOKENS, h: int = LOGITS_HIDDEN) -> list[Point]:
     return [Point(sweep, v, Gemm("logits", m=tokens, n=v, k=h), {"h": h, "v_mod_64": v % 64}) for v in vs]
+
+
+SWIGLU_HIDDEN = 4096
+# Near 8h/3 = 10922.67: the rounded value, multiples of 8, 32, 64, 128 and 256 around it (Llama-2-7B: 11008).
+SWIGLU_SIZES = (10752, 10880, 10912, 10920, 10923, 10944, 11008, 11136, 11264)
+
+
+def swiglu_points(sizes, h: int = SWIGLU_HIDDEN, tokens: int = TOKENS) -> list[Point]:
+    return [Point("swiglu", f, g, {"h": h, "ffn_mod_64": f % 64})
+            for f in sizes for g in (Gemm("mlp_up", m=tokens, n=f, k=h), Gemm("mlp_down", m=tokens, n=h, k=f))]
+
+
+ALIGN_SIZE = 4096
+
+
+def align_points(size: int = ALIGN_SIZE) -> list[Point]:
+    """A square GEMM, and the same with one dimension one element short of the alignment."""
+    off = size - 1
+    return [
+        Point("align", size, Gemm("gemm", m=size, n=size, k=size), {"off_by": 0}, "none"),
+        Point("align", off, Gemm("gemm", m=off, n=size, k=size), {"off_by": 1}, "m"),
+        Point("align", off, Gemm("gemm", m=size, n=off, k=size), {"off_by": 1}, "n"),
+        Point("align", off, Gemm("gemm", m=size, n=size, k=off), {"off_by": 1}, "k"),
+    ]
 
 
 def _fig89_ds(a: int, hs) -> list[int]:
@@ -121,6 +149,8 @@ def gpu_points(full: bool) -> list[Point]:
         *mlp_points("fig10b", False, hs10),
         *logits_points("fig20a", vs_coarse),
         *logits_points("fig20b", vs_zoom),
+        *swiglu_points(SWIGLU_SIZES),
+        *align_points(),
     ]
 
 
@@ -131,6 +161,8 @@ def cpu_points() -> list[Point]:
         *attention_points("fig7a", "score", 4, (8, 12), b=1, s=64),
         *mlp_points("fig10a", True, (64,), tokens=64),
         *logits_points("fig20b", (500, 512), tokens=64, h=64),
+        *swiglu_points((170, 192), h=64, tokens=64),
+        *align_points(64),
     ]
 
 
@@ -138,14 +170,16 @@ def spec_for(point: Point, dtype: str, sms: int, requires: tuple[str, ...]) -> B
     g = point.gemm
     a = point.extra.get("a")
     series = f":a{a}" if point.sweep in ("fig8", "fig9") else ""
+    group = f"sweep/{point.sweep}{series}" + (f":{g.name}" if point.sweep == "swiglu" else "")
+    label = f":{point.label}" if point.label else ""
     return BenchSpec(
         family="sweep",
-        id=f"{point.sweep}:{g.name}:{dtype}:x{point.x}{series}",
+        id=f"{point.sweep}:{g.name}:{dtype}:x{point.x}{series}{label}",
         dtype=dtype,
         flops=g.flops(),
         bytes=g.bytes(DTYPE_BYTES[dtype]),
         build=gemm_build(g, dtype),
-        group=f"sweep/{point.sweep}{series}",
+        group=group,
         params={
             "sweep": point.sweep,
             "x": point.x,

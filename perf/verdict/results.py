@@ -71,6 +71,7 @@ def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSp
         "clocks_before": samples.clocks_before,
         "clocks_after": samples.clocks_after,
         "notes": list(samples.notes),
+        "kernels": list(samples.kernels),
         **rates(spec, summary.median_ms, gpu),
         "roofline": roofline(spec, summary.median_ms, ceilings),
         "baseline": baseline.to_dict() if baseline else None,
