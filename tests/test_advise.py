@@ -150,3 +150,15 @@ def test_candidate_as_dict_round_trip():
     d = c.as_dict()
     assert d["heads"] == 8 and d["params"] == param_count(m) and d["measured_tflops"] is None
     assert dataclasses.replace(c, measured_tflops=2.0).score == 2.0
+
+
+def test_hf_config_without_context_length_is_advised_at_the_default(capsys):
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "fixtures" / "hf" / "falcon-7b"
+    assert main([str(folder), "--gpu", "H100"]) == 0
+    out = capsys.readouterr().out
+    assert "s=2048" in out and "s = 2048: the config has no context length" in out and "pass --seq to change" in out
+    assert main([str(folder), "--gpu", "H100", "--seq", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "s=1024" in out and "pass --seq to change" not in out

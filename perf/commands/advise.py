@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from perf.commands.lint import EXIT_OK, EXIT_USAGE, InputError, add_layout_options, gpu_for, layout_from, load_models, parse
 from perf.shape.checks import POW2_GOAL, ffn_candidates, ffn_center
+from perf.shape.hf_config import context_notes
 from perf.shape.estimate import MLP_GEMMS, estimate_layer, peak_tflops
 from perf.shape.layout import Layout, check_layout
 from perf.shape.models import ModelConfig, ModelConfigError, validate
@@ -270,6 +271,7 @@ def text(m: ModelConfig, gpu, layout: Layout, ranked: dict[str, list[Candidate]]
              f"{m.activation}, {_params(param_count(m))} parameters",
              f"on {gpu.key} ({gpu.sms} SMs, {peak:.0f} TFLOP/s {layout.dtype} peak){' [' + note + ']' if note else ''}; "
              f"{layout.describe(m)}",
+             *(f"  {n}" for n in context_notes(m, seq_given=layout.s is not None)),
              "ranked by " + ("measured TFLOP/s (--measure)" if measured else
                              "predicted TFLOP/s: roofline x tile/wave quantization x tensor-core alignment per GEMM")]
     for knob in KNOBS:

@@ -138,9 +138,7 @@ def gpu_line(gpu: gpus.GpuSpec, layout: Layout, note: str = "") -> str:
 
 def model_notes(report: Report) -> list[str]:
     """What the user should know about the model's numbers: a context length that is a default, not the file's."""
-    if report.layout.s is None and report.model.source_of("seq") == hf_config.seq_default_note():
-        return [hf_config.seq_default_note()]
-    return []
+    return hf_config.context_notes(report.model, seq_given=report.layout.s is not None)
 
 
 def predicted_tflops(report: Report) -> float | None:

@@ -102,6 +102,11 @@ def _name(data: Mapping[str, Any], origin: str) -> str:
     return str(data.get("model_type") or "config")
 
 
+def context_notes(model: ModelConfig, seq_given: bool) -> list[str]:
+    """The line to print beside a model whose context length is our default, not its file's (none when --seq given)."""
+    return [] if seq_given or model.source_of("seq") != seq_default_note() else [seq_default_note()]
+
+
 def seq_default_note() -> str:
     return (f"s = {DEFAULT_SEQ}: the config has no context length ({', '.join(SPELLINGS['seq'])}); "
             f"a default, pass --seq to change")
