@@ -159,6 +159,11 @@ def test_bad_toml_exits_2(tmp_path, capsys):
     other.write_text("hello")
     code, _, err = run(capsys, str(other), "--gpu", "H100")
     assert code == 2 and "expected a .toml model file or a Hugging Face config.json" in err
+    flag = tmp_path / "flag.toml"
+    flag.write_text('[[model]]\nname = "x"\nhidden = 64\nheads = 4\nlayers = 2\nvocab = 256\nseq = 64\nffn = 256\n'
+                    'tied_embeddings = "no"\n')
+    code, _, err = run(capsys, str(flag), "--gpu", "H100")
+    assert code == 2 and "flag.toml: model 'x': field 'tied_embeddings' must be true or false, got 'no'" in err
 
 
 def test_bad_input_with_json_prints_the_error_as_data(capsys):
