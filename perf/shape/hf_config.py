@@ -46,6 +46,8 @@ SPELLINGS = {
     "act": ("hidden_act", "hidden_activation", "activation_function"),
 }
 DEFAULT_SEQ = 2048
+SEQ_DEFAULT_NOTE = (f"s = {DEFAULT_SEQ}: the config has no context length ({', '.join(SPELLINGS['seq'])}); "
+                    f"a default, pass --seq to change")
 # model_types whose transformers config defaults to tie_word_embeddings = False (PretrainedConfig's default is True)
 UNTIED_MODEL_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "phi3", "olmo", "olmo2", "granite", "stablelm",
@@ -104,12 +106,7 @@ def _name(data: Mapping[str, Any], origin: str) -> str:
 
 def context_notes(model: ModelConfig, seq_given: bool) -> list[str]:
     """The line to print beside a model whose context length is our default, not its file's (none when --seq given)."""
-    return [] if seq_given or model.source_of("seq") != seq_default_note() else [seq_default_note()]
-
-
-def seq_default_note() -> str:
-    return (f"s = {DEFAULT_SEQ}: the config has no context length ({', '.join(SPELLINGS['seq'])}); "
-            f"a default, pass --seq to change")
+    return [] if seq_given or model.source_of("seq") != SEQ_DEFAULT_NOTE else [SEQ_DEFAULT_NOTE]
 
 
 def _activation(data: Mapping[str, Any], origin: str) -> str:
@@ -156,7 +153,7 @@ def from_dict(data: Mapping[str, Any], *, origin: str = "<config.json>", name: s
         seq_key, seq_value = _pick(data, "seq")
         if seq_key is None:
             seq, keys["seq"] = DEFAULT_SEQ, "--seq"
-            sources["seq"] = seq_default_note()
+            sources["seq"] = SEQ_DEFAULT_NOTE
         else:
             keys["seq"], seq = seq_key, _positive_int(origin, seq_key, seq_value)
     else:
