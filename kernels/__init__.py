@@ -9,10 +9,14 @@
 Each kernel lives in its own module with its launcher, its `reference`, and `flops` / `bytes`.
 """
 
-from kernels.batch_invariant import batch_invariant
-from kernels.log_softmax import log_softmax
-from kernels.matmul import matmul
-from kernels.mean import mean
-from kernels.rms_norm import rms_norm
+from kernels.torch_floor import require_torch
+
+require_torch()  # torch >= 2.5, or one clear ImportError here rather than a missing function deep in a benchmark
+
+from kernels.batch_invariant import batch_invariant  # noqa: E402
+from kernels.log_softmax import log_softmax  # noqa: E402
+from kernels.matmul import matmul  # noqa: E402
+from kernels.mean import mean  # noqa: E402
+from kernels.rms_norm import rms_norm  # noqa: E402
 
 __all__ = ["matmul", "rms_norm", "log_softmax", "mean", "batch_invariant"]

@@ -5,7 +5,9 @@ Layout (contiguous in the last dimension):
     q        [batch, heads, head_dim]              the new token's queries
     k_cache  [batch, kv_heads, capacity, head_dim] keys; positions >= cache_lens[b] are ignored
     v_cache  [batch, kv_heads, capacity, head_dim] values
-    lens     [batch] int32                         tokens in each sequence's cache (>= 1; includes the new token)
+    lens     [batch] int32                         tokens in each sequence's cache, 1 to capacity (includes the new
+                                                   token); checked at the call (a device sync: check_lens=False skips
+                                                   it where the caller knows them, e.g. inside a timed loop)
     out      [batch, heads, head_dim]              in q's dtype
 
 Query head h reads kv head h // (heads // kv_heads) (GQA; MHA when the two are equal).
@@ -145,6 +147,15 @@ def _check(q, k_cache, v_cache, lens):
             raise ValueError(f"decode_attention: {name} must be contiguous in head_dim (stride {t.stride(-1)})")
 
 
+def _check_lens(lens: torch.Tensor, capacity: int) -> None:
+    """Every length from 1 to the cache capacity: 0 keys have no softmax, more than the capacity read past the cache."""
+    bad = ((lens < 1) | (lens > capacity)).nonzero()
+    if bad.numel():
+        i = int(bad[0, 0])
+        raise ValueError(f"decode_attention: lens[{i}] = {int(lens[i])}; every length must be between 1 and the cache "
+                         f"capacity {capacity}")
+
+
 def workspace(q: torch.Tensor, capacity: int, split: int = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
     """The partial outputs and log-sum-exps for one call: allocate once, outside any timed region."""
     batch, heads, head_dim = q.shape
@@ -167,10 +178,14 @@ def decode_attention(
     block_n: int = BLOCK_N,
     num_warps: int = NUM_WARPS,
     num_stages: int = NUM_STAGES,
+    check_lens: bool = True,
 ) -> torch.Tensor:
     """softmax(q k^T * sm_scale) v over each sequence's first lens[b] cache positions. Pass `out` and `work`
-    (from `workspace`) to allocate nothing. `split` and `block_n` are fixed per call site (tests use small ones)."""
+    (from `workspace`) to allocate nothing. `split` and `block_n` are fixed per call site (tests use small ones).
+    `check_lens=False` skips the lens check (and its device sync) for a caller that has checked them once."""
     _check(q, k_cache, v_cache, lens)
+    if check_lens:
+        _check_lens(lens, k_cache.shape[2])
     batch, heads, head_dim = q.shape
     kv_heads, capacity = k_cache.shape[1], k_cache.shape[2]
     group = heads // kv_heads

@@ -158,6 +158,8 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
     n = b.shape[1]
     if bias is not None and bias.shape != (n,):
         raise ValueError(f"kernels.matmul: bias shape {tuple(bias.shape)}; expected ({n},)")
+    if bias is not None and bias.stride(0) != 1:
+        bias = bias.contiguous()  # the kernel reads the bias at unit stride (a view with stride 2, or an expand's 0)
     if out is None:
         out = torch.empty((m, n), device=a.device, dtype=a.dtype)
     elif out.shape != (m, n) or out.dtype != a.dtype:

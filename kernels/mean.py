@@ -7,6 +7,8 @@ between rows.
 
 from __future__ import annotations
 
+import math
+
 import triton
 import triton.language as tl
 
@@ -49,7 +51,7 @@ def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None, out=None):
     n = 1
     for d in dims:
         n *= x.shape[d]
-    rows = moved.reshape(-1, n)
+    rows = moved.reshape(math.prod(x.shape[d] for d in kept), n)  # not (-1, n): ambiguous when n is 0
     out_shape = [1 if d in dims else s for d, s in enumerate(x.shape)] if keepdim else [x.shape[d] for d in kept]
     want = out_dtype or x.dtype
     if out is not None and (list(out.shape) != out_shape or out.dtype != want or not out.is_contiguous()):

@@ -36,9 +36,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    from kernels.torch_floor import require_torch
+
     try:
+        require_torch()
         options = resolve(config)
-    except OptionError as exc:
+    except (OptionError, ImportError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = PerfSession(config, options)
 

@@ -19,6 +19,43 @@ def test_param_count_of_gpt3_2_7b():
     assert param_count(models.get("gpt3-2.7b")) == 12 * 2560**2 * 32 + 50257 * 2560
 
 
+@pytest.mark.parametrize("name, published, norms", [
+    # Meta's published totals (8,030,261,248 and 6,738,415,616) less the RMSNorm weights: (2L + 1) x h
+    ("llama-3-8b", 8_030_261_248, (2 * 32 + 1) * 4096),
+    ("llama-2-7b", 6_738_415_616, (2 * 32 + 1) * 4096),
+])
+def test_param_count_includes_an_untied_output_head(name, published, norms):
+    m = models.get(name)
+    assert not m.tied_embeddings
+    assert param_count(m) == published - norms
+
+
+def test_untied_head_shows_in_the_printed_count(capsys):
+    main(["llama-3-8b", "--gpu", "H100"])
+    assert "8.03 B parameters" in capsys.readouterr().out
+
+
+def test_help_keeps_the_knob_list_one_per_line(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for knob in ("heads", "ffn", "vocab", "hidden"):
+        assert any(line.startswith(f"  {knob} ") for line in out.splitlines()), out
+
+
+def test_a_faster_candidate_ranked_lower_says_why(capsys):
+    main(["gpt3-2.7b", "--gpu", "H100"])
+    out = capsys.readouterr().out
+    section = out[out.index("heads: ranked"):out.index("ffn: ranked")]
+    rows = [line for line in section.splitlines() if line[:1].isdigit()]
+    flagged = next(r for r in rows if "[breaks head_dim_pow2]" in r and "a 32 -> 16" in r)
+    clean = next(r for r in rows if "a 32 -> 20" in r)
+    assert rows.index(flagged) > rows.index(clean)  # 770 TFLOP/s below 747: because it breaks a rule
+    assert "rows marked [breaks RULE] break an error-level shape rule" in section
+    assert "ranked after every row that breaks none, whatever their TFLOP/s" in section
+    ffn = out[out.index("ffn: ranked"):out.index("vocab: ranked")]
+    assert "[breaks" not in ffn and "rows marked [breaks RULE]" not in ffn  # said only where it applies
+
+
 @pytest.mark.parametrize("gpu", [A100, H100], ids=lambda g: g.key)
 def test_gpt3_heads_a20_ranks_above_a32(gpu):
     m = models.get("gpt3-2.7b")
@@ -113,3 +150,15 @@ def test_candidate_as_dict_round_trip():
     d = c.as_dict()
     assert d["heads"] == 8 and d["params"] == param_count(m) and d["measured_tflops"] is None
     assert dataclasses.replace(c, measured_tflops=2.0).score == 2.0
+
+
+def test_hf_config_without_context_length_is_advised_at_the_default(capsys):
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "fixtures" / "hf" / "falcon-7b"
+    assert main([str(folder), "--gpu", "H100"]) == 0
+    out = capsys.readouterr().out
+    assert "s=2048" in out and "s = 2048: the config has no context length" in out and "pass --seq to change" in out
+    assert main([str(folder), "--gpu", "H100", "--seq", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "s=1024" in out and "pass --seq to change" not in out

@@ -81,6 +81,21 @@ def test_shape_errors_name_the_problem():
         da.decode_attention(q, k, v, torch.tensor([64, 64], dtype=torch.int32), split=48, block_n=32)
 
 
+@pytest.mark.parametrize("lens, index, value", [([300, 0, 129], 1, 0), ([300, 17, 301], 2, 301), ([-5, 17, 1], 0, -5)])
+def test_lens_outside_one_to_capacity_is_refused(lens, index, value):
+    q, k, v = _inputs(3, 4, 2, 300)
+    with pytest.raises(ValueError, match=rf"decode_attention: lens\[{index}\] = {value}; every length must be between 1 "
+                                         rf"and the cache capacity 300"):
+        _run(q, k, v, lens)
+
+
+def test_lens_at_the_limits_are_accepted():
+    q, k, v = _inputs(2, 4, 2, 300)
+    lens = torch.tensor([1, 300], dtype=torch.int32)
+    out = da.decode_attention(q, k, v, lens, split=SPLIT, block_n=BLOCK)
+    assert (out - da.reference(q, k, v, lens)).abs().max().item() < 1e-5
+
+
 def test_flops_and_bytes():
     # Llama-3-8B-like decode at batch 1, L=4096: K and V of 8 kv heads dominate.
     assert da.flops(1, 32, 8, 4096, 128) == 4 * 32 * 4096 * 128

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from perf.shape import models
-from perf.shape.hf_config import from_dict, load
+from perf.shape.hf_config import DEFAULT_SEQ, from_dict, load
 from perf.shape.models import ModelConfigError
 
 HF = Path(__file__).parent / "fixtures" / "hf"
@@ -34,7 +34,7 @@ def test_llama_family_is_swiglu_via_model_type():
 def test_gpt2_spellings_and_default_ffn():
     m = load(HF / "gpt2" / "config.json")
     assert (m.hidden, m.heads, m.layers, m.seq, m.ffn, m.activation) == (768, 12, 12, 1024, 3072, "gelu")
-    assert m.name == "gpt2"  # the folder's name when _name_or_path is absent
+    assert m.name == "gpt2"  # the model_type when _name_or_path is absent
 
 
 def test_falcon_multi_query_and_kv_heads():
@@ -49,10 +49,51 @@ def test_opt_relu_and_ffn_dim():
     assert m.activation == "relu" and m.ffn == 3072
 
 
-def test_missing_context_length_names_the_field_and_seq_stands_in():
-    with pytest.raises(ModelConfigError, match=r"falcon-7b/config.json: field 'max_position_embeddings' \(or n_positions"):
-        load(HF / "falcon-7b")
-    assert load(HF / "bloom-560m", seq=2048).seq == 2048
+@pytest.mark.parametrize("folder", ["falcon-7b", "bloom-560m"])
+def test_missing_context_length_uses_the_documented_default_and_seq_wins(folder):
+    m = load(HF / folder)  # the released config.json files have no max_position_embeddings
+    assert m.seq == DEFAULT_SEQ == 2048
+    assert "pass --seq to change" in m.source_of("seq") and "max_position_embeddings" in m.source_of("seq")
+    given = load(HF / folder, seq=512)
+    assert given.seq == 512 and "pass --seq" not in given.source_of("seq")
+    assert "pass --seq" not in load(HF / "llama-2-7b").source_of("seq")  # a config with a context length
+
+
+def test_name_comes_from_the_config_not_the_folder(tmp_path):
+    text = (HF / "gpt2" / "config.json").read_text()
+    plain = tmp_path / "downloads" / "config.json"
+    plain.parent.mkdir()
+    plain.write_text(text)
+    assert load(plain).name == "gpt2"  # model_type, not "downloads"
+    assert load(plain.parent).origin == str(plain)
+    cached = tmp_path / "models--openai-community--gpt2" / "snapshots" / "607a30d783dfa663caf39e06633721c8d4cfcd7e"
+    cached.mkdir(parents=True)
+    (cached / "config.json").write_text(text)
+    assert load(cached).name == "gpt2"  # the Hub cache's repository name, not the snapshot hash
+    falcon = tmp_path / "ckpt-final"
+    falcon.mkdir()
+    (falcon / "config.json").write_text((HF / "falcon-7b" / "config.json").read_text())
+    assert load(falcon).name == "falcon"
+
+
+@pytest.mark.parametrize("folder, tied", [
+    ("llama-2-7b", False),  # "tie_word_embeddings": false
+    ("mistral-7b", False),  # absent: MistralConfig's default
+    ("gpt-neox-20b", False),  # absent: GPTNeoXConfig's default
+    ("gpt2", True),  # absent: GPT2Config's default
+    ("falcon-7b", True),
+    ("bloom-560m", True),
+])
+def test_tied_output_head_from_the_config_or_its_model_type(folder, tied):
+    assert load(HF / folder).tied_embeddings is tied
+
+
+def test_tie_word_embeddings_must_be_a_boolean():
+    base = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+            "intermediate_size": 128, "vocab_size": 256, "max_position_embeddings": 64}
+    assert from_dict({**base, "tie_word_embeddings": True}).tied_embeddings is True
+    with pytest.raises(ModelConfigError, match=r"field 'tie_word_embeddings' must be true or false, got 'yes'"):
+        from_dict({**base, "tie_word_embeddings": "yes"})
 
 
 def test_explicit_head_dim_equal_to_h_over_a_is_dropped():
@@ -72,7 +113,8 @@ def test_unknown_model_type_with_silu_is_gated_and_gelu_is_not():
 
 @pytest.mark.parametrize("fname, pattern", [
     ("missing_heads.json", r"missing_heads.json: field 'num_attention_heads' \(or n_head, n_heads, num_heads\) is missing"),
-    ("heads_not_dividing.json", r"heads_not_dividing.json: model .*field 'heads' must divide 'hidden' \(2560 % 24 = 16\)"),
+    ("heads_not_dividing.json",
+     r"heads_not_dividing.json: model .*field 'num_attention_heads' must divide 'hidden_size' \(2560 % 24 = 16\)"),
     ("negative_layers.json", r"negative_layers.json: field 'n_layer' must be a positive integer, got -12"),
     ("string_hidden.json", r"string_hidden.json: field 'hidden_size' must be a positive integer, got '4096'"),
     ("gated_without_ffn.json", r"gated_without_ffn.json: field 'intermediate_size' is missing"),

@@ -53,6 +53,18 @@ def test_matmul_takes_strided_operands_and_leading_dims():
     _close(got, MM.reference(a.reshape(6, 64), w.t()).reshape(2, 3, 48), "fp32", "matmul a @ w.t()")
 
 
+@pytest.mark.parametrize("layout", ["strided", "expanded"])
+def test_matmul_non_contiguous_bias_matches_torch(layout):
+    a, b = _randn(9, 32, dtype=torch.float32, seed=1), _randn(32, 40, dtype=torch.float32, seed=2)
+    if layout == "strided":
+        bias = _randn(40, 2, dtype=torch.float32, seed=3)[:, 1]  # every other element: stride 2
+    else:
+        bias = _randn(1, dtype=torch.float32, seed=3).expand(40)  # stride 0
+    assert not bias.is_contiguous()
+    expected = torch.addmm(bias, a, b)
+    _close(matmul(a, b, bias), expected.double(), "fp32", f"matmul with a {layout} bias")
+
+
 def test_matmul_writes_into_out_and_rejects_bad_shapes():
     a, b = _randn(4, 32, dtype=torch.float16), _randn(32, 16, dtype=torch.float16, seed=1)
     out = torch.empty(4, 16, dtype=torch.float16)
@@ -132,6 +144,19 @@ def test_mean_matches_reference(dtype):
     _close(mean(x, (0, 2)), MEAN.reference(x, (0, 2)), dtype, "mean dims (0, 2)")
     long_rows = _randn(3, SINGLE_BLOCK_MAX + 7, dtype=dt, seed=9)
     _close(mean(long_rows), MEAN.reference(long_rows), dtype, "mean (chunked)")
+
+
+@pytest.mark.parametrize("shape, dim, keepdim", [((3, 0), -1, False), ((0, 4), 0, True), ((2, 0, 5), (1, 2), False)])
+def test_mean_over_an_empty_dimension_is_nan_like_torch(shape, dim, keepdim):
+    x = torch.empty(shape)
+    got, expected = mean(x, dim, keepdim), torch.mean(x, dim, keepdim=keepdim)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert torch.isnan(got).all() and torch.isnan(expected).all()
+
+
+def test_mean_of_no_rows_is_empty_like_torch():
+    x = torch.empty(0, 6)
+    assert mean(x, -1).shape == torch.mean(x, -1).shape == (0,)
 
 
 def test_flops_and_bytes_by_hand():

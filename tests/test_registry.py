@@ -85,7 +85,7 @@ def test_unexpected_error_fails_with_rule_gemm_dimension_value_and_fix():
     verdict = judge(m, evaluate(m, gpus.resolve("H100"), Layout()))
     assert not verdict.ok
     (line,) = verdict.problems
-    assert line.startswith("[head_dim_pow2] attn_score h/a = 80:") and "Fix: a = 40" in line and "a = 20" in line
+    assert line.startswith("[head_dim_pow2] attn_score h/a = 80:") and "Fix: a = 20 (h/a = 128)" in line
 
 
 def test_stale_expected_violation_fails():

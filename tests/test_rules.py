@@ -71,7 +71,7 @@ def test_head_dim_pow2_gpt3_worked_example():
     errors, report = broken(gpt3, layout=Layout(b=4))
     f = next(f for f in report.errors if f.rule == "head_dim_pow2")
     assert f.value == 80 and "divisible by 16, not 64" in f.message
-    assert "a = 20 (h/a = 128)" in f.fix and "a = 40 (h/a = 64)" in f.fix
+    assert "a = 20 (h/a = 128)" in f.fix and "a = 40" not in f.fix  # a = 40 (h/a = 64) is predicted slower
     # the payoff of a = 20 is a predicted speed-up, of the order of the paper's 1.18x
     a20 = float(f.payoff.split("a=20: predicted layer throughput x")[1].split()[0])
     assert 1.05 < a20 < 1.4

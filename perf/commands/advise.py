@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from perf.commands.lint import EXIT_OK, EXIT_USAGE, InputError, add_layout_options, gpu_for, layout_from, load_models, parse
 from perf.shape.checks import POW2_GOAL, ffn_candidates, ffn_center
+from perf.shape.hf_config import context_notes
 from perf.shape.estimate import MLP_GEMMS, estimate_layer, peak_tflops
 from perf.shape.layout import Layout, check_layout
 from perf.shape.models import ModelConfig, ModelConfigError, validate
@@ -66,12 +67,17 @@ class Candidate:
                 "new_errors": list(self.new_errors)}
 
 
+def embedding_params(m: ModelConfig) -> int:
+    """The v x h input embedding, and a second v x h matrix for an output head not tied to it."""
+    return m.vocab * m.hidden * (1 if m.tied_embeddings else 2)
+
+
 def param_count(m: ModelConfig) -> int:
-    """Weights of the layers' GEMMs plus one v x h embedding (biases, norms and a tied or untied head ignored)."""
+    """Weights of the layers' GEMMs plus the embedding and an untied output head (biases and norms ignored)."""
     d = m.d_head
     attention = m.hidden * (m.heads + 2 * m.n_kv_heads) * d + m.heads * d * m.hidden
     mlp = (3 if m.gated else 2) * m.hidden * m.ffn
-    return m.layers * (attention + mlp) + m.vocab * m.hidden
+    return m.layers * (attention + mlp) + embedding_params(m)
 
 
 def _score(m: ModelConfig, knob: str, gpu, layout: Layout) -> float:
@@ -148,7 +154,7 @@ def hidden_candidates(m: ModelConfig, gpu, layout: Layout) -> list[Candidate]:
     unit = 2 * POW2_GOAL * layout.t
     d = m.d_head if m.d_head % POW2_GOAL == 0 else 128
     group = m.heads // m.n_kv_heads
-    target_params = param_count(m) - m.vocab * m.hidden
+    target_params = param_count(m) - embedding_params(m)
     found = []
     for h in range(-(-int(m.hidden * 0.9) // unit) * unit, int(m.hidden * 1.1) + 1, unit):
         if h == m.hidden or h % d:
@@ -159,7 +165,7 @@ def hidden_candidates(m: ModelConfig, gpu, layout: Layout) -> list[Candidate]:
         ffn = max(unit, round(m.ffn * h / m.hidden / (POW2_GOAL * layout.t)) * POW2_GOAL * layout.t)
         kv = None if m.kv_heads is None or m.kv_heads == m.heads else a // group
         shaped = dataclasses.replace(m, hidden=h, heads=a, kv_heads=kv, head_dim=None, ffn=ffn, layers=1)
-        per_layer = param_count(shaped) - shaped.vocab * h
+        per_layer = param_count(shaped) - embedding_params(shaped)
         layers = max(1, round(target_params / per_layer))
         changed = dataclasses.replace(shaped, layers=layers)
         if not _fits(changed, layout):
@@ -265,6 +271,7 @@ def text(m: ModelConfig, gpu, layout: Layout, ranked: dict[str, list[Candidate]]
              f"{m.activation}, {_params(param_count(m))} parameters",
              f"on {gpu.key} ({gpu.sms} SMs, {peak:.0f} TFLOP/s {layout.dtype} peak){' [' + note + ']' if note else ''}; "
              f"{layout.describe(m)}",
+             *(f"  {n}" for n in context_notes(m, seq_given=layout.s is not None)),
              "ranked by " + ("measured TFLOP/s (--measure)" if measured else
                              "predicted TFLOP/s: roofline x tile/wave quantization x tensor-core alignment per GEMM")]
     for knob in KNOBS:
@@ -278,6 +285,9 @@ def text(m: ModelConfig, gpu, layout: Layout, ranked: dict[str, list[Candidate]]
             rows.append(_row(str(rank), c, current, measured))
         rows.append(_row("*", current, current, measured))
         lines += format_table(header, rows)
+        if any(c.new_errors for c in others[:shown]):
+            lines.append("(rows marked [breaks RULE] break an error-level shape rule; they are ranked after every row "
+                         "that breaks none, whatever their TFLOP/s)")
         if len(others) > shown:
             lines.append(f"({len(others) - shown} more; --show N lists more)")
     current_layer = estimate_layer(m, gpu, layout).tflops
@@ -310,7 +320,8 @@ def _current_label(c: Candidate) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m perf advise", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m perf advise", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", metavar="PATH_OR_NAME",
                         help="registered model name, TOML model file (one model) or Hugging Face config.json")
     add_layout_options(parser)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -53,7 +54,25 @@ def load_models(spec: str, *, seq: int | None = None) -> list[ModelConfig]:
     registry = models.registry()
     if spec in registry:
         return [registry[spec]]
+    if _looks_like_a_path(spec):
+        raise ModelConfigError(f"{spec}: no such file or folder")
     raise ModelConfigError(f"{spec!r} is neither a file nor a registered model; registered: {', '.join(sorted(registry))}")
+
+
+def _looks_like_a_path(spec: str) -> bool:
+    """A name with a folder separator, a leading dot or a model file's suffix is a path, never a model name."""
+    return "/" in spec or os.sep in spec or spec.startswith(".") or Path(spec).suffix in (".json", ".toml")
+
+
+def positive_int(text: str) -> int:
+    """argparse type for --tp, --pp, --micro-batch, --seq: the message names the option, not a layout field."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def gpu_for(name: str | None) -> tuple[gpus.GpuSpec, str]:
@@ -71,10 +90,12 @@ def gpu_for(name: str | None) -> tuple[gpus.GpuSpec, str]:
 
 def add_layout_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", metavar="NAME", help="GPU profile: A100, H100, H100-PCIe, H200, V100 (default: the device present, else H100-SXM)")
-    parser.add_argument("--tp", type=int, default=1, metavar="T", help="tensor-parallel size t (default 1)")
-    parser.add_argument("--pp", type=int, default=1, metavar="PP", help="pipeline-parallel stages (default 1)")
-    parser.add_argument("--micro-batch", type=int, default=1, metavar="B", help="micro-batch size b (default 1)")
-    parser.add_argument("--seq", type=int, default=None, metavar="S", help="sequence length s (default: the model's context)")
+    parser.add_argument("--tp", type=positive_int, default=1, metavar="T", help="tensor-parallel size t (default 1)")
+    parser.add_argument("--pp", type=positive_int, default=1, metavar="PP", help="pipeline-parallel stages (default 1)")
+    parser.add_argument("--micro-batch", type=positive_int, default=1, metavar="B", help="micro-batch size b (default 1)")
+    parser.add_argument("--seq", type=positive_int, default=None, metavar="S",
+                        help=f"sequence length s (default: the model's context; {hf_config.DEFAULT_SEQ} for a Hugging Face "
+                             f"config.json without one)")
     parser.add_argument("--dtype", choices=sorted(DTYPE_BYTES), default="bf16", help="GEMM dtype (default bf16)")
 
 
@@ -115,6 +136,11 @@ def gpu_line(gpu: gpus.GpuSpec, layout: Layout, note: str = "") -> str:
     return line + (f" [{note}]" if note else "")
 
 
+def model_notes(report: Report) -> list[str]:
+    """What the user should know about the model's numbers: a context length that is a default, not the file's."""
+    return hf_config.context_notes(report.model, seq_given=report.layout.s is not None)
+
+
 def predicted_tflops(report: Report) -> float | None:
     """The efficiency model's layer throughput; None when the layout does not split the model evenly."""
     try:
@@ -127,6 +153,7 @@ def model_text(report: Report, show_info: bool) -> list[str]:
     m = report.model
     lines = [f"{m.name} ({m.origin or 'registry'}): h={m.hidden} a={m.heads} kv={m.n_kv_heads} d={m.d_head} L={m.layers} "
              f"v={m.vocab} ffn={m.ffn} {m.activation}; {report.layout.describe(m)}"]
+    lines += [f"  {note}" for note in model_notes(report)]
     shown = [f for f in report.findings if show_info or f.is_violation]
     rows, notes = [], []
     for f in shown:
@@ -185,6 +212,7 @@ def report_dict(report: Report) -> dict:
         "errors": len(report.errors),
         "warnings": len(report.warnings),
         "broken": sorted(report.broken()),
+        "notes": model_notes(report),
         "predicted_layer_tflops": round(tflops, 2) if tflops is not None else None,
         "findings": [f.as_dict() for f in report.findings],
     }

@@ -16,6 +16,7 @@ from perf.shape.models import ModelConfig
 from perf.shape.shapes import Gemm
 
 POW2_GOAL = 64  # sec. VI-B: "divisible by a power of two, though there is no further benefit to going beyond 64"
+NOT_SLOWER = 0.995  # a fix predicted at x0.995 or better (x1.00 as printed) is not called slower
 QUANT_WARN = 0.8  # tile or wave efficiency below this is a warning; below 1.0 an info
 
 
@@ -76,12 +77,18 @@ def check_head_dim(rule: Rule, ctx: Context) -> list[Finding]:
         options = sorted(_heads_with_head_dim(m.hidden, ctx.layout.t), key=lambda a: (abs(a - m.heads), -a))[:2]
     else:
         options = []
-    parts, payoffs = [], []
-    for a in options:
-        fixed = dataclasses.replace(m, heads=a, head_dim=None, kv_heads=None if m.kv_heads in (None, m.heads) else _kv_for(m, a))
-        parts.append(f"a = {a} (h/a = {m.hidden // a})")
-        if ctx.gemms:
-            payoffs.append(f"a={a}: {_payoff(speedup(m, fixed, ctx.gpu, ctx.layout))}")
+    ratios = {}
+    if ctx.gemms:  # of the two nearest, only those predicted not slower, best first; if neither, the better, said so
+        for a in options:
+            fixed = dataclasses.replace(m, heads=a, head_dim=None,
+                                        kv_heads=None if m.kv_heads in (None, m.heads) else _kv_for(m, a))
+            ratios[a] = speedup(m, fixed, ctx.gpu, ctx.layout)
+        ranked = sorted(options, key=lambda a: -ratios[a])
+        options = [a for a in ranked if ratios[a] >= NOT_SLOWER] or ranked[:1]
+    parts = [f"a = {a} (h/a = {m.hidden // a})" for a in options]
+    payoffs = [f"a={a}: {_payoff(ratios[a])}" if ratios[a] >= NOT_SLOWER else
+               f"a={a}: predicted layer throughput x{ratios[a]:.3f}, slower than today: no head count near "
+               f"a = {m.heads} fixes the rule without a loss on this GPU" for a in options if a in ratios]
     fix_options = " or ".join(parts) if parts else f"a head size of {_round_up(d, POW2_GOAL)}"
     return [rule.finding(gemm="attn_score", dimension="h/a", value=d, payoff="; ".join(payoffs),
                          d=d, h=m.hidden, a=m.heads, p=p, options=fix_options)]

@@ -10,11 +10,20 @@ Field spellings accepted, first found wins (Llama/Mistral/Qwen2/Gemma/NeoX/OPT/F
   kv heads num_key_value_heads, num_kv_heads, n_head_kv, multi_query = true (one kv head)
   head_dim head_dim (only when it differs from hidden/heads)
   act      hidden_act, hidden_activation, activation_function
+  tied     tie_word_embeddings (absent: the model type's default in transformers; untied for the Llama family,
+           GPT-NeoX, GPT-J, Phi; tied for the others, as transformers' PretrainedConfig)
+
+A config without a context length (Falcon's and BLOOM's config.json have none: both use ALiBi or rotary
+positions with no fixed table) gets DEFAULT_SEQ = 2048 tokens, and the model's `sources["seq"]` says so;
+`seq=` (lint's and advise's --seq) wins over both.
+
+The model is named by what the file says, never by the folder that holds it: `_name_or_path` (its last part),
+else the repository of a Hub cache path (models--ORG--NAME/snapshots/HASH), else the model_type.
 
 Gated MLPs (three matrices) come from the model_type (the Llama family: llama, mistral, qwen2, gemma, ...)
 or an activation named swiglu/geglu: silu -> "swiglu", gelu* -> "geglu". Any other MLP has two matrices and
 is recorded as "relu" or "gelu" (the activation field decides only the MLP's shape). Errors name the file and
-the field.
+the field as the file spells it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,14 @@ SPELLINGS = {
     "head_dim": ("head_dim",),
     "act": ("hidden_act", "hidden_activation", "activation_function"),
 }
+DEFAULT_SEQ = 2048
+SEQ_DEFAULT_NOTE = (f"s = {DEFAULT_SEQ}: the config has no context length ({', '.join(SPELLINGS['seq'])}); "
+                    f"a default, pass --seq to change")
+# model_types whose transformers config defaults to tie_word_embeddings = False (PretrainedConfig's default is True)
+UNTIED_MODEL_TYPES = frozenset({
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "phi3", "olmo", "olmo2", "granite", "stablelm",
+    "gpt_neox", "gptj", "phi", "deepseek_v2",
+})
 GATED_MODEL_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "gemma", "gemma2", "phi3", "olmo", "olmo2",
     "cohere", "internlm2", "baichuan", "yi", "granite", "stablelm", "deepseek", "exaone",
@@ -60,11 +77,36 @@ def _positive_int(origin: str, key: str, value: Any) -> int:
     return value
 
 
-def _required(data: Mapping[str, Any], origin: str, field: str) -> int:
+def _required(data: Mapping[str, Any], origin: str, field: str) -> tuple[str, int]:
     key, value = _pick(data, field)
     if key is None:
         raise ModelConfigError(f"{origin}: field {SPELLINGS[field][0]!r} (or {', '.join(SPELLINGS[field][1:])}) is missing")
-    return _positive_int(origin, key, value)
+    return key, _positive_int(origin, key, value)
+
+
+def _tied(data: Mapping[str, Any], origin: str) -> bool:
+    value = data.get("tie_word_embeddings")
+    if value is None:
+        return data.get("model_type") not in UNTIED_MODEL_TYPES
+    if not isinstance(value, bool):
+        raise ModelConfigError(f"{origin}: field 'tie_word_embeddings' must be true or false, got {value!r}")
+    return value
+
+
+def _name(data: Mapping[str, Any], origin: str) -> str:
+    """What the file says the model is (see the module doc), never the name of the folder holding it."""
+    named = Path(str(data.get("_name_or_path") or "")).name
+    if named:
+        return named
+    for part in reversed(Path(origin).parts):
+        if part.startswith("models--") and part.count("--") >= 2:  # the Hub cache: models--ORG--NAME
+            return part.split("--", 2)[2]
+    return str(data.get("model_type") or "config")
+
+
+def context_notes(model: ModelConfig, seq_given: bool) -> list[str]:
+    """The line to print beside a model whose context length is our default, not its file's (none when --seq given)."""
+    return [] if seq_given or model.source_of("seq") != SEQ_DEFAULT_NOTE else [SEQ_DEFAULT_NOTE]
 
 
 def _activation(data: Mapping[str, Any], origin: str) -> str:
@@ -101,12 +143,21 @@ def from_dict(data: Mapping[str, Any], *, origin: str = "<config.json>", name: s
     """A ModelConfig from a parsed config.json. `seq` overrides (or stands in for) the context length."""
     if not isinstance(data, Mapping):
         raise ModelConfigError(f"{origin}: expected a JSON object at the top level, got {type(data).__name__}")
-    hidden = _required(data, origin, "hidden")
-    heads = _required(data, origin, "heads")
-    layers = _required(data, origin, "layers")
-    vocab = _required(data, origin, "vocab")
+    keys = {}
+    keys["hidden"], hidden = _required(data, origin, "hidden")
+    keys["heads"], heads = _required(data, origin, "heads")
+    keys["layers"], layers = _required(data, origin, "layers")
+    keys["vocab"], vocab = _required(data, origin, "vocab")
+    sources = {}
     if seq is None:
-        seq = _required(data, origin, "seq")
+        seq_key, seq_value = _pick(data, "seq")
+        if seq_key is None:
+            seq, keys["seq"] = DEFAULT_SEQ, "--seq"
+            sources["seq"] = SEQ_DEFAULT_NOTE
+        else:
+            keys["seq"], seq = seq_key, _positive_int(origin, seq_key, seq_value)
+    else:
+        keys["seq"] = "--seq"
     activation = _activation(data, origin)
     ffn_key, ffn = _pick(data, "ffn")
     if ffn_key is None:
@@ -114,20 +165,21 @@ def from_dict(data: Mapping[str, Any], *, origin: str = "<config.json>", name: s
             raise ModelConfigError(f"{origin}: field 'intermediate_size' is missing (a gated MLP has no default size)")
         ffn = 4 * hidden
     else:
-        ffn = _positive_int(origin, ffn_key, ffn)
+        keys["ffn"], ffn = ffn_key, _positive_int(origin, ffn_key, ffn)
     head_key, head_dim = _pick(data, "head_dim")
     if head_key is not None:
         head_dim = _positive_int(origin, head_key, head_dim)
         if head_dim * heads == hidden:
             head_dim = None
-    if name is None:
-        name = Path(str(data.get("_name_or_path") or "")).name or data.get("model_type") or "config"
+    keys["kv_heads"] = _pick(data, "kv_heads")[0] or "multi_query"
+    keys["activation"] = _pick(data, "act")[0] or "model_type"
     cfg = ModelConfig(
-        name=name, hidden=hidden, heads=heads, layers=layers, vocab=vocab, seq=seq, ffn=ffn, activation=activation,
-        kv_heads=_kv_heads(data, origin, heads), head_dim=head_dim, family=str(data.get("model_type", "")),
-        source=f"Hugging Face config.json ({origin})", origin=origin,
+        name=name or _name(data, origin), hidden=hidden, heads=heads, layers=layers, vocab=vocab, seq=seq, ffn=ffn,
+        activation=activation, kv_heads=_kv_heads(data, origin, heads), head_dim=head_dim,
+        family=str(data.get("model_type", "")), source=f"Hugging Face config.json ({origin})", sources=sources,
+        origin=origin, tied_embeddings=_tied(data, origin),
     )
-    return validate(cfg)
+    return validate(cfg, names=keys)
 
 
 def load(path: str | Path, *, name: str | None = None, seq: int | None = None) -> ModelConfig:
@@ -143,6 +195,4 @@ def load(path: str | Path, *, name: str | None = None, seq: int | None = None) -
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelConfigError(f"{path}: not valid JSON: {exc}") from None
-    if name is None and isinstance(data, Mapping) and not data.get("_name_or_path"):
-        name = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
     return from_dict(data, origin=str(path), name=name, seq=seq)

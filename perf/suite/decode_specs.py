@@ -20,6 +20,7 @@ from perf.shape import models
 from perf.shape.shapes import DTYPE_BYTES, layer_gemms
 from perf.spec import BenchSpec, Prepared
 from perf.suite.gemm_specs import gemm_build
+from perf.suite.output_check import check_output
 from perf.measure.target import Target
 
 DEFAULT_MODELS = ("llama-2-7b", "gpt3-2.7b")
@@ -102,8 +103,8 @@ def _attention_build(shape: AttentionShape, batch: int, length: int, dtype: str,
             out = torch.empty_like(q)
             work = da.workspace(q, length)
 
-            def fn():
-                da.decode_attention(q, k, v, lens, out=out, work=work)
+            def fn():  # every length is the capacity by construction: no lens check (a device sync) while timed
+                da.decode_attention(q, k, v, lens, out=out, work=work, check_lens=False)
 
             def result():
                 fn()
@@ -114,17 +115,10 @@ def _attention_build(shape: AttentionShape, batch: int, length: int, dtype: str,
 
             result = fn
 
-        def verify():
-            got = result().float()
-            checked = range(0, batch, max(1, batch // 4))  # a few sequences: the reference runs one at a time
-            for b in checked:
-                ref = da.reference(q[b : b + 1], k[b : b + 1], v[b : b + 1], lens[b : b + 1])[0]
-                err = ((got[b] - ref).norm() / ref.norm()).item()
-                tol = 2e-2 if DTYPE_BYTES[dtype] <= 2 else 1e-4
-                assert err == err and err < tol, (
-                    f"decode attention {provider} {shape.name} b{batch} L{length}: sequence {b} relative error "
-                    f"{err:.2e} over {tol:.0e}"
-                )
+        def verify():  # every sequence against the reference, which runs one sequence at a time
+            got = result()
+            check_output(got, da.reference(q, k, v, lens), dtype,
+                         f"decode attention {provider} {shape.name} b{batch} L{length}")
 
         return Prepared(fn=fn, verify=verify)
 

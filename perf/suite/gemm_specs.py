@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from perf.shape import models
 from perf.shape.shapes import DTYPE_BYTES, Gemm, layer_gemms
 from perf.spec import BenchSpec, Prepared
+from perf.suite.output_check import check_output
 from perf.measure.target import Target
 
 
@@ -59,10 +60,7 @@ def gemm_build(g: Gemm, dtype: str):
 
         def verify():
             fn()
-            ref = torch.matmul(a.float(), b.float())
-            err = ((out.float() - ref).norm() / ref.norm()).item()
-            tol = 2e-2 if DTYPE_BYTES[dtype] <= 2 else 1e-4
-            assert err == err and err < tol, f"{g.name} {g.shape}: relative error {err:.2e} over {tol:.0e}"
+            check_output(out, torch.matmul(a.float(), b.float()), dtype, f"{g.name} {g.shape}")
 
         return Prepared(fn=fn, verify=verify)
 

@@ -19,6 +19,7 @@ import importlib
 from dataclasses import dataclass
 
 from perf.spec import BenchSpec, Prepared
+from perf.suite.output_check import TOLERANCE, check_output
 from perf.measure.target import Target
 
 KERNELS = ("matmul", "rms_norm", "log_softmax", "mean")
@@ -31,7 +32,6 @@ CPU_HIDDEN = 256
 CPU_TOKENS = (1, 2, 4, 8, 16, 32, 64)
 CPU_DTYPE = "fp32"  # bf16 on most CPUs runs through slow fallbacks
 
-TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 2e-2}  # relative L2 error against the float64 reference
 RMS_EPS = 1e-6
 
 
@@ -64,20 +64,9 @@ def reference_provider(kernel: str, target: Target) -> str:
     return "cuBLAS" if kernel == "matmul" and not target.is_cpu else "torch"
 
 
-def _relative_error(got, ref) -> float:
-    diff = (got.double() - ref).norm().item()
-    scale = ref.norm().item() or 1.0
-    return diff / scale
-
-
 def _checker(case: KernelCase, out, expected):
-    tol = TOLERANCE[case.dtype]
-
     def verify():
-        ref = expected()
-        assert out[0].shape == ref.shape, f"{case.id}: output shape {tuple(out[0].shape)}, reference {tuple(ref.shape)}"
-        err = _relative_error(out[0], ref)
-        assert err == err and err <= tol, f"{case.id}: relative error {err:.2e} against the float64 reference, over {tol:.0e}"
+        check_output(out[0], expected(), case.dtype, f"{case.id} against the float64 reference")
 
     return verify
 

@@ -37,6 +37,7 @@ class ModelConfig:
     sources: Mapping[str, str] = field(default_factory=dict)
     expected_violations: tuple[str, ...] = ()
     origin: str = ""  # the file it came from
+    tied_embeddings: bool = True  # the output head shares the input embedding's weights (no second v x h matrix)
 
     @property
     def d_head(self) -> int:
@@ -58,26 +59,35 @@ _INT_FIELDS = ("hidden", "heads", "layers", "vocab", "seq", "ffn")
 _OPTIONAL_INT_FIELDS = ("kv_heads", "head_dim")
 
 
-def validate(cfg: ModelConfig) -> ModelConfig:
-    """Raise ModelConfigError unless the config describes a transformer layer."""
+def validate(cfg: ModelConfig, names: Mapping[str, str] | None = None) -> ModelConfig:
+    """Raise ModelConfigError unless the config describes a transformer layer. `names` maps our field names to
+    the ones the user's file spells (a Hugging Face config.json), so that errors name the field they wrote."""
     where = f"{cfg.origin or '<config>'}: model {cfg.name!r}"
+    names = names or {}
+
+    def n(field_name: str) -> str:
+        return repr(names.get(field_name, field_name))
+
     for name in _INT_FIELDS:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ModelConfigError(f"{where}: field {name!r} must be a positive integer, got {value!r}")
+            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer, got {value!r}")
     for name in _OPTIONAL_INT_FIELDS:
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise ModelConfigError(f"{where}: field {name!r} must be a positive integer or absent, got {value!r}")
+            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer or absent, got {value!r}")
+    if not isinstance(cfg.tied_embeddings, bool):
+        raise ModelConfigError(f"{where}: field {n('tied_embeddings')} must be true or false, got {cfg.tied_embeddings!r}")
     if cfg.activation not in ACTIVATIONS:
-        raise ModelConfigError(f"{where}: field 'activation' must be one of {ACTIVATIONS}, got {cfg.activation!r}")
+        raise ModelConfigError(f"{where}: field {n('activation')} must be one of {ACTIVATIONS}, got {cfg.activation!r}")
     if cfg.head_dim is None and cfg.hidden % cfg.heads:
         raise ModelConfigError(
-            f"{where}: field 'heads' must divide 'hidden' ({cfg.hidden} % {cfg.heads} = {cfg.hidden % cfg.heads})"
+            f"{where}: field {n('heads')} must divide {n('hidden')} ({cfg.hidden} % {cfg.heads} = {cfg.hidden % cfg.heads})"
         )
     if cfg.heads % cfg.n_kv_heads:
         raise ModelConfigError(
-            f"{where}: field 'kv_heads' must divide 'heads' ({cfg.heads} % {cfg.n_kv_heads} = {cfg.heads % cfg.n_kv_heads})"
+            f"{where}: field {n('kv_heads')} must divide {n('heads')} "
+            f"({cfg.heads} % {cfg.n_kv_heads} = {cfg.heads % cfg.n_kv_heads})"
         )
     return cfg
 
