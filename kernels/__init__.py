@@ -1,18 +1,20 @@
 """Batch-invariant Triton kernels: a row of the result is bitwise the same whatever the other rows are.
 
-    from kernels import matmul, rms_norm, log_softmax, mean, batch_invariant
+    from kernels import matmul, rms_norm, log_softmax, mean, attention, batch_invariant
 
     y = matmul(x, w)                # bf16/fp16 (or fp32) in, fp32 accumulation, x's dtype out
-    with batch_invariant():         # route torch's mm/addmm/_log_softmax/mean.dim (and the fused
-        logits = model(tokens)      # RMSNorm where torch has one) on CUDA tensors to these kernels
+    with batch_invariant():         # route torch's matmuls, softmax, norms, reductions and SDPA on CUDA
+        logits = model(tokens)      # tensors to these kernels (kernels/batch_invariant.py lists them)
 
 Each kernel lives in its own module with its launcher, its `reference`, and `flops` / `bytes`.
 """
 
+from kernels.attention import attention
 from kernels.batch_invariant import batch_invariant
+from kernels.layer_norm import layer_norm
 from kernels.log_softmax import log_softmax
 from kernels.matmul import matmul
 from kernels.mean import mean
 from kernels.rms_norm import rms_norm
 
-__all__ = ["matmul", "rms_norm", "log_softmax", "mean", "batch_invariant"]
+__all__ = ["matmul", "rms_norm", "log_softmax", "mean", "layer_norm", "attention", "batch_invariant"]
