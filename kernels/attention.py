@@ -45,7 +45,7 @@ def _attention_kernel(
     stride_mb, stride_mh, stride_mm, stride_mn,
     stride_ob, stride_oh, stride_om,
     heads, q_len, kv_len, qk_scale,
-    GROUP: tl.constexpr, MASK_KIND: tl.constexpr, CAUSAL: tl.constexpr,
+    GROUP: tl.constexpr, MASK_KIND: tl.constexpr, CAUSAL: tl.constexpr, DOT_PRECISION: tl.constexpr,
     HEAD_DIM: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
     pid_m = tl.program_id(0)
@@ -74,7 +74,7 @@ def _attention_kernel(
         offs = n0 + offs_n
         kmask = offs < kv_len
         k = tl.load(k_base + offs[:, None].to(tl.int64) * stride_kn + offs_d[None, :], mask=kmask[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale  # log2 domain
+        s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * qk_scale  # log2 domain
         seen = kmask[None, :] & qmask[:, None]
         if CAUSAL:
             seen = seen & (offs[None, :] <= offs_m[:, None])
@@ -91,7 +91,7 @@ def _attention_kernel(
         p = tl.exp2(s - m_safe[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
         v = tl.load(v_base + offs[:, None].to(tl.int64) * stride_vn + offs_d[None, :], mask=kmask[:, None], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
         m_i = m_new
 
     l_safe = tl.where(l_i > 0, l_i, 1.0)
@@ -172,6 +172,7 @@ def attention(
         out.stride(0), out.stride(1), out.stride(2),
         heads, q_len, kv_len, scale * LOG2E,
         GROUP=heads // kv_heads, MASK_KIND=kind, CAUSAL=bool(causal),
+        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",  # fp32: no TF32, as torch's SDPA
         HEAD_DIM=head_dim, BLOCK_Q=block_m, BLOCK_K=block_n,
         num_warps=num_warps, num_stages=num_stages,
     )

@@ -284,8 +284,8 @@ def _decode(query, key, value, attn_mask, scale):
 def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
     import torch
 
-    if not _attention_supported(query, key, value, attn_mask, dropout_p, enable_gqa):
-        return torch.ops.aten._scaled_dot_product_attention_math(
+    if not _attention_supported(query, key, value, attn_mask, dropout_p, enable_gqa) or (is_causal and attn_mask is not None):
+        return torch.ops.aten._scaled_dot_product_attention_math(  # torch's semantics, and torch's errors
             query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
         )[0]
     if query.shape[2] == 1 and not is_causal:
