@@ -95,6 +95,7 @@ def _matmul_kernel(
     a_ptr, b_ptr, c_ptr, bias_ptr,
     M, N, K,
     stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+    stride_ab, stride_bb, stride_cb,  # between the matrices of a batched product (program axis 1)
     HAS_BIAS: tl.constexpr,
     EVEN_K: tl.constexpr,
     DOT_PRECISION: tl.constexpr,
@@ -110,6 +111,10 @@ def _matmul_kernel(
     group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
     pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
     pid_n = (pid % num_pid_in_group) // group_size_m
+    batch = tl.program_id(1).to(tl.int64)
+    a_ptr += batch * stride_ab
+    b_ptr += batch * stride_bb
+    c_ptr += batch * stride_cb
 
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -171,19 +176,58 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
         if bias is not None:
             out += bias
         return out.reshape(*lead, n)
-    cfg = config or select_config(m, n, k, name, policy)
-    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n),)
+    _launch(a2[None], b[None], out[None], bias, config or select_config(m, n, k, name, policy), name)
+    return out.reshape(*lead, n)
+
+
+def _launch(a3, b3, c3, bias, cfg: MatmulConfig, name: str):
+    """One program per (output tile, matrix of the batch): the same tiles and K order for every matrix."""
+    batch, m, k = a3.shape
+    n = b3.shape[2]
+    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n), batch)
     _matmul_kernel[grid](
-        a2, b, out, bias if bias is not None else out,
+        a3, b3, c3, bias if bias is not None else c3,
         m, n, k,
-        a2.stride(0), a2.stride(1), b.stride(0), b.stride(1), out.stride(0), out.stride(1),
+        a3.stride(1), a3.stride(2), b3.stride(1), b3.stride(2), c3.stride(1), c3.stride(2),
+        a3.stride(0), b3.stride(0), c3.stride(0),
         HAS_BIAS=bias is not None,
         EVEN_K=k % cfg.block_k == 0,
         DOT_PRECISION="ieee" if name == "fp32" else "tf32",
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m,
         num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )
-    return out.reshape(*lead, n)
+
+
+def bmm(a, b, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLICY, out=None):
+    """A[i] @ B[i] for A of shape (batch, M, K) and B of shape (batch, K, N); the output has A's dtype.
+
+    Each matrix of the batch gets the tiles and K order that `matmul` gives a problem of its (M, N, K):
+    a row of one product does not depend on the other matrices, on their number, or on the other rows.
+    """
+    import torch
+
+    if a.dtype != b.dtype:
+        raise TypeError(f"kernels.matmul.bmm: dtypes differ: a {a.dtype}, b {b.dtype}")
+    if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"kernels.matmul.bmm: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (B, M, K) @ (B, K, N)")
+    name = dtype_name(a.dtype)
+    batch, m, k = a.shape
+    n = b.shape[2]
+    if out is None:
+        out = torch.empty((batch, m, n), device=a.device, dtype=a.dtype)
+    elif out.shape != (batch, m, n) or out.dtype != a.dtype:
+        raise ValueError(f"kernels.matmul.bmm: out is {tuple(out.shape)} {out.dtype}; expected ({batch}, {m}, {n}) {a.dtype}")
+    if out.numel() == 0:
+        return out
+    if k == 0:
+        return out.zero_()
+    _launch(a, b, out, None, config or select_config(m, n, k, name, policy), name)
+    return out
+
+
+def bmm_reference(a, b):
+    """A[i] @ B[i] computed in float64, returned in float64."""
+    return a.double() @ b.double()
 
 
 def reference(a, b, bias=None):

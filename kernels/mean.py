@@ -1,4 +1,4 @@
-"""Batch-invariant mean over one dimension: y = sum(x) / n, accumulated in fp32.
+"""Batch-invariant mean (and sum) over one or more dimensions: y = sum(x) / n, accumulated in fp32.
 
 Why it is batch-invariant: one program per output element (a row of the reduced dimension); the
 row is summed in an order fixed by its length alone (see kernels.rows), and nothing is shared
@@ -27,7 +27,7 @@ def bytes(tokens: int, hidden: int, dtype="bf16") -> int:  # noqa: A001 (the spe
 
 
 @triton.jit
-def _mean_kernel(x_ptr, y_ptr, N, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
+def _mean_kernel(x_ptr, y_ptr, N, DIVIDE: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * N
     cols = tl.arange(0, BLOCK)
@@ -38,11 +38,22 @@ def _mean_kernel(x_ptr, y_ptr, N, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
         for start in range(0, N, BLOCK):
             acc += tl.load(x_row + start + cols, mask=start + cols < N, other=0.0).to(tl.float32)
         total = tl.sum(acc, axis=0)
-    tl.store(y_ptr + row, (total / N).to(y_ptr.dtype.element_ty))
+    if DIVIDE:
+        total = total / N
+    tl.store(y_ptr + row, total.to(y_ptr.dtype.element_ty))
 
 
 def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None, out=None):
     """Mean of x over `dim` (an int, or a sequence of dims); the output has x's dtype unless `out_dtype`."""
+    return _reduce(x, dim, keepdim, out_dtype, out, divide=True)
+
+
+def row_sum(x, dim=-1, keepdim: bool = False, *, out_dtype=None, out=None):
+    """Sum of x over `dim` (an int, or a sequence of dims), in the same order as `mean`; an empty dim sums to 0."""
+    return _reduce(x, dim, keepdim, out_dtype, out, divide=False)
+
+
+def _reduce(x, dim, keepdim, out_dtype, out, *, divide: bool):
     import torch
 
     dims = sorted({d % x.dim() for d in ((dim,) if isinstance(dim, int) else tuple(dim))}) if x.dim() else []
@@ -59,13 +70,19 @@ def mean(x, dim=-1, keepdim: bool = False, *, out_dtype=None, out=None):
     y = torch.empty(rows.shape[0], device=x.device, dtype=want) if out is None else out.view(rows.shape[0])
     if y.numel():
         if n == 0:
-            y.fill_(float("nan"))
+            y.fill_(float("nan") if divide else 0.0)
         else:
             cfg = row_config(n)
-            _mean_kernel[(rows.shape[0],)](rows, y, n, SINGLE=cfg.single, BLOCK=cfg.block, num_warps=cfg.num_warps)
+            _mean_kernel[(rows.shape[0],)](rows, y, n, DIVIDE=divide, SINGLE=cfg.single, BLOCK=cfg.block,
+                                           num_warps=cfg.num_warps)
     return y.reshape(out_shape)
 
 
 def reference(x, dim=-1, keepdim: bool = False):
     """The mean computed in float64, returned in float64."""
     return x.double().mean(dim=dim, keepdim=keepdim)
+
+
+def sum_reference(x, dim=-1, keepdim: bool = False):
+    """The sum computed in float64, returned in float64."""
+    return x.double().sum(dim=dim, keepdim=keepdim)

@@ -89,8 +89,11 @@ class PerfSession:
         if self.target.is_cpu or self.options.measure_only:  # measure-only runs feed baselines: no roofline there
             return [spec]
 
+        settings = dataclasses.replace(self.options.timing,
+                                       warmup_ms=max(self.options.timing.warmup_ms, roofline.CEILING_WARMUP_MS))
+
         def median_ms(prepared):
-            return timing.measure(prepared, self.target, self.options.timing).summary().median_ms
+            return timing.measure(prepared, self.target, settings).summary().median_ms
 
         measured = roofline.measure_ceilings(self.target, median_ms, roofline.MATMUL_DTYPES)
         return [spec, measured]
@@ -457,6 +460,8 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    if state.results:  # measured ceilings never below a result of this run; the records placed under them again
+        state.ceilings[:] = results.settle_ceilings(state.results, state.ceilings)
     if state.options.refresh and state.results:
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from kernels import batch_invariant
 from kernels.batch_invariant import _addmm, _fused_rms_norm, _log_softmax, _mean_dim, _mm, is_active, routes
 
-OPS = ["aten::mm", "aten::addmm", "aten::_log_softmax", "aten::mean.dim"]
+OPS = ["aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_softmax", "aten::_log_softmax", "aten::mean.dim",
+       "aten::sum.dim_IntList", "aten::native_layer_norm", "aten::scaled_dot_product_attention"]
 
 
 def _cuda_line(op: str) -> str:
@@ -28,7 +29,8 @@ def _randn(*shape, dtype=torch.float32, seed=0):
 
 def test_routes_cover_the_operators():
     names = set(routes())
-    assert {"mm", "addmm", "_log_softmax", "mean.dim"} <= names
+    assert {"mm", "addmm", "bmm", "baddbmm", "_softmax", "_log_softmax", "mean.dim", "sum.dim_IntList",
+            "native_layer_norm", "scaled_dot_product_attention"} <= names
     assert ("_fused_rms_norm" in names) == hasattr(torch.ops.aten, "_fused_rms_norm")
 
 
@@ -41,7 +43,7 @@ def test_registers_on_cuda_and_restores_on_exit():
         for op in ops:
             assert "batch_invariant.py" in _cuda_line(op), f"{op}: CUDA kernel not ours: {_cuda_line(op)!r}"
             cpu = [line for line in torch._C._dispatch_dump_table(op).splitlines() if line.startswith("CPU:")]
-            assert cpu and all("batch_invariant.py" not in line for line in cpu), f"{op}: the CPU kernel changed"
+            assert all("batch_invariant.py" not in line for line in cpu), f"{op}: the CPU kernel changed"
     assert not is_active()
     for op in ops:
         assert torch._C._dispatch_dump_table(op) == before[op], f"{op}: dispatch table not restored"
@@ -94,8 +96,11 @@ def test_mm_and_addmm_semantics():
     got = _addmm(full_bias, a, b, beta=0.5, alpha=2.0)
     assert torch.allclose(got.float(), 2 * ref + 0.5 * full_bias.float(), atol=5e-2, rtol=1e-2)
     assert torch.allclose(_addmm(full_bias, a, b, beta=0).float(), ref, atol=2e-2, rtol=1e-2)
-    a64, b64 = a.double(), b.double()  # not ours: falls back to a torch operator that is not routed
-    assert torch.equal(_mm(a64, b64), torch.bmm(a64[None], b64[None])[0])
+    a64, b64 = a.double(), b.double()  # not ours: falls back to torch's kernel through mm.out
+    assert torch.equal(_mm(a64, b64), a64 @ b64)
+    assert torch.equal(_addmm(full_bias.double(), a64, b64, beta=0.5), torch.addmm(full_bias.double(), a64, b64, beta=0.5))
+    with pytest.raises(RuntimeError):  # mixed dtypes: torch's own error
+        _mm(a, b.float())
 
 
 def test_log_softmax_semantics():

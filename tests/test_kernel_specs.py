@@ -26,17 +26,18 @@ ON_CPU = Target(gpu=CPU, present=CPU)
 def test_gpu_specs_cover_every_kernel_provider_and_token_count():
     specs = kernel_specs(GPU)
     assert TOKENS_COMPACT == (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
-    # matmul: 2 shapes x 2 providers x 14 token counts; the row kernels: 2 providers x 14.
-    assert len(specs) == 2 * 2 * 14 + 3 * 2 * 14
+    # matmul: 2 shapes x 2 providers x 14 token counts; the row kernels and attention: 2 providers x 14.
+    assert len(specs) == 2 * 2 * 14 + 4 * 2 * 14
     assert len({s.key for s in specs}) == len(specs)
     by_group = Counter(s.group for s in specs)
     assert by_group == {
         "kernel/matmul:4096x4096": 28, "kernel/matmul:4096x14336": 28,
         "kernel/rms_norm:h4096": 28, "kernel/log_softmax:h4096": 28, "kernel/mean:h4096": 28,
+        "kernel/attention:h4096": 28,
     }
     providers = {(s.params["kernel"], s.params["provider"]) for s in specs}
     assert providers == {("matmul", "triton"), ("matmul", "cuBLAS")} | {
-        (k, p) for k in ("rms_norm", "log_softmax", "mean") for p in ("triton", "torch")}
+        (k, p) for k in ("rms_norm", "log_softmax", "mean", "attention") for p in ("triton", "torch")}
     for s in specs:
         assert s.family == "kernel" and s.dtype == "bf16"
         assert {"kernel", "provider", "tokens", "hidden"} <= set(s.params) and s.params["hidden"] == HIDDEN
@@ -67,6 +68,10 @@ def test_flops_and_bytes_come_from_the_kernel_modules():
         if s.params["kernel"] == "matmul":
             want = (module.flops(s.params["tokens"], s.params["n"], s.params["hidden"]),
                     module.bytes(s.params["tokens"], s.params["n"], s.params["hidden"], s.dtype))
+        elif s.params["kernel"] == "attention":
+            t, h, kv, d = s.params["tokens"], s.params["heads"], s.params["kv_heads"], s.params["head_dim"]
+            assert (h, kv, d) == (32, 8, 128) and s.params["causal"]
+            want = (module.flops(1, h, t, t, d, causal=True), module.bytes(1, h, kv, t, t, d, 2))
         else:
             want = (module.flops(s.params["tokens"], s.params["hidden"]),
                     module.bytes(s.params["tokens"], s.params["hidden"], s.dtype))
@@ -101,7 +106,8 @@ def test_triton_spec_builds_and_verifies_under_the_interpreter(monkeypatch):
 
     cpu_like = Target(gpu=CPU, present=CPU, dtype="fp32")
     for case in (KernelCase("matmul", "triton", "fp16", 3, 64, 48), KernelCase("rms_norm", "triton", "bf16", 2, 128),
-                 KernelCase("log_softmax", "triton", "fp32", 2, 96), KernelCase("mean", "triton", "fp16", 3, 64)):
+                 KernelCase("log_softmax", "triton", "fp32", 2, 96), KernelCase("mean", "triton", "fp16", 3, 64),
+                 KernelCase("attention", "triton", "fp16", 20, 256)):
         spec_for(case, cpu_like).build(cpu_like).verify()
 
 

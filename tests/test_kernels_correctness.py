@@ -182,3 +182,41 @@ def test_flops_and_bytes_by_hand():
     assert MEAN.flops(8, 4096) == 32_768
     with pytest.raises(ValueError, match="dtype 'fp8' is not supported"):
         MM.bytes(1, 1, 1, "fp8")
+
+
+# ------------------------------------------------------------- the kernels batch_invariant() routes softmax, sum,
+# layer_norm and bmm to (their modules' references; the routes themselves: tests/test_batch_invariant_routes.py)
+
+LN = importlib.import_module("kernels.layer_norm")
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("hidden", [200, SINGLE_BLOCK_MAX + 300], ids=["single", "loop"])
+def test_softmax_sum_and_layer_norm_match_references(dtype, hidden):
+    dt = DTYPES[dtype]
+    x = _randn(3, hidden, dtype=dt, seed=5) * 3
+    w, b = _randn(hidden, dtype=dt, seed=6), _randn(hidden, dtype=dt, seed=7)
+    _close(LSM.softmax(x, -1), LSM.softmax_reference(x, -1), dtype, "softmax")
+    _close(MEAN.row_sum(x, -1) / hidden, MEAN.sum_reference(x, -1) / hidden, dtype, "row_sum / n")
+    y, mu, rstd = LN.layer_norm(x, w, b, 1e-5, return_stats=True)
+    _close(y, LN.reference(x, w, b, 1e-5), dtype, "layer_norm")
+    assert mu.shape == rstd.shape == (3, 1) and mu.dtype == torch.float32
+    assert torch.allclose(mu[:, 0].double(), x.double().mean(-1), atol=1e-3)
+
+
+def test_softmax_and_sum_along_middle_dims():
+    x = _randn(4, 5, 6, dtype=torch.float32)
+    _close(LSM.softmax(x, 1), LSM.softmax_reference(x, 1), "fp32", "softmax dim 1")
+    _close(MEAN.row_sum(x, (0, 2), keepdim=True), MEAN.sum_reference(x, (0, 2), keepdim=True), "fp32", "sum dims 0, 2")
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+def test_bmm_matches_reference_for_strided_and_broadcast_operands(dtype):
+    dt = DTYPES[dtype]
+    a = _randn(3, 7, 40, dtype=dt, seed=8)
+    b = _randn(3, 24, 40, dtype=dt, seed=9).transpose(1, 2)  # (3, 40, 24), column-major matrices
+    _close(MM.bmm(a, b), MM.bmm_reference(a, b), dtype, "bmm")
+    shared = _randn(40, 24, dtype=dt, seed=10).expand(3, 40, 24)  # batch stride 0
+    _close(MM.bmm(a, shared), MM.bmm_reference(a, shared), dtype, "bmm broadcast")
+    with pytest.raises(ValueError, match="expected \\(B, M, K\\) @ \\(B, K, N\\)"):
+        MM.bmm(a, b[:2])

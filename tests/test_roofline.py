@@ -11,11 +11,13 @@ from perf.verdict.roofline import (
     intensity,
     matmul_workload,
     measure_ceilings,
+    raise_to_achieved,
     place,
     ridge,
     roofline_pct,
 )
 from perf.measure.target import Target
+from perf.verdict import results
 
 H100 = gpus.resolve("H100")
 
@@ -92,10 +94,50 @@ def test_measure_ceilings_with_a_fake_timer():
         seen.append(prepared)
         return 2.0  # ms
 
-    c = measure_ceilings(target, measure, ("fp32", "bf16"), matmul_n=64, copy_bytes=1 << 16)
+    c = measure_ceilings(target, measure, ("fp32", "bf16"), matmul_shapes=((64, 64, 64),), copy_sizes=(1 << 16,))
     assert c.source == "measured" and len(seen) == 3
     assert c.peak("fp32") == pytest.approx(2 * 64**3 / 2e-3 / 1e12)
     assert c.bandwidth_gbs == pytest.approx(2 * (1 << 16) / 2e-3 / 1e9)  # read + written
+
+
+def test_measured_ceilings_are_the_best_over_shapes_and_sizes():
+    target = Target(gpu=gpus.CPU, present=gpus.CPU, dtype="fp32")
+    shapes = ((32, 64, 16), (64, 64, 64))
+    calls = []
+
+    def timer(prepared):
+        calls.append(prepared)
+        return [2.0, 1.0, 4.0, 1.0][len(calls) - 1]  # ms: matmul 1, matmul 2, copy 1, copy 2
+
+    c = measure_ceilings(target, timer, ("fp32",), matmul_shapes=shapes, copy_sizes=(1 << 14, 1 << 16))
+    assert c.peak("fp32") == pytest.approx(max(2 * 32 * 64 * 16 / 2e-3, 2 * 64**3 / 1e-3) / 1e12)
+    assert c.bandwidth_gbs == pytest.approx(2 * (1 << 16) / 1e-3 / 1e9)
+    assert any("(64, 64, 64)" in n for n in c.notes) and any(str(1 << 16) in n for n in c.notes)
+
+
+def test_a_measured_ceiling_is_never_below_a_result_of_the_same_run():
+    measured = Ceilings(peak_tflops={"bf16": 731.0, "fp32": 50.0}, bandwidth_gbs=4000.0, source="measured")
+    spec = Ceilings.from_spec(H100)
+    gemm = {"key": "gemm/big", "dtype": "bf16", "flops": 2 * 8192**3, "bytes": 3 * 2 * 8192**2,
+            "summary": {"median_ms": 2 * 8192**3 / 802e12 * 1e3}, "roofline": {}}  # 802 TFLOP/s
+    copy_like = {"key": "kernel/rms", "dtype": "bf16", "flops": 4 * 8192 * 4096, "bytes": 4100 * 8192 * 4,
+                 "summary": {"median_ms": 4100 * 8192 * 4 / 4200e9 * 1e3}, "roofline": {}}  # 4200 GB/s
+    slow = {"key": "gemm/small", "dtype": "fp32", "flops": 2 * 64**3, "bytes": 3 * 4 * 64**2,
+            "summary": {"median_ms": 1.0}, "roofline": {}}
+    records = [gemm, copy_like, slow]
+    settled = results.settle_ceilings(records, [spec, measured])
+    assert settled[0] is spec
+    raised = settled[1]
+    assert raised.peak("bf16") == pytest.approx(802.0) and raised.peak("fp32") == 50.0
+    assert raised.bandwidth_gbs == pytest.approx(4200.0)
+    assert any("bf16 peak raised from 731 to 802" in n and "gemm/big" in n for n in raised.notes)
+    assert any("bandwidth raised from 4000 to 4200" in n and "kernel/rms" in n for n in raised.notes)
+    for r in records:
+        pct = r["roofline"]["measured"]["pct_of_roofline"]
+        assert pct <= 100.0 + 1e-9, (r["key"], pct)
+    assert r["roofline"]["spec"]["source"] == "spec"
+    # nothing to raise: the same object back
+    assert raise_to_achieved(measured, [("k", "bf16", 10.0, 10.0)]) is measured
 
 
 def test_ceiling_workloads_default_sizes_and_bad_dtype():

@@ -25,6 +25,12 @@ def _triton_on_gpu(target: Target) -> bool:
     return True
 
 
+def _transformers(target: Target) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("transformers") is not None
+
+
 def _hopper(target: Target) -> bool:
     return not target.is_cpu and target.present.arch in ("hopper", "blackwell")
 
@@ -36,6 +42,7 @@ REQUIREMENTS = {
         Requirement("triton", _triton_on_gpu,
                     "needs Triton on a GPU (on the CPU the interpreter checks correctness in tests/, it is not timed)"),
         Requirement("hopper", _hopper, "needs a Hopper or newer GPU"),
+        Requirement("transformers", _transformers, "needs transformers (pip install -e '.[test]')"),
     )
 }
 

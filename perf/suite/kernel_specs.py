@@ -1,8 +1,10 @@
 """Kernel benchmarks (family "kernel"): our batch-invariant Triton kernels against the vendor's, over tokens.
 
 For each kernel, our Triton kernel (provider "triton") and the reference provider ("cuBLAS", that is
-torch.matmul, for matmul; torch's F.rms_norm / log_softmax / mean, provider "torch", for the others)
-over tokens 1, 2, 4, ..., 8192 at hidden 4096; matmul also for the MLP up shape 4096 -> 14336.
+torch.matmul, for matmul; torch's F.rms_norm / log_softmax / mean / scaled_dot_product_attention,
+provider "torch", for the others) over tokens 1, 2, 4, ..., 8192 at hidden 4096; matmul also for the
+MLP up shape 4096 -> 14336. attention is causal prefill of one sequence of `tokens` tokens with
+hidden / 128 heads of 128 and a quarter as many kv heads (GQA; 32 and 8 at hidden 4096).
 A report plots both providers of a group against tokens.
 
     id:    <kernel>:<provider>:<dtype>:h<hidden>:tok<tokens>            (rms_norm, log_softmax, mean)
@@ -18,11 +20,15 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from kernels.dtypes import element_bytes
 from perf.spec import BenchSpec, Prepared
 from perf.suite.output_check import TOLERANCE, check_output
 from perf.measure.target import Target
 
-KERNELS = ("matmul", "rms_norm", "log_softmax", "mean")
+KERNELS = ("matmul", "rms_norm", "log_softmax", "mean", "attention")
+ATTENTION_HEAD_DIM = 128
+ATTENTION_CHECKED = 256  # causal: the first queries' outputs need only the first keys; the float64 reference
+# over all 8192 tokens would not fit in memory, so verify() compares the first ATTENTION_CHECKED queries
 HIDDEN = 4096
 MATMUL_N = (4096, 14336)  # square projection; MLP up (Llama-style 4096 -> 14336)
 TOKENS_COMPACT = tuple(2**i for i in range(14))  # 1 .. 8192
@@ -43,6 +49,12 @@ class KernelCase:
     tokens: int
     hidden: int
     n: int | None = None  # matmul output features
+
+    @property
+    def heads(self) -> tuple[int, int, int]:
+        """attention: (heads, kv_heads, head_dim)."""
+        heads = max(1, self.hidden // ATTENTION_HEAD_DIM)
+        return heads, max(1, heads // 4), ATTENTION_HEAD_DIM
 
     @property
     def shape(self) -> str:
@@ -125,6 +137,21 @@ def _build(case: KernelCase):
                 def fn():
                     torch.mean(x, -1, out=y)
             expected = lambda: module.reference(x, -1)  # noqa: E731
+        elif case.kernel == "attention":
+            heads, kv_heads, d = case.heads
+            q = torch.randn((1, heads, case.tokens, d), device=dev, dtype=dt, generator=gen)
+            k = torch.randn((1, kv_heads, case.tokens, d), device=dev, dtype=dt, generator=gen)
+            v = torch.randn((1, kv_heads, case.tokens, d), device=dev, dtype=dt, generator=gen)
+            y = torch.empty_like(q)
+            head = min(case.tokens, ATTENTION_CHECKED)
+            out[0] = y[:, :, :head]
+            if ours:
+                def fn():
+                    module.attention(q, k, v, causal=True, out=y)
+            else:
+                def fn():
+                    out[0] = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)[:, :, :head]
+            expected = lambda: module.reference(q[:, :, :head], k[:, :, :head], v[:, :, :head], causal=True)  # noqa: E731
         else:
             raise ValueError(f"kernel_specs: unknown kernel {case.kernel!r}; expected one of {KERNELS}")
 
@@ -143,6 +170,10 @@ def _flops_bytes(case: KernelCase) -> tuple[int, int]:
     module = kernel_module(case.kernel)
     if case.kernel == "matmul":
         return module.flops(case.tokens, case.n, case.hidden), module.bytes(case.tokens, case.n, case.hidden, case.dtype)
+    if case.kernel == "attention":
+        heads, kv_heads, d = case.heads
+        return (module.flops(1, heads, case.tokens, case.tokens, d, causal=True),
+                module.bytes(1, heads, kv_heads, case.tokens, case.tokens, d, element_bytes(case.dtype)))
     return module.flops(case.tokens, case.hidden), module.bytes(case.tokens, case.hidden, case.dtype)
 
 
@@ -155,6 +186,8 @@ def spec_for(case: KernelCase, target: Target) -> BenchSpec:
     params = {"kernel": case.kernel, "provider": case.provider, "tokens": case.tokens, "hidden": case.hidden}
     if case.kernel == "matmul":
         params.update(n=case.n, m=case.tokens, k=case.hidden)
+    if case.kernel == "attention":
+        params.update(zip(("heads", "kv_heads", "head_dim"), case.heads), causal=True)
     return BenchSpec(
         family="kernel",
         id=case.id,

@@ -4,9 +4,12 @@
   sizes up to 8192 (every size to 16, then 2^k - 1, 2^k, 2^k + 1, and the matmul config-bucket edges),
   at the first, middle and last position. A difference fails the test with the first failing
   size/position and the largest difference.
-- test_batch_invariant_mode: inside `batch_invariant()`, torch's mm / addmm / F.linear / log_softmax /
-  mean / F.rms_norm on CUDA give our kernels' bits and are batch-invariant; on exit the CUDA kernels
-  that were registered before are back.
+- test_attention_invariant: a prompt's causal prefill attention (kernels.attention, GQA) alone and
+  inside batches of 1..64 prompts padded after it; a decode step through the routed SDPA with
+  padding holes against the sequence alone.
+- test_batch_invariant_mode: inside `batch_invariant()`, torch's mm / addmm / F.linear / bmm / softmax /
+  log_softmax / mean / sum / F.layer_norm / F.rms_norm / SDPA on CUDA give our kernels' bits and are
+  batch-invariant; on exit the CUDA kernels that were registered before are back.
 - test_vendor_audit: for torch.matmul (cuBLAS), F.rms_norm, log_softmax and mean, whether each token
   count gives the row alone's bits. A report, not a failure: findings go to the results file as
   "perf_audit" user properties, and a table is printed (run with -s to see it).
@@ -20,9 +23,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from kernels.attention import attention
 from kernels.batch_invariant import batch_invariant, is_active
+from kernels.layer_norm import layer_norm
 from kernels.invariance import bitwise_equal, check_batch_invariance, edge_sizes
-from kernels.log_softmax import log_softmax
+from kernels.log_softmax import log_softmax, softmax
 from kernels.matmul import BUCKET_EDGES, matmul
 from kernels.mean import mean
 from kernels.rms_norm import rms_norm
@@ -92,6 +97,31 @@ def test_mean_invariant(cuda, hidden):
     _assert_invariant(result)
 
 
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 200, 1000], ids=lambda n: f"len{n}")
+def test_attention_invariant(cuda, length):
+    heads, kv_heads, d, padded = 32, 8, 128, 1024
+    q = torch.randn((64, heads, padded, d), device="cuda", generator=_gen(11)).to(torch.bfloat16)
+    k = torch.randn((64, kv_heads, padded, d), device="cuda", generator=_gen(12)).to(torch.bfloat16)
+    v = torch.randn((64, kv_heads, padded, d), device="cuda", generator=_gen(13)).to(torch.bfloat16)
+    alone = attention(q[:1, :, :length], k[:1, :, :length], v[:1, :, :length], causal=True)[0]
+    for size in (1, 2, 3, 17, 64):
+        pos = size // 2
+        lens = torch.randint(1, padded + 1, (size,), generator=torch.Generator().manual_seed(size))
+        lens[pos] = length
+        keep = torch.arange(padded)[None, :] < lens[:, None]
+        mask = (torch.ones(padded, padded, dtype=torch.bool).tril() & keep[:, None, None, :]).cuda()
+        qb, kb, vb = q[:size].clone(), k[:size].clone(), v[:size].clone()
+        qb[pos], kb[pos], vb[pos] = q[0], k[0], v[0]
+        got = attention(qb, kb, vb, mask)[pos, :, :length]
+        assert bitwise_equal(got, alone), f"prefill length {length} in a batch of {size}: max |diff| " \
+            f"{(got.float() - alone.float()).abs().max().item():.3e}"
+        with batch_invariant():
+            step = F.scaled_dot_product_attention(qb[:, :, -1:], kb, vb, attn_mask=keep[:, None, None, :].cuda(),
+                                                  enable_gqa=True)[pos]
+            ref = F.scaled_dot_product_attention(q[:1, :, -1:], k[:1, :, :length], v[:1, :, :length], enable_gqa=True)[0]
+        assert bitwise_equal(step, ref), f"decode step over {length} keys in a batch of {size} differs"
+
+
 # ------------------------------------------------------------------------------------------ the context manager
 
 def test_batch_invariant_mode(cuda):
@@ -108,8 +138,15 @@ def test_batch_invariant_mode(cuda):
         assert bitwise_equal(F.linear(x, w.t(), bias), matmul(x, w, bias)), "F.linear inside batch_invariant() is not ours"
         assert bitwise_equal(torch.log_softmax(x, -1), log_softmax(x, -1)), "log_softmax is not routed"
         assert bitwise_equal(torch.mean(x, -1), mean(x, -1)), "mean is not routed"
+        assert bitwise_equal(torch.softmax(x, -1), softmax(x, -1)), "softmax is not routed"
+        assert bitwise_equal(F.layer_norm(x, (4096,), norm_w, bias), layer_norm(x, norm_w, bias)), "layer_norm is not routed"
+        w3 = w[:, :256].expand(8, 4096, 256)
         checks = {
             "torch.matmul": lambda b: torch.matmul(b, w),
+            "torch.matmul 3-D (bmm)": lambda b: torch.matmul(b[None].expand(8, -1, -1), w3)[3],
+            "softmax": lambda b: torch.softmax(b, -1),
+            "sum": lambda b: b.sum(-1, keepdim=True),
+            "F.layer_norm": lambda b: F.layer_norm(b, (4096,), norm_w, bias),
             "F.linear+bias": lambda b: F.linear(b, w.t(), bias),
             "F.rms_norm": lambda b: F.rms_norm(b, (4096,), norm_w, EPS),
             "log_softmax": lambda b: torch.log_softmax(b, -1),

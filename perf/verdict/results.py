@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from perf.gpus import GpuSpec
-from perf.verdict.roofline import Ceilings
+from perf.verdict.roofline import Ceilings, raise_to_achieved
 from perf.spec import BenchSpec
 from perf.measure.summary import Summary
 from perf.verdict.stats import Comparison
@@ -44,6 +44,22 @@ def roofline(spec: BenchSpec, median_ms: float, ceilings: Sequence[Ceilings]) ->
     if not spec.bytes:
         return {}
     return {c.source: c.place(spec.flops, spec.bytes, median_ms, spec.dtype).as_dict() for c in ceilings}
+
+
+def settle_ceilings(records: list[dict], ceilings: Sequence[Ceilings]) -> list[Ceilings]:
+    """At the end of a run: the measured ceilings raised to the run's best results (never below an achieved
+    result), and every record's roofline placed again under them. The spec table's ceilings stay as they are."""
+    achieved = []
+    for r in records:
+        ms = r["summary"]["median_ms"]
+        if ms and ms > 0 and r["bytes"]:
+            achieved.append((r["key"], r["dtype"], r["flops"] / (ms * 1e-3) / 1e12, r["bytes"] / (ms * 1e-3) / 1e9))
+    settled = [raise_to_achieved(c, achieved) if c.source == "measured" else c for c in ceilings]
+    for r in records:
+        if r["bytes"]:
+            r["roofline"] = {c.source: c.place(r["flops"], r["bytes"], r["summary"]["median_ms"], r["dtype"]).as_dict()
+                             for c in settled}
+    return settled
 
 
 def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSpec, *,
@@ -132,7 +148,8 @@ def document(results: Iterable[Mapping], *, gpu: GpuSpec, environment: dict, bas
                      "mem_bw_gbs": gpu.mem_bw_gbs, "l2_mib": gpu.l2_mib, "detected": gpu.detected},
         "environment": environment,
         "baseline_environment": baseline_environment,
-        "ceilings": {c.source: {"peak_tflops": dict(c.peak_tflops), "bandwidth_gbs": c.bandwidth_gbs} for c in ceilings},
+        "ceilings": {c.source: {"peak_tflops": dict(c.peak_tflops), "bandwidth_gbs": c.bandwidth_gbs,
+                                "notes": list(c.notes)} for c in ceilings},
         "results": results,
         **(extra or {}),
         # pytest-benchmark's layout, for `pytest-benchmark compare`:

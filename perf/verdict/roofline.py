@@ -6,7 +6,10 @@
 
 Below the ridge a workload is memory-bound (decoding at batch 1 sits near 1 FLOP/byte, far under it);
 above it, compute-bound. Ceilings come from the spec table (`Ceilings.from_spec`) or are measured on the
-device (`measure_ceilings`: a large matmul per dtype and a large device-to-device copy). Units: TFLOP/s
+device (`measure_ceilings`: the best of several large matmul shapes per dtype and of several copy sizes,
+as mamf-finder searches shapes for the achievable peak, after a long warm-up). A measured ceiling is
+never below a result of the same run: `raise_to_achieved` lifts it to the best result and notes which
+one, so no result sits above 100% of its measured roofline. Units: TFLOP/s
 (10^12 FLOP/s) and GB/s (10^9 bytes/s); 1 FLOP/byte x 1 GB/s = 1 GFLOP/s = 10^-3 TFLOP/s.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from perf.spec import Prepared
 
@@ -65,6 +68,7 @@ class Ceilings:
     peak_tflops: Mapping[str, float]  # dtype -> TFLOP/s
     bandwidth_gbs: float  # device memory, GB/s
     source: str  # "spec" or "measured"
+    notes: tuple[str, ...] = ()  # how a measured ceiling was found or raised
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -143,25 +147,34 @@ def place(flops: int, bytes: int, median_ms: float, dtype: str, ceilings: Ceilin
 
 MATMUL_DTYPES = ("bf16", "fp16", "fp32")  # what a plain torch.matmul measures (tf32 and fp8 need other paths)
 MATMUL_N = 8192
+# (m, n, k) shapes searched for the matmul peak: square and flat, multiples of the large tiles and wave counts that
+# differ, so that one of them sits near the best the library reaches on the machine.
+MATMUL_SHAPES = ((8192, 8192, 8192), (4096, 4096, 4096), (6144, 6144, 6144), (16384, 8192, 4096), (8192, 4096, 16384),
+                 (12288, 12288, 4096))
 COPY_BYTES = 2**30  # 1 GiB read + 1 GiB written
+COPY_SIZES = (2**28, 2**30, 2**31)
+CEILING_WARMUP_MS = 1000.0  # at least this long a warm-up for each ceiling workload: clocks ramp, caches settle
 
 
-def matmul_workload(target: "Target", dtype: str, n: int = MATMUL_N) -> tuple[Prepared, int]:
-    """An (n, n) x (n, n) matmul in `dtype` on the target's device, and its FLOPs."""
+def matmul_workload(target: "Target", dtype: str, n: int = MATMUL_N, m: int | None = None,
+                    k: int | None = None) -> tuple[Prepared, int]:
+    """An (m, k) x (k, n) matmul in `dtype` on the target's device (square n when m and k are not given), and its FLOPs."""
     if dtype not in MATMUL_DTYPES:
         raise ValueError(f"measure_ceilings: dtype {dtype!r} is not measurable with a plain matmul; use one of {MATMUL_DTYPES}")
     import torch
 
+    m = n if m is None else m
+    k = n if k is None else k
     gen = torch.Generator(device=target.device).manual_seed(0)
     tdtype = target.torch_dtype(dtype)
-    a = torch.randn((n, n), device=target.device, dtype=tdtype, generator=gen)
-    b = torch.randn((n, n), device=target.device, dtype=tdtype, generator=gen)
-    out = torch.empty((n, n), device=target.device, dtype=tdtype)
+    a = torch.randn((m, k), device=target.device, dtype=tdtype, generator=gen)
+    b = torch.randn((k, n), device=target.device, dtype=tdtype, generator=gen)
+    out = torch.empty((m, n), device=target.device, dtype=tdtype)
 
     def fn():
         torch.matmul(a, b, out=out)
 
-    return Prepared(fn=fn), 2 * n**3
+    return Prepared(fn=fn), 2 * m * n * k
 
 
 def copy_workload(target: "Target", nbytes: int = COPY_BYTES) -> tuple[Prepared, int]:
@@ -183,16 +196,50 @@ def measure_ceilings(
     measure: Callable[[Prepared], float],
     dtypes: tuple[str, ...] = ("bf16",),
     *,
-    matmul_n: int = MATMUL_N,
-    copy_bytes: int = COPY_BYTES,
+    matmul_shapes: tuple[tuple[int, int, int], ...] = MATMUL_SHAPES,
+    copy_sizes: tuple[int, ...] = COPY_SIZES,
 ) -> Ceilings:
-    """Ceilings measured on the target's device: `measure(prepared) -> median_ms` times each workload."""
+    """Ceilings measured on the target's device: `measure(prepared) -> median_ms` times each workload (give it a
+    long warm-up, CEILING_WARMUP_MS); the ceiling is the best over the shapes and sizes, and the notes say which."""
     peaks: dict[str, float] = {}
+    notes: list[str] = []
     for dtype in dtypes:
-        prepared, flops = matmul_workload(target, dtype, matmul_n)
-        ms = measure(prepared)
-        peaks[dtype] = flops / (ms * 1e-3) / 1e12
+        best = (0.0, None)
+        for m, n, k in matmul_shapes:
+            prepared, flops = matmul_workload(target, dtype, n, m, k)
+            best = max(best, (flops / (measure(prepared) * 1e-3) / 1e12, (m, n, k)), key=lambda b: b[0])
+            del prepared
+        peaks[dtype] = best[0]
+        notes.append(f"{dtype} peak {best[0]:.4g} TFLOP/s at m,n,k = {best[1]} (best of {len(matmul_shapes)} shapes)")
+    bandwidth, best_size = 0.0, None
+    for size in copy_sizes:
+        prepared, moved = copy_workload(target, size)
+        gbs = moved / (measure(prepared) * 1e-3) / 1e9
+        bandwidth, best_size = max((bandwidth, best_size), (gbs, size), key=lambda b: b[0])
         del prepared
-    prepared, moved = copy_workload(target, copy_bytes)
-    ms = measure(prepared)
-    return Ceilings(peak_tflops=peaks, bandwidth_gbs=moved / (ms * 1e-3) / 1e9, source="measured")
+    notes.append(f"bandwidth {bandwidth:.4g} GB/s copying {best_size} bytes (best of {len(copy_sizes)} sizes)")
+    return Ceilings(peak_tflops=peaks, bandwidth_gbs=bandwidth, source="measured", notes=tuple(notes))
+
+
+def raise_to_achieved(ceilings: Ceilings, achieved: Iterable[tuple[str, str, float, float]]) -> Ceilings:
+    """These ceilings, raised where a result of the same run went past them: `achieved` holds (key, dtype,
+    TFLOP/s, GB/s) per result. A peak below a result's TFLOP/s becomes that result (per dtype), the bandwidth
+    below a result's GB/s becomes that result; the notes name the result. A ceiling is a claim about the
+    machine, and a result has just shown the machine does better."""
+    peaks = dict(ceilings.peak_tflops)
+    bandwidth = ceilings.bandwidth_gbs
+    raised_by: dict[str, tuple[str, float, float]] = {}
+    for key, dtype, tflops, gbs in achieved:
+        if dtype in peaks and tflops > peaks[dtype]:
+            raised_by[f"{dtype} peak"] = (key, peaks.get(dtype) if f"{dtype} peak" not in raised_by
+                                          else raised_by[f"{dtype} peak"][1], tflops)
+            peaks[dtype] = tflops
+        if gbs > bandwidth:
+            raised_by["bandwidth"] = (key, bandwidth if "bandwidth" not in raised_by else raised_by["bandwidth"][1], gbs)
+            bandwidth = gbs
+    if not raised_by:
+        return ceilings
+    notes = [f"{what} raised from {old:.4g} to {new:.4g} ({'GB/s' if what == 'bandwidth' else 'TFLOP/s'}) by {key}, "
+             f"a result of this run" for what, (key, old, new) in sorted(raised_by.items())]
+    return Ceilings(peak_tflops=peaks, bandwidth_gbs=bandwidth, source=ceilings.source,
+                    notes=ceilings.notes + tuple(notes))

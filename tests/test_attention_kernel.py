@@ -1,0 +1,90 @@
+"""kernels.attention (flash attention, any query length) under the interpreter: against its float64 reference,
+bitwise batch invariance, the masks and shapes it takes, the errors it gives, and its flops() / bytes()."""
+
+import importlib
+
+import pytest
+import torch
+
+from kernels.invariance import check_batch_invariance
+
+att = importlib.import_module("kernels.attention")  # the package exports the function of the same name
+
+
+def _inputs(batch, heads, kv_heads, q_len, kv_len, head_dim=16, dtype=torch.float16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(batch, heads, q_len, head_dim, generator=g).to(dtype)
+    k = torch.randn(batch, kv_heads, kv_len, head_dim, generator=g).to(dtype)
+    v = torch.randn(batch, kv_heads, kv_len, head_dim, generator=g).to(dtype)
+    return q, k, v
+
+
+def _err(got, ref):
+    return (got.double() - ref).abs().max().item()
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, 3e-3), (torch.float32, 1e-5)], ids=["fp16", "fp32"])
+@pytest.mark.parametrize("q_len,kv_len,causal", [(37, 37, True), (5, 40, True), (1, 70, False), (33, 20, False)],
+                         ids=["prefill-causal", "chunk-causal", "decode", "more-queries"])
+def test_matches_reference(dtype, tol, q_len, kv_len, causal):
+    q, k, v = _inputs(2, 4, 2, q_len, kv_len, dtype=dtype)
+    got = att.attention(q, k, v, causal=causal, block_m=16, block_n=16)
+    assert got.dtype == dtype and got.shape == q.shape
+    assert _err(got, att.reference(q, k, v, causal=causal)) < tol
+
+
+def test_masks_bool_and_additive_broadcast_and_a_row_that_sees_nothing():
+    q, k, v = _inputs(2, 4, 4, 9, 30)
+    g = torch.Generator().manual_seed(3)
+    per_head = torch.rand(2, 4, 9, 30, generator=g) > 0.4
+    per_head[1, 2, 4] = False  # sees no key: zeros, not NaN
+    got = att.attention(q, k, v, per_head, block_m=16, block_n=16)
+    assert _err(got, att.reference(q, k, v, per_head)) < 3e-3
+    assert torch.equal(got[1, 2, 4], torch.zeros(16, dtype=torch.float16))
+    bias = torch.randn(1, 1, 9, 30, generator=g).to(torch.float16)  # additive, broadcast over batch and heads
+    assert _err(att.attention(q, k, v, bias, scale=0.3), att.reference(q, k, v, bias, scale=0.3)) < 3e-3
+    keys_only = torch.rand(30, generator=g) > 0.5  # a 1-D key mask
+    assert _err(att.attention(q, k, v, keys_only), att.reference(q, k, v, keys_only)) < 3e-3
+
+
+def test_bitwise_batch_invariant_and_position_independent_of_the_batch_index():
+    q, k, v = _inputs(1, 2, 1, 21, 21, seed=4)
+    row = torch.stack([q[0], k[0].expand(2, -1, -1), v[0].expand(2, -1, -1)])  # (3, heads, len, d)
+
+    def op(t):
+        return att.attention(t[:, 0], t[:, 1, :1], t[:, 2, :1], causal=True, block_m=16, block_n=16)
+
+    result = check_batch_invariance(op, row, max_batch=5, name="attention causal gqa")
+    assert result.invariant, result.summary()
+
+
+def test_strided_inputs_as_hf_passes_them():
+    # [batch, len, heads, d] projected, then transposed: not contiguous, still unit stride in head_dim
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 11, 4, 16, generator=g).to(torch.float16)
+    q = x.transpose(1, 2)
+    assert not q.is_contiguous()
+    assert _err(att.attention(q, q, q, causal=True), att.reference(q, q, q, causal=True)) < 3e-3
+
+
+def test_errors_name_the_problem():
+    q, k, v = _inputs(1, 4, 3, 8, 8)
+    with pytest.raises(ValueError, match="kv_heads must divide heads"):
+        att.attention(q, k, v)
+    q, k, v = _inputs(1, 4, 2, 8, 8, head_dim=24)
+    with pytest.raises(ValueError, match="power of two"):
+        att.attention(q, k, v)
+    q, k, v = _inputs(1, 4, 2, 8, 8)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        att.attention(q, k, v, torch.ones(3, 8, dtype=torch.bool))
+    with pytest.raises(TypeError, match="bool or floating"):
+        att.attention(q, k, v, torch.ones(8, 8, dtype=torch.int32))
+
+
+def test_flops_and_bytes():
+    assert att.flops(2, 32, 1024, 1024, 128) == 4 * 2 * 32 * 1024 * 1024 * 128
+    causal = att.flops(1, 1, 4, 4, 1, causal=True)  # 1 + 2 + 3 + 4 pairs
+    assert causal == 4 * 10
+    assert att.flops(1, 1, 6, 4, 1, causal=True) == 4 * (1 + 2 + 3 + 4 + 4 + 4)
+    # GQA moves the kv heads' keys and values only
+    assert att.bytes(1, 32, 8, 1024, 1024, 128, 2) == 2 * 128 * (2 * 32 * 1024 + 2 * 8 * 1024)
