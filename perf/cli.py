@@ -15,6 +15,7 @@ COMMANDS = {
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.report.files", "tables and plots from a results file"),
     "compare": ("perf.report.compare", "compare two results files"),
+    "history": ("perf.commands.history", "the results history in a database: import, show, changes, report"),
     "decode-model": ("perf.report.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 

@@ -3,10 +3,13 @@ that cannot be stored names the file and the field, before anything is written."
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -113,16 +116,25 @@ def read_file(path: Path) -> RunRows:
 
 
 def import_files(db: store.Database, paths: Sequence[Path],
-                 progress: Callable[[RunRows, int | None], None] | None = None) -> list[int | None]:
-    """Store each file's run (one transaction per run). Every file is read and checked first: a bad one stops
-    the import before anything is written. Runs stored before are skipped (None in the returned ids)."""
-    parsed = [read_file(Path(p)) for p in paths]
-    ids = []
-    for item in parsed:
-        run_id = store.write_run(db, item.run, item.rows)
-        ids.append(run_id)
-        if progress is not None:
-            progress(item, run_id)
+                 progress: Callable[[RunRows, int | None], None] | None = None, jobs: int | None = None) -> list[int | None]:
+    """Store the files' runs in one transaction: a bad file (or an interruption) leaves the database as it was.
+    Files are parsed in `jobs` worker processes (default: one per core) while the runs before them are written.
+    Runs stored before are skipped (None in the returned ids)."""
+    paths = [Path(p) for p in paths]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    ids: list[int | None] = []
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(jobs))
+            parsed = pool.map(read_file, paths)
+        else:
+            parsed = map(read_file, paths)
+        conn = stack.enter_context(db.begin())
+        for item in parsed:
+            run_id = store.insert_run(conn, item.run, item.rows)
+            ids.append(run_id)
+            if progress is not None:
+                progress(item, run_id)
     return ids
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from perf.history import schema
 
-SQLITE_BUSY_TIMEOUT_S = 60
+SQLITE_BUSY_TIMEOUT_S = 300  # a writer waits this long for another's transaction (a long import)
 _CREATE_LOCK = 0x70657266  # "perf": the advisory lock id the schema create runs under on PostgreSQL
 
 
@@ -32,7 +32,7 @@ class Database:
         return self.engine.begin()
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str) -> tuple[sa.Engine, str]:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
@@ -60,13 +60,12 @@ def _engine(url: str) -> sa.Engine:
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(conn):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-    return engine
+    return engine, where
 
 
 def open_database(url: str) -> Database:
     """Connect, then create, upgrade or check the schema; a clear HistoryError for anything unusable."""
-    engine = _engine(url)
-    where = engine.url.render_as_string(hide_password=True)
+    engine, where = _engine(url)
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
@@ -92,24 +91,28 @@ def stored_uids(db: Database, uids) -> set[str]:
     return found
 
 
+def insert_run(conn: sa.Connection, run: dict, rows: list[dict]) -> int | None:
+    """Insert a run and its results inside the caller's transaction; None when the run is stored already."""
+    if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first() is not None:
+        return None
+    run = {**run, "n_results": len(rows), "stored_at": dt.datetime.now(dt.timezone.utc)}
+    run_id = conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
+    if rows:
+        conn.execute(schema.results.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in rows])
+    return run_id
+
+
 def write_run(db: Database, run: dict, rows: list[dict]) -> int | None:
     """Store a run and its results in one transaction; the new run's id, or None when it was stored before."""
-    run = {**run, "n_results": len(rows), "stored_at": dt.datetime.now(dt.timezone.utc)}
     try:
         with db.begin() as conn:
-            exists = conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first()
-            if exists is not None:
-                return None
-            run_id = conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
-            if rows:
-                conn.execute(schema.results.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in rows])
+            return insert_run(conn, run, rows)
     except sa.exc.IntegrityError:
         # Another writer stored the same run between our check and our insert: it is stored once, as it should.
         with db.engine.connect() as conn:
             if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first():
                 return None
         raise
-    return run_id
 
 
 RUN_COLUMNS = ("id", "date", "commit", "gpu", "device", "driver", "cuda", "torch", "triton", "source", "n_results")
