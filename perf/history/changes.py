@@ -52,7 +52,7 @@ def _test(values: np.ndarray, start: int, index: int, end: int, sigma: float) ->
     n1, n2 = index - start, end - index
     gain = n1 * n2 / (n1 + n2) * (logs[start:index].mean() - logs[index:end].mean()) ** 2 / sigma ** 2
     p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
-    return Split(index, b, a, a / b - 1.0, p, float(gain))
+    return Split(int(index), b, a, a / b - 1.0, p, float(gain))
 
 
 def splits(values, *, min_size: int = MIN_SIZE, penalty_per_log_n: float = PENALTY_PER_LOG_N,
@@ -115,7 +115,7 @@ def change_points(frame, **settings) -> list[ChangePoint]:
             now, then = rows.iloc[s.index], rows.iloc[s.index - 1]
             out.append(ChangePoint(
                 gpu=gpu, key=key, dtype=now["dtype"], run_id=int(now["run_id"]),
-                date=now["date"].isoformat(), commit=now["commit"], index=s.index, runs=len(rows),
+                date=now["date"].isoformat(), commit=now["commit"], index=int(s.index), runs=len(rows),
                 before_ms=s.before_ms, after_ms=s.after_ms, change=s.change, p_value=s.p_value, score=s.score,
                 environment=environment_changes(then, now)))
     return out
