@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path(os.environ.get("PERF_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """PERF_PG_BIN, or the newest Debian/Ubuntu PostgreSQL under /usr/lib/postgresql (Debian 12: 15)."""
+    if os.environ.get("PERF_PG_BIN"):
+        return Path(os.environ["PERF_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 _names = itertools.count()
 
 

@@ -199,3 +199,9 @@ def test_drift_and_unreliable_streaks_of_the_newest_run(tmp_path):
         assert earlier == {"perf_history_drift": [], "perf_history_unreliable": []}
     finally:
         db.engine.dispose()
+
+
+def test_the_nightly_workflow_stores_each_night():
+    text = (ROOT / ".github" / "workflows" / "nightly.yml").read_text()
+    assert "secrets.PERF_HISTORY_URL" in text and "python -m perf history import" in text
+    assert "name: perf-history" in text and "gh run download" in text  # the SQLite file carried between nights
