@@ -16,6 +16,7 @@ COMMANDS = {
     "report": ("perf.report.files", "tables and plots from a results file"),
     "compare": ("perf.report.compare", "compare two results files"),
     "claims": ("perf.commands.claims", "the paper's claims decided by a results (or baseline) file's measurements"),
+    "history": ("perf.commands.history", "the results history in a database: import, show, changes, report"),
     "decode-model": ("perf.report.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 

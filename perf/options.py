@@ -52,6 +52,10 @@ def add_options(parser) -> None:
     group.addoption("--perf-inject-slowdown", action="append", default=[], metavar="PATTERN=FRACTION",
                     help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
                          "matches the glob PATTERN, to prove that the suite flags it")
+    group.addoption("--perf-history", metavar="URL",
+                    help="store the run in the results history: an SQLAlchemy URL such as sqlite:///perf-history.db "
+                         "or postgresql://user@host/db (ini perf_history, env PERF_HISTORY); the summary then lists "
+                         "change points ending at this run and benchmarks unreliable on their last runs")
     group.addoption("--perf-report", metavar="DIR", help="write summary.md, index.html, CSV and plots to DIR")
     group.addoption("--perf-confirm", choices=CONFIRM,
                     help="how a suspected regression is re-measured before it fails: 'process' (default: a fresh "
@@ -70,6 +74,7 @@ def add_options(parser) -> None:
     parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
     parser.addini("perf_family_thresholds", "FAMILY=FRACTION lines", type="linelist", default=[])
     parser.addini("perf_baseline_dir", "folder of baseline files", default="")
+    parser.addini("perf_history", "results-history database URL", default="")
     parser.addini("perf_fail_on_new", "fail benchmarks with no baseline", type="bool", default=False)
 
 
@@ -127,6 +132,7 @@ class PerfOptions:
     measure_only: bool = False
     claims: str = "report"
     claims_file: Path | None = None  # None: perf/shape/claims.toml
+    history: str | None = None  # database URL of the results history
 
     def threshold_for(self, family: str) -> float:
         return self.family_thresholds.get(family, self.threshold)
@@ -202,6 +208,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     if claims_file is not None and not Path(claims_file).is_file():
         raise OptionError(f"{source}: no such claims file: {claims_file}")
 
+    history, _ = pick(opt("--perf-history"), "--perf-history", "PERF_HISTORY", "perf_history")
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
     return PerfOptions(
@@ -222,6 +229,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         measure_only=bool(opt("--perf-measure-only")),
         claims=claims or "report",
         claims_file=Path(claims_file) if claims_file else None,
+        history=history or None,
     )
 
 

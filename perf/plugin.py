@@ -43,7 +43,9 @@ def pytest_configure(config):
         options = resolve(config)
     except (OptionError, ImportError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_STATE] = PerfSession(config, options)
+    config.stash[_STATE] = state = PerfSession(config, options)
+    if state.stores_history:
+        state.history_db = _open_history(options.history)
 
 
 def _state(config) -> "PerfSession":
@@ -61,6 +63,13 @@ class PerfSession:
         self.timing_blocked: str | None = None
         self.timing_items = 0
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written
+        self.history_db = None  # the results history, opened at configure time so a bad URL stops the run early
+        self.history_note: str | None = None
+
+    @property
+    def stores_history(self) -> bool:
+        """Runs that feed a baseline (measure-only, re-measures) or carry injected slowdowns are not history."""
+        return bool(self.options.history) and not (self.options.measure_only or self.options.injections)
 
     @functools.cached_property
     def target(self) -> Target:
@@ -435,6 +444,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if diffs:
             tr.write_line("environment differs from the baseline's: " + "; ".join(
                 f"{k} {then} -> {now}" for k, then, now in diffs), yellow=True)
+    if state.history_note:
+        tr.write_sep("=", "perf: history")
+        tr.write_line(state.history_note)
+        for d in state.extras.get("perf_history_drift", []):
+            tr.write_line(f"drift: {d['benchmark']} {d['change']} since {d['since']} (commit {d['commit'] or '?'}): "
+                          f"{d['before_ms']:.4g} -> {d['after_ms']:.4g} ms, p={d['p_value']:.2g}"
+                          + (f"; {d['environment']}" if d["environment"] else ""), yellow=True)
+        for u in state.extras.get("perf_history_unreliable", []):
+            tr.write_line(f"unreliable on each of the last {u['runs']} runs: {u['benchmark']} (since {u['since']})",
+                          yellow=True)
     if state.refreshed is not None:
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
@@ -466,12 +485,42 @@ def pytest_sessionfinish(session, exitstatus):
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
+    if state.history_db is not None and state.results:
+        _store_history(state)
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))
     if state.options.report_dir and (state.results or state.extras):
         from perf.report import files
 
         files.write_report(_document(state), state.options.report_dir)
+
+
+def _open_history(url: str):
+    try:
+        from perf.history import store
+    except ImportError as exc:
+        raise pytest.UsageError(f"--perf-history needs SQLAlchemy and ruptures ({exc}): pip install "
+                                f"'perf-suite[history]', or write --perf-json and import it elsewhere") from None
+    try:
+        return store.open_database(url)
+    except store.HistoryError as exc:
+        raise pytest.UsageError(f"--perf-history: {exc}") from None
+
+
+def _store_history(state: PerfSession) -> None:
+    """The run into the history (one transaction), then what the history says about it, for the summary and report."""
+    from perf.history import importing, recent
+
+    db = state.history_db
+    run_id = importing.store_document(db, _document(state), "pytest")
+    if run_id is None:
+        state.history_note = f"this run was already stored in {db.where}"
+        return
+    found = recent.findings(db, run_id, state.target.present.key, [r["key"] for r in state.results])
+    state.extras.update(found)
+    state.history_note = (f"run {run_id} stored in {db.where}; {len(found['perf_history_drift'])} change points end "
+                          f"at this run (drift), {len(found['perf_history_unreliable'])} benchmarks unreliable on "
+                          f"each of their last {recent.UNRELIABLE_RUNS} runs")
 
 
 def _document(state: PerfSession) -> dict:

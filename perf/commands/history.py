@@ -1,0 +1,161 @@
+"""`python -m perf history import|show|changes|report`: the results history in a database (SQLite file or a
+PostgreSQL server, by SQLAlchemy URL; --db or the environment variable PERF_HISTORY).
+
+    import FILES...   store results files (one transaction per run; every file is checked before any is stored)
+    show              the stored runs and a trend table per benchmark (first, last, min, max median)
+    changes           change points per (GPU, benchmark): first run after it, medians before/after, change, p-value
+    report -o DIR     index.html with the latest change points and PNG trend plots
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+PROG = "python -m perf history"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="The results history: store runs, find change points, plot trends.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_, description=help_)
+        c.add_argument("--db", metavar="URL", default=os.environ.get("PERF_HISTORY"),
+                       help="SQLAlchemy URL: sqlite:///perf-history.db or postgresql://user@host/db "
+                            "(default: $PERF_HISTORY)")
+        return c
+
+    imp = command("import", "store results files (pytest perf/ --perf-json) in the database")
+    imp.add_argument("files", nargs="+", type=Path, metavar="RESULTS")
+    for name, help_ in (("show", "the stored runs and a per-benchmark trend table"),
+                        ("changes", "change points over the stored runs"),
+                        ("report", "HTML page and PNG trend plots with the change points marked")):
+        c = command(name, help_)
+        c.add_argument("--gpu", help="only this GPU kind (as stored: H200, cpu, ...)")
+        c.add_argument("-k", dest="keys", metavar="EXPR",
+                       help="only benchmarks whose key matches this glob (or contains this text)")
+        if name == "changes":
+            c.add_argument("--json", action="store_true", help="print the change points as JSON")
+        if name == "report":
+            c.add_argument("-o", "--out", type=Path, default=Path("perf-trends"), metavar="DIR")
+            c.add_argument("--all", action="store_true", dest="every_series",
+                           help="a plot for every selected series (default: the series with change points)")
+    return p
+
+
+def _select(frame, expr: str | None):
+    if not expr:
+        return frame
+    pattern = expr if any(c in expr for c in "*?[") else f"*{expr}*"
+    keys = [k for k in frame["key"].unique() if fnmatch.fnmatchcase(k, pattern)]
+    return frame[frame["key"].isin(keys)]
+
+
+def _import(db, args) -> int:
+    from perf.history import importing
+
+    start = time.perf_counter()
+    stored = skipped = 0
+
+    def progress(item, run_id):
+        nonlocal stored, skipped
+        if run_id is None:
+            skipped += 1
+        else:
+            stored += 1
+
+    importing.import_files(db, args.files, progress)
+    print(f"perf history: stored {stored} runs ({skipped} already stored) in {db.where} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _show(db, args) -> int:
+    from perf.history import store
+    from perf.report.text_table import format_table
+
+    runs = store.runs_frame(db, args.gpu)
+    if runs.empty:
+        print(f"perf history: no runs stored in {db.where}" + (f" for GPU {args.gpu}" if args.gpu else ""))
+        return 0
+    print(f"{len(runs)} runs in {db.where}:")
+    rows = [(str(r.id), f"{r.date:%Y-%m-%d %H:%M}", str(r.gpu), str(r.commit or "")[:12], str(r.driver or "-"),
+             str(r.cuda or "-"), str(r.torch or "-"), str(r.triton or "-"), str(r.n_results)) for r in runs.itertuples()]
+    for line in format_table(("run", "date", "GPU", "commit", "driver", "CUDA", "torch", "triton", "results"), rows):
+        print(line)
+    frame = _select(store.series_frame(db, args.gpu), args.keys)
+    table = []
+    for (gpu, key), s in frame.groupby(["gpu", "key"], sort=True):
+        first, last = float(s["median_ms"].iloc[0]), float(s["median_ms"].iloc[-1])
+        table.append((gpu, key, str(len(s)), f"{first:.4g}", f"{last:.4g}", f"{last / first - 1:+.1%}",
+                      f"{s['median_ms'].min():.4g}", f"{s['median_ms'].max():.4g}", str(s["verdict"].iloc[-1])))
+    print()
+    for line in format_table(("GPU", "benchmark", "runs", "first ms", "last ms", "last/first", "min ms", "max ms",
+                              "last verdict"), table, numbers_right=True):
+        print(line)
+    return 0
+
+
+def _change_points(db, args):
+    from perf.history import changes, store
+
+    frame = _select(store.series_frame(db, args.gpu), args.keys)
+    return frame, changes.change_points(frame)
+
+
+def _changes(db, args) -> int:
+    from perf.report.text_table import format_table
+
+    start = time.perf_counter()
+    frame, points = _change_points(db, args)
+    if args.json:
+        print(json.dumps([cp.as_dict() for cp in points], indent=1))
+        return 0
+    rows = [(cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], f"{cp.before_ms:.4g}",
+             f"{cp.after_ms:.4g}", f"{cp.change:+.1%}", f"{cp.p_value:.2g}", "; ".join(cp.environment))
+            for cp in points]
+    for line in format_table(("GPU", "benchmark", "first run after", "commit", "before ms", "after ms", "change",
+                              "p-value", "environment at that run"), rows):
+        print(line)
+    print(f"{len(points)} change points in {frame.groupby(['gpu', 'key']).ngroups} series over "
+          f"{frame['run_id'].nunique()} runs ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _report(db, args) -> int:
+    from perf.report import trends
+
+    frame, points = _change_points(db, args)
+    paths = trends.write(frame, points, args.out, every_series=args.every_series)
+    print(f"perf history: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'}); "
+          f"{len(points)} change points")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if not args.db:
+        print(f"{PROG} {args.command}: error: --db: a database URL is needed (or set PERF_HISTORY)", file=sys.stderr)
+        return 2
+    try:
+        from perf.history import store
+    except ImportError as exc:
+        print(f"{PROG}: error: the history needs SQLAlchemy and ruptures ({exc}); pip install 'perf-suite[history]'",
+              file=sys.stderr)
+        return 2
+    try:
+        db = store.open_database(args.db)
+        try:
+            return {"import": _import, "show": _show, "changes": _changes, "report": _report}[args.command](db, args)
+        finally:
+            db.engine.dispose()
+    except store.HistoryError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,144 @@
+"""From a results file (or the run in memory) to the rows the database stores, checked field by field: a record
+that cannot be stored names the file and the field, before anything is written."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from perf.history import store
+from perf.verdict import results as results_file
+
+NUMBERS = ("change", "tolerance", "flops", "bytes", "tflops", "gbs", "rel_noise")
+
+
+@dataclass
+class RunRows:
+    source: str
+    run: dict
+    rows: list[dict]
+
+
+def _number(value, where: str, *, positive: bool = False) -> float | None:
+    if value is None and not positive:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+            positive and value <= 0):
+        expected = "a positive number" if positive else "a number or null"
+        raise store.HistoryError(f"{where}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+def _text(value, where: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise store.HistoryError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _date(value, where: str) -> dt.datetime:
+    try:
+        date = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise store.HistoryError(f"{where}: expected an ISO date such as 2026-11-21T02:00:00+00:00, "
+                                 f"got {value!r}") from None
+    # Stored in UTC: SQLite keeps no offset, so every date is converted before it is written.
+    return (date if date.tzinfo else date.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def _row(r: Mapping, where: str) -> dict:
+    summary = r.get("summary")
+    if not isinstance(summary, Mapping):
+        raise store.HistoryError(f"{where}.summary: expected an object with median_ms")
+    params = r.get("params", {})
+    if not isinstance(params, Mapping):
+        raise store.HistoryError(f"{where}.params: expected an object, got {params!r}")
+    baseline = r.get("baseline")
+    return {
+        "key": _text(r.get("key"), f"{where}.key"),
+        "family": _text(r.get("family"), f"{where}.family"),
+        "dtype": _text(r.get("dtype"), f"{where}.dtype", required=False),
+        "params": dict(params),
+        "median_ms": _number(summary.get("median_ms"), f"{where}.summary.median_ms", positive=True),
+        "ci_low_ms": _number(summary.get("ci_low_ms"), f"{where}.summary.ci_low_ms"),
+        "ci_high_ms": _number(summary.get("ci_high_ms"), f"{where}.summary.ci_high_ms"),
+        "summary": dict(summary),
+        "verdict": _text(r.get("verdict"), f"{where}.verdict"),
+        "baseline_ms": _number(baseline.get("median_ms"), f"{where}.baseline.median_ms")
+        if isinstance(baseline, Mapping) else None,
+        "method": _text(r.get("method"), f"{where}.method", required=False),
+        "throttled": bool(r.get("throttled")),
+        **{name: _number(r.get(name), f"{where}.{name}") for name in NUMBERS},
+    }
+
+
+def run_rows(doc: Mapping, source: str) -> RunRows:
+    """The run and result rows of a results document; HistoryError names `source` and the field."""
+    env = doc.get("environment")
+    if not isinstance(env, Mapping):
+        raise store.HistoryError(f"{source}: environment: expected an object")
+    gpu = _text(doc.get("gpu") or env.get("gpu"), f"{source}: gpu")
+    date = _date(env.get("date") or doc.get("datetime"), f"{source}: environment.date")
+    rows = [_row(r, f"{source}: results[{i}]") for i, r in enumerate(doc["results"])]
+    keys = [r["key"] for r in rows]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})[0]
+        raise store.HistoryError(f"{source}: results: the key {twice!r} appears more than once")
+    identity = json.dumps([gpu, dict(env), [(r["key"], r["median_ms"], r["verdict"]) for r in rows]],
+                          sort_keys=True, default=str)
+    text = lambda name: None if env.get(name) is None else str(env.get(name))  # noqa: E731
+    run = {
+        "uid": hashlib.sha256(identity.encode()).hexdigest(),
+        "date": date, "commit": text("commit"), "gpu": gpu, "device": text("device"), "driver": text("driver"),
+        "cuda": text("cuda"), "torch": text("torch"), "triton": text("triton"),
+        "environment": json.loads(json.dumps(dict(env), default=str)),
+        "options": {"timing": env.get("timing"), "baseline_file": doc.get("baseline_file")},
+        "source": source,
+    }
+    return RunRows(source, run, rows)
+
+
+def read_file(path: Path) -> RunRows:
+    try:
+        doc = results_file.read(path)
+    except results_file.ResultsError as exc:
+        raise store.HistoryError(str(exc)) from None
+    return run_rows(doc, str(path))
+
+
+def import_files(db: store.Database, paths: Sequence[Path],
+                 progress: Callable[[RunRows, int | None], None] | None = None, jobs: int | None = None) -> list[int | None]:
+    """Store the files' runs in one transaction: a bad file (or an interruption) leaves the database as it was.
+    Files are parsed in `jobs` worker processes (default: one per core) while the runs before them are written.
+    Runs stored before are skipped (None in the returned ids)."""
+    paths = [Path(p) for p in paths]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    ids: list[int | None] = []
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(jobs))
+            parsed = pool.map(read_file, paths)
+        else:
+            parsed = map(read_file, paths)
+        conn = stack.enter_context(db.begin())
+        for item in parsed:
+            run_id = store.insert_run(conn, item.run, item.rows)
+            ids.append(run_id)
+            if progress is not None:
+                progress(item, run_id)
+    return ids
+
+
+def store_document(db: store.Database, doc: Mapping, source: str) -> int | None:
+    """Store a run held in memory (the plugin's, at the end of a session); its id, or None if stored before."""
+    item = run_rows(doc, source)
+    return store.write_run(db, item.run, item.rows)

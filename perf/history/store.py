@@ -1,0 +1,158 @@
+"""Opening the results database (SQLite file or PostgreSQL server, by SQLAlchemy URL), writing one run in one
+transaction, and reading runs and per-benchmark series back as tables.
+
+Two writers at once are safe: SQLite transactions begin IMMEDIATE (the write lock is taken up front and waited
+for, so two writers never deadlock on a lock upgrade) with a busy timeout; on PostgreSQL the schema check and
+create run under a transaction-scoped advisory lock, and runs are distinct rows keyed by a content hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from perf.history import schema
+
+SQLITE_BUSY_TIMEOUT_S = 300  # a writer waits this long for another's transaction (a long import)
+_CREATE_LOCK = 0x70657266  # "perf": the advisory lock id the schema create runs under on PostgreSQL
+
+
+class HistoryError(RuntimeError):
+    """A database or input that cannot be used: names the URL or file and the field."""
+
+
+@dataclass
+class Database:
+    engine: sa.Engine
+    where: str  # the URL without its password, for messages
+
+    def begin(self):
+        return self.engine.begin()
+
+
+def _engine(url: str) -> tuple[sa.Engine, str]:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise HistoryError(f"{url}: not a database URL (expected e.g. sqlite:///perf-history.db or "
+                           f"postgresql://user@host/db)") from None
+    where = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise HistoryError(f"{where}: backend {backend!r}: expected sqlite or postgresql")
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the `postgres` extra
+    kwargs: dict = {}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise HistoryError(f"{where}: driver {parsed.drivername!r} is not installed ({exc}); "
+                           f"pip install 'perf-suite[postgres]'") from None
+    if backend == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below is the only one
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return engine, where
+
+
+def open_database(url: str) -> Database:
+    """Connect, then create, upgrade or check the schema; a clear HistoryError for anything unusable."""
+    engine, where = _engine(url)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK})
+            schema.ensure(conn, where)
+    except schema.SchemaError as exc:
+        engine.dispose()
+        raise HistoryError(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise HistoryError(f"{where}: cannot open the database: {reason}") from None
+    return Database(engine, where)
+
+
+def stored_uids(db: Database, uids) -> set[str]:
+    uids = list(uids)
+    with db.engine.connect() as conn:
+        found: set[str] = set()
+        for i in range(0, len(uids), 500):
+            chunk = uids[i:i + 500]
+            found.update(conn.execute(sa.select(schema.runs.c.uid).where(schema.runs.c.uid.in_(chunk))).scalars())
+    return found
+
+
+def insert_run(conn: sa.Connection, run: dict, rows: list[dict]) -> int | None:
+    """Insert a run and its results inside the caller's transaction; None when the run is stored already."""
+    if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first() is not None:
+        return None
+    run = {**run, "n_results": len(rows), "stored_at": dt.datetime.now(dt.timezone.utc)}
+    run_id = conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
+    if rows:
+        conn.execute(schema.results.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in rows])
+    return run_id
+
+
+def write_run(db: Database, run: dict, rows: list[dict]) -> int | None:
+    """Store a run and its results in one transaction; the new run's id, or None when it was stored before."""
+    try:
+        with db.begin() as conn:
+            return insert_run(conn, run, rows)
+    except sa.exc.IntegrityError:
+        # Another writer stored the same run between our check and our insert: it is stored once, as it should.
+        with db.engine.connect() as conn:
+            if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first():
+                return None
+        raise
+
+
+RUN_COLUMNS = ("id", "date", "commit", "gpu", "device", "driver", "cuda", "torch", "triton", "source", "n_results")
+
+
+def runs_frame(db: Database, gpu: str | None = None):
+    """The stored runs, oldest first (a pandas DataFrame)."""
+    import pandas as pd
+
+    r = schema.runs.c
+    query = sa.select(*(getattr(r, name) for name in RUN_COLUMNS)).order_by(r.date, r.id)
+    if gpu:
+        query = query.where(r.gpu == gpu)
+    with db.engine.connect() as conn:
+        frame = pd.DataFrame([tuple(row) for row in conn.execute(query)], columns=list(RUN_COLUMNS))
+    frame["date"] = pd.to_datetime(frame["date"], utc=True)
+    return frame
+
+
+SERIES_COLUMNS = ("run_id", "date", "commit", "gpu", "driver", "cuda", "torch", "triton", "key", "family", "dtype",
+                  "median_ms", "ci_low_ms", "ci_high_ms", "verdict", "baseline_ms")
+
+
+def series_frame(db: Database, gpu: str | None = None, keys=None, up_to_run: int | None = None):
+    """Every stored result with its run's facts, ordered by (GPU, benchmark, date): one series per (gpu, key)."""
+    import pandas as pd
+
+    r, s = schema.runs.c, schema.results.c
+    query = (sa.select(s.run_id, r.date, r.commit, s.gpu, r.driver, r.cuda, r.torch, r.triton, s.key, s.family,
+                       s.dtype, s.median_ms, s.ci_low_ms, s.ci_high_ms, s.verdict, s.baseline_ms)
+             .join(schema.runs, r.id == s.run_id).order_by(s.gpu, s.key, r.date, r.id))
+    if gpu:
+        query = query.where(s.gpu == gpu)
+    if keys is not None:
+        query = query.where(s.key.in_(list(keys)))
+    if up_to_run is not None:
+        last = sa.select(r.date).where(r.id == up_to_run).scalar_subquery()
+        query = query.where(r.date <= last)
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(SERIES_COLUMNS))
+    frame["date"] = pd.to_datetime(frame["date"], utc=True)
+    return frame

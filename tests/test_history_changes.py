@@ -1,0 +1,84 @@
+"""Change points on synthetic nightly series whose noise is drawn from the between-run sigmas measured on H200s
+(baselines/H200.json): a 3% step is found within 5 runs, flat series give almost no false change points. And
+the suite's own run, stored with --perf-history, names the drift that ends at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf.history import changes, importing, store, synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGMAS = synthetic.measured_sigmas(ROOT / "baselines" / "H200.json")
+
+
+def test_the_sigmas_are_the_measured_ones():
+    assert len(SIGMAS) > 500 and 0.002 < float(np.median(SIGMAS)) < 0.02
+
+
+def test_a_3_percent_step_is_found_and_flat_series_stay_quiet():
+    rates = synthetic.measure_rates(SIGMAS, n_series=60, n_flat=300, seed=11)
+    assert rates.found_offline >= 0.9 * rates.series, rates
+    assert rates.false_points <= 0.01 * rates.flat_series + 1, rates  # at most 1 per 100 series (+1: few series)
+
+
+def test_the_penalty_follows_the_noise_of_each_series():
+    """The same 3% step is a change point in a quiet series and not in one four times noisier than it."""
+    rng = np.random.default_rng(5)
+    quiet = synthetic.series(rng, 0.003, 60, 0.03, 30)
+    (found,) = changes.splits(quiet)
+    assert abs(found.index - 30) <= 1 and 0.02 < found.change < 0.04
+    noisy = synthetic.series(np.random.default_rng(6), 0.03, 60, 0.03, 30)
+    assert changes.splits(noisy) == []
+
+
+def test_a_single_outlier_is_not_a_change_point():
+    values = synthetic.series(np.random.default_rng(8), 0.005, 60)
+    values[25] *= 1.5
+    assert changes.splits(values) == []
+
+
+SUITE = str(ROOT / "perf" / "suite")
+QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
+SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]
+
+
+def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
+    """Thirty nights of history at half the speed measured now, then two nights at today's level: the run stored
+    by --perf-history is the third night after the change, so the summary and the results file call it drift."""
+    first = tmp_path / "first.json"
+    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "--perf-json", str(first))
+    assert done.ret == 0, done.stdout.str()
+    record = json.loads(first.read_text())
+    now_ms = record["results"][0]["summary"]["median_ms"]
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    db = store.open_database(url)
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+    rng = np.random.default_rng(2)
+    for night in range(32):
+        doc = json.loads(first.read_text())
+        doc["environment"]["date"] = (start + dt.timedelta(days=night)).isoformat()
+        doc["results"][0]["summary"]["median_ms"] = now_ms * (2.0 if night < 30 else 1.0) * (1 + 0.003 * rng.standard_normal())
+        importing.store_document(db, doc, f"night {night}")
+    db.engine.dispose()
+    out = tmp_path / "run.json"
+    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
+                                         "--perf-history", url, "--perf-json", str(out))
+    assert done.ret == 0, done.stdout.str()
+    text = done.stdout.str()
+    assert "run 33 stored in" in text and "1 change points end at this run" in text
+    assert f"drift: {QKV} -" in text  # faster than the nights before
+    (drift,) = json.loads(out.read_text())["perf_history_drift"]
+    assert drift["benchmark"] == QKV and drift["since"] == (start + dt.timedelta(days=30)).date().isoformat()
+
+
+def test_a_bad_history_url_stops_the_run_before_timing(pytester, tmp_path):
+    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
+                                         "--perf-history", "mysql://x@localhost/y")
+    assert done.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--perf-history: mysql://x@localhost/y: backend 'mysql': expected sqlite or postgresql" in done.stderr.str()

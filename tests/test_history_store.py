@@ -1,0 +1,207 @@
+"""The results history on a real SQLite file and a real PostgreSQL server: runs stored whole (one transaction),
+two writers at once, import of results files, bad input refused with the file or URL and the field named."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from perf.history import changes, importing, recent, schema, store
+from perf.verdict import results as results_file
+
+pytest_plugins = ["tests.history_databases"]
+ROOT = Path(__file__).resolve().parents[1]
+START = dt.datetime(2026, 1, 1, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def doc(night: int, medians: dict[str, float], *, torch: str = "2.11.0", verdict: str = "pass") -> dict:
+    """A results document of the shape the suite writes (perf/verdict/results.py), for one night."""
+    records = [{"key": key, "family": key.split("/")[0], "dtype": "bf16", "params": {"m": 64},
+                "summary": {"median_ms": m, "ci_low_ms": m * 0.99, "ci_high_ms": m * 1.01, "n": 50},
+                "verdict": verdict, "baseline": {"median_ms": 1.0}, "change": m - 1.0, "method": "cuda-event",
+                "throttled": False, "flops": 2e9, "bytes": 1e6, "tflops": 2.0, "gbs": 1.0, "rel_noise": 0.01}
+               for key, m in medians.items()]
+    env = {"gpu": "H200", "device": "NVIDIA H200", "driver": "580.159.04", "cuda": "13.0", "torch": torch,
+           "triton": "3.6.0", "commit": f"{night:040x}", "date": (START + dt.timedelta(days=night)).isoformat()}
+    return {"schema": results_file.SCHEMA, "gpu": "H200", "environment": env, "results": records}
+
+
+def write(path: Path, document: dict) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def history(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "perf", "history", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def counts(url: str) -> tuple[int, int]:
+    db = store.open_database(url)
+    try:
+        with db.engine.connect() as conn:
+            return (conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar(),
+                    conn.execute(sa.select(sa.func.count()).select_from(schema.results)).scalar())
+    finally:
+        db.engine.dispose()
+
+
+def test_a_run_round_trips_and_is_stored_once(db_url):
+    db = store.open_database(db_url)
+    try:
+        first = importing.store_document(db, doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "night0")
+        again = importing.store_document(db, doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "night0 again")
+        second = importing.store_document(db, doc(1, {"gemm/a": 1.1, "gemm/b": 2.0}, torch="2.12.0"), "night1")
+        assert isinstance(first, int) and again is None and second != first
+        runs = store.runs_frame(db)
+        assert list(runs["torch"]) == ["2.11.0", "2.12.0"] and list(runs["n_results"]) == [2, 2]
+        assert runs["date"].iloc[0] == START
+        frame = store.series_frame(db, gpu="H200", keys=["gemm/a"])
+        assert list(frame["median_ms"]) == [1.0, 1.1] and list(frame["baseline_ms"]) == [1.0, 1.0]
+        assert store.series_frame(db, gpu="A100").empty
+    finally:
+        db.engine.dispose()
+
+
+def test_a_run_that_fails_while_written_leaves_nothing(db_url):
+    db = store.open_database(db_url)
+    try:
+        item = importing.run_rows(doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "night0")
+        rows = [*item.rows, item.rows[0]]  # the same key twice: the database's unique constraint fails mid-write
+        with pytest.raises(sa.exc.IntegrityError):
+            store.write_run(db, item.run, rows)
+    finally:
+        db.engine.dispose()
+    assert counts(db_url) == (0, 0)
+
+
+def test_import_is_all_or_nothing_and_names_the_bad_file(db_url, tmp_path):
+    good = [write(tmp_path / f"good{i}.json", doc(i, {"gemm/a": 1.0})) for i in range(3)]
+    bad = doc(3, {"gemm/a": 1.0})
+    bad["results"][0]["summary"]["median_ms"] = -1.0
+    bad_path = write(tmp_path / "bad.json", bad)
+    done = history("import", "--db", db_url, *map(str, good), str(bad_path))
+    assert done.returncode == 2
+    assert f"{bad_path}: results[0].summary.median_ms: expected a positive number" in done.stderr
+    assert counts(db_url) == (0, 0)
+    done = history("import", "--db", db_url, *map(str, good), str(good[0]))
+    assert done.returncode == 0, done.stderr
+    assert "stored 3 runs (1 already stored)" in done.stdout
+    assert counts(db_url) == (3, 3)
+
+
+def test_two_processes_writing_at_once(db_url, tmp_path):
+    """Two importers start together on a fresh database (both create the schema), each with its own nights and
+    one shared night: every run is stored whole, the shared one once."""
+    keys = {f"gemm/k{i}": 1.0 + i for i in range(40)}
+    shared = write(tmp_path / "shared.json", doc(100, keys))
+    batches = [[write(tmp_path / f"p{p}-{i}.json", doc(10 * p + i, keys)) for i in range(6)] for p in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "perf", "history", "import", "--db", db_url,
+                               *map(str, batch), str(shared)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for batch in batches]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert counts(db_url) == (13, 13 * len(keys))
+
+
+def test_a_newer_schema_version_is_refused_and_left_alone(db_url, tmp_path):
+    store.open_database(db_url).engine.dispose()
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(schema.schema_info.update().values(version=schema.SCHEMA_VERSION + 1))
+    engine.dispose()
+    with pytest.raises(store.HistoryError, match=r"schema_info\.version: the database is at version 2, newer"):
+        store.open_database(db_url)
+    done = history("import", "--db", db_url, str(write(tmp_path / "r.json", doc(0, {"gemm/a": 1.0}))))
+    assert done.returncode == 2 and "schema_info.version" in done.stderr and "newer" in done.stderr
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar() == 0
+    engine.dispose()
+
+
+def test_results_files_of_another_schema_or_truncated(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    other = doc(0, {"gemm/a": 1.0})
+    other["schema"] = "perf-results/0"
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(json.dumps(doc(1, {"gemm/a": 1.0}))[:120])
+    for path, expected in ((write(tmp_path / "other.json", other), "schema: expected 'perf-results/1'"),
+                           (truncated, "not valid JSON")):
+        done = history("import", "--db", url, str(path))
+        assert done.returncode == 2 and f"{path}: {expected}" in done.stderr, done.stderr
+    assert counts(url) == (0, 0)
+
+
+def test_an_unreachable_database_url_is_named(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = history("show", "--db", f"postgresql://perf:secret@127.0.0.1:{port}/perf")
+    assert done.returncode == 2
+    assert f"postgresql://perf:***@127.0.0.1:{port}/perf: cannot open the database" in done.stderr
+    assert "secret" not in done.stderr
+    missing_dir = tmp_path / "no" / "such" / "dir" / "h.db"
+    done = history("show", "--db", f"sqlite:///{missing_dir}")
+    assert done.returncode == 2 and str(missing_dir) in done.stderr and "cannot open" in done.stderr
+
+
+def test_changes_name_the_run_and_the_environment_change(db_url, tmp_path):
+    """A 5% step in one benchmark at the night torch was upgraded; a flat benchmark beside it."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for night in range(30):
+        step = 1.05 if night >= 18 else 1.0
+        medians = {"gemm/stepped": float(step * (1 + 0.004 * rng.standard_normal())),
+                   "gemm/flat": float(1 + 0.004 * rng.standard_normal())}
+        paths.append(write(tmp_path / f"n{night}.json", doc(night, medians, torch="2.12.0" if night >= 18 else "2.11.0")))
+    assert history("import", "--db", db_url, *map(str, paths)).returncode == 0
+    done = history("changes", "--db", db_url, "--json")
+    assert done.returncode == 0, done.stderr
+    (cp,) = json.loads(done.stdout)
+    assert cp["key"] == "gemm/stepped" and cp["gpu"] == "H200"
+    assert cp["date"].startswith((START + dt.timedelta(days=18)).date().isoformat()) and cp["commit"] == f"{18:040x}"
+    assert 0.04 < cp["change"] < 0.06 and cp["p_value"] < changes.ALPHA
+    assert cp["environment"] == ["torch 2.11.0 -> 2.12.0"]
+    shown = history("show", "--db", db_url, "-k", "stepped")
+    assert shown.returncode == 0 and "gemm/stepped" in shown.stdout and "gemm/flat" not in shown.stdout
+    out = tmp_path / "trends"
+    report = history("report", "--db", db_url, "-o", str(out))
+    assert report.returncode == 0, report.stderr
+    page = (out / "index.html").read_text()
+    assert "gemm/stepped" in page and "+5." in page and "torch 2.11.0 -&gt; 2.12.0" in page
+    assert len(list((out / "plots").glob("*.png"))) == 1  # only the series with a change point
+
+
+def test_drift_and_unreliable_streaks_of_the_newest_run(tmp_path):
+    db = store.open_database(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        for night in range(20):
+            verdict = "unreliable" if night >= 17 else "pass"
+            medians = {"gemm/slid": 1.0 if night < 17 else 1.04, "gemm/noisy": 1.0 + 0.001 * (night % 2)}
+            last = importing.store_document(db, doc(night, medians, verdict=verdict), f"n{night}")
+        found = recent.findings(db, last, "H200", ["gemm/slid", "gemm/noisy"])
+        (drift,) = found["perf_history_drift"]
+        assert drift["benchmark"] == "gemm/slid" and drift["change"] == "+4.0%"
+        assert drift["since"] == (START + dt.timedelta(days=17)).date().isoformat()
+        assert {u["benchmark"] for u in found["perf_history_unreliable"]} == {"gemm/slid", "gemm/noisy"}
+        earlier = recent.findings(db, last - 3, "H200", ["gemm/slid"])  # before the slide: nothing to say
+        assert earlier == {"perf_history_drift": [], "perf_history_unreliable": []}
+    finally:
+        db.engine.dispose()
+
+
+def test_the_nightly_workflow_stores_each_night():
+    text = (ROOT / ".github" / "workflows" / "nightly.yml").read_text()
+    assert "secrets.PERF_HISTORY_URL" in text and "python -m perf history import" in text
+    assert "name: perf-history" in text and "gh run download" in text  # the SQLite file carried between nights
