@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from perf import gpus
-from perf.measure import environment, slowdown, timing
+from perf import gpus, xdist_hooks
+from perf.measure import environment, slowdown, timing, workers
 from perf.measure.requirements import unmet
 from perf.measure.target import Target
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
+from perf.report import per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchSpec
@@ -40,7 +41,21 @@ def pytest_configure(config):
         options = resolve(config)
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_STATE] = PerfSession(config, options)
+    config.stash[_STATE] = state = PerfSession(config, options)
+    try:
+        xdist_hooks.register(config, state)  # -n N: one worker per GPU (perf/xdist_hooks.py)
+    except workers.WorkerError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """-n auto: one worker per visible GPU (on the CPU device, half the usable cores)."""
+    try:
+        gpus = workers.visible_gpus()
+    except workers.WorkerError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return workers.auto_workers(gpus, workers.usable_cores())
 
 
 def _state(config) -> "PerfSession":
@@ -58,6 +73,8 @@ class PerfSession:
         self.timing_blocked: str | None = None
         self.timing_items = 0
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written
+        self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
+        self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
 
     @functools.cached_property
     def target(self) -> Target:
@@ -98,6 +115,15 @@ class PerfSession:
         env["timing"] = dataclasses.asdict(self.options.timing)
         return env
 
+    def expected_seconds(self, item) -> float | None:
+        """How long measuring a timing item should take, from its baseline entry (None without one)."""
+        spec = getattr(item, "callspec", None) and item.callspec.params.get("perf_spec")
+        entry = self.baselines.entries.get(spec.key) if isinstance(spec, BenchSpec) else None
+        if not entry:
+            return None
+        t = self.options.timing
+        return workers.expected_seconds(entry["median_ms"], entry["n"], t.min_time_s, t.max_time_s)
+
     # ------------------------------------------------------------------------------------------ measuring
 
     def threshold_for(self, spec: BenchSpec, node) -> float:
@@ -121,6 +147,7 @@ class PerfSession:
         with tempfile.TemporaryDirectory(prefix="perf-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             args = [sys.executable, "-m", "pytest", node.nodeid, "-p", "perf.plugin", "-p", "no:cacheprovider", "-q",
+                    "-n", "0",  # in this process (and on this worker's GPU) whatever addopts says
                     "--perf-measure-only", "--perf-json", str(out),
                     *to_args(self.options, baseline_dir=self.baseline_dir)]
             done = subprocess.run(args, cwd=self.config.rootpath, capture_output=True, text=True)
@@ -138,7 +165,7 @@ class PerfSession:
             prepared.verify()  # a wrong result fails here and is never timed
         reference = self.baselines.reference(spec.key)
         method = reference.method if reference and not target.is_cpu else None  # the baseline's method, pinned
-        extra: dict = {}
+        extra: dict = {"placement": workers.placement(self.worker_id)}
         fraction = self.options.injection_for(spec.key)
         if fraction is not None:
             prepared, injection = slowdown.inject(
@@ -398,6 +425,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if diffs:
             tr.write_line("environment differs from the baseline's: " + "; ".join(
                 f"{k} {then} -> {now}" for k, then, now in diffs), yellow=True)
+    by_gpu = per_gpu.rows(records)
+    if by_gpu:
+        tr.write_line("per GPU (change = now / baseline - 1):")
+        for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
+            tr.write_line(line)
     if state.refreshed is not None:
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
@@ -423,6 +455,8 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    if xdist_hooks.is_worker(session.config):
+        return  # a worker writes no file: its results went to the controller with its test reports
     if state.options.refresh and state.results:
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
@@ -439,5 +473,6 @@ def _document(state: PerfSession) -> dict:
     return results.document(
         state.results, gpu=state.target.present, environment=state.environment,
         baseline_environment=_baseline_environment(state), ceilings=state.ceilings if state.results else (),
-        extra={**state.extras, "baseline_file": str(state.baselines.path) if state.results else None},
+        extra={**state.extras, "baseline_file": str(state.baselines.path) if state.results else None,
+               **({"workers": state.workers} if state.workers else {})},
     )
