@@ -248,17 +248,19 @@ def pytest_collection_modifyitems(session, config, items):
     if not timing_items:
         return
     blocked = state.target.mismatch() or interpreter_blocks(os.environ, state.target)
+    if not blocked:
+        try:
+            state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
+        except baselines.BaselineError as exc:
+            blocked = f"baseline file unusable: {exc}\nThe file was left as it is."
+            if not xdist_hooks.is_worker(config):  # a worker stops timing; the controller reports it, exit 4
+                state.timing_blocked = blocked
+                raise pytest.UsageError(blocked) from None
     if blocked:
         state.timing_blocked = blocked
         kept = [item for item in items if item not in timing_items]
         config.hook.pytest_deselected(items=timing_items)
         items[:] = kept
-        return
-    try:
-        state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
-    except baselines.BaselineError as exc:
-        state.timing_blocked = f"baseline file unusable: {exc}"
-        raise pytest.UsageError(f"{state.timing_blocked}\nThe file was left as it is.") from None
 
 
 def interpreter_blocks(environ, target: Target) -> str | None:

@@ -119,29 +119,16 @@ def check_workers(count: int, gpus: Sequence[PhysicalGpu], cores: int, environ: 
                           f"{cores} usable cores: use at most -n {cores}, or -n auto ({auto_workers((), cores)})")
 
 
-def slot_of(worker_id: str) -> int:
-    """The worker's number in its id: gw3 -> 3."""
-    digits = worker_id.removeprefix("gw")
-    if not digits.isdigit():
-        raise WorkerError(f"pytest-xdist worker id {worker_id!r}: expected gw<number>")
-    return int(digits)
-
-
-def pin(environ: MutableMapping[str, str], slot: int) -> str:
-    """Make the calling process see only GPU `slot` of what it sees now (the slot-th entry of CUDA_VISIBLE_DEVICES,
-    or index `slot` when unset); returns the entry. Must run before CUDA initialises in this process."""
+def pin(environ: MutableMapping[str, str], gpu: str) -> str:
+    """Make the calling process (and every process it starts: the fresh-process re-measure) see only `gpu`, an
+    entry of CUDA_VISIBLE_DEVICES (the controller hands out UUIDs, which no device order can confuse). Must run
+    before CUDA initialises in this process."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
-        raise WorkerError("a worker must be pinned to its GPU before CUDA initialises, but CUDA is initialised already")
-    entries = visible_entries(environ)
-    if entries is None:
-        entry = str(slot)
-    elif slot < len(entries):
-        entry = entries[slot]
-    else:
-        raise WorkerError(f"worker slot {slot}: {VISIBLE}={environ[VISIBLE]} lists {len(entries)} GPUs")
-    environ[VISIBLE] = entry
-    return entry
+        raise WorkerError(f"pinning a worker to {gpu}: CUDA is initialised already in this process; the worker must "
+                          f"be pinned first")
+    environ[VISIBLE] = gpu
+    return gpu
 
 
 @functools.lru_cache(maxsize=1)
