@@ -43,6 +43,9 @@ def register(config, state) -> None:
         worker.pin()
         config.pluginmanager.register(worker, "perf-xdist-worker")
     elif is_controller(config):
+        if config.option.dist == "each":
+            raise workers.WorkerError("--dist each: every worker would measure every benchmark, and the results file "
+                                      "would hold each several times; use the default, --dist load")
         gpus = workers.visible_gpus()
         count = int(config.option.numprocesses)
         workers.check_workers(count, gpus, workers.usable_cores(), os.environ)

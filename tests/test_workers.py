@@ -194,6 +194,9 @@ def test_more_workers_than_cores_on_the_cpu_is_a_usage_error(pytester, tmp_path)
     run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", str(too_many))
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     assert f"-n {too_many}: no GPU visible" in run.stderr.str() and "use at most" in run.stderr.str()
+    each = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "1",
+                                         "--dist", "each")
+    assert each.ret == pytest.ExitCode.USAGE_ERROR and "--dist each: every worker" in each.stderr.str()
     done = refresh(tmp_path, "-n", str(too_many))
     assert done.returncode == pytest.ExitCode.USAGE_ERROR and f"-n {too_many}: no GPU visible" in done.stderr
     assert not (tmp_path / "bl" / "cpu.json").exists()
