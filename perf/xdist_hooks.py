@@ -31,8 +31,7 @@ def is_worker(config) -> bool:
 
 
 def is_controller(config) -> bool:
-    return not is_worker(config) and bool(getattr(config.option, "numprocesses", None)) \
-        and getattr(config.option, "dist", "no") != "no"
+    return not is_worker(config) and getattr(config.option, "dist", "no") != "no"
 
 
 def register(config, state) -> None:
@@ -46,8 +45,13 @@ def register(config, state) -> None:
         if config.option.dist == "each":
             raise workers.WorkerError("--dist each: every worker would measure every benchmark, and the results file "
                                       "would hold each several times; use the default, --dist load")
+        specs = list(config.option.tx or ())
+        remote = [spec for spec in specs if not spec.startswith("popen")]
+        if remote:
+            raise workers.WorkerError(f"--tx {remote[0]}: one worker per GPU starts its workers on this host (popen), "
+                                      f"where it sees the GPUs; use -n N or -n auto")
         gpus = workers.visible_gpus()
-        count = int(config.option.numprocesses)
+        count = len(specs)
         workers.check_workers(count, gpus, workers.usable_cores(), os.environ)
         config.pluginmanager.register(Controller(state, gpus[:count] if gpus else [None] * count),
                                       "perf-xdist-controller")
