@@ -102,6 +102,8 @@ class PerfSession:
         spec = roofline.Ceilings.from_spec(self.target.present)
         if self.target.is_cpu or self.options.measure_only:  # measure-only runs feed baselines: no roofline there
             return [spec]
+        if xdist_hooks.is_controller(self.config):  # the workers measure theirs; a controller never touches a GPU
+            return [spec]
 
         def median_ms(prepared):
             return timing.measure(prepared, self.target, self.options.timing).summary().median_ms
