@@ -200,3 +200,27 @@ def test_more_workers_than_cores_on_the_cpu_is_a_usage_error(pytester, tmp_path)
     done = refresh(tmp_path, "-n", str(too_many))
     assert done.returncode == pytest.ExitCode.USAGE_ERROR and f"-n {too_many}: no GPU visible" in done.stderr
     assert not (tmp_path / "bl" / "cpu.json").exists()
+
+
+# ------------------------------------------------------------------------------------------------ sibling GPUs
+
+def _run_result(key, median):
+    summary = {"median_ms": median, "ci_low_ms": median * 0.995, "ci_high_ms": median * 1.005, "q1_ms": median,
+               "q3_ms": median, "min_ms": median * 0.99, "max_ms": median * 1.01, "n": 50}
+    return {"key": key, "summary": summary, "dtype": "bf16", "method": "cuda-events", "samples_ms": [median] * 50,
+            "flops": 1, "bytes": 1, "tflops": 1.0, "gbs": 1.0}
+
+
+@pytest.mark.parametrize("gpus, verdict", [((1.000, 1.040), "pass"), ((1.000,), "regression")])
+def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, verdict):
+    """Runs of a baseline on two siblings 4% apart: their spread is in the entry's between-run sigma, so the
+    slower sibling's next measurement passes; the same runs on one GPU only would call it a regression."""
+    from perf.measure.summary import Summary
+    from perf.verdict import baselines, stats
+
+    key = "gemm/x:qkv"
+    runs = [[_run_result(key, speed * (1 + wobble))] for speed in gpus for wobble in (-0.002, 0.0, 0.002)]
+    merged, _ = baselines.merge(baselines.load(tmp_path, "H200"), runs, {"gpu": "H200"})
+    now = Summary.from_dict({**_run_result(key, 1.045)["summary"]})
+    comparison = stats.compare(now, merged.reference(key), 0.03, method="cuda-events")
+    assert comparison.verdict.value == verdict, comparison.reason
