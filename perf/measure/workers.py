@@ -133,17 +133,25 @@ def pin(environ: MutableMapping[str, str], gpu: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def current_gpu() -> PhysicalGpu | None:
-    """The physical GPU behind CUDA device 0 of this process (matched by UUID through NVML), or None on the CPU
-    device or where it cannot be told."""
+    """The physical GPU behind CUDA device 0 of this process: matched by its UUID through NVML, else the first
+    entry of CUDA_VISIBLE_DEVICES; None on the CPU device or where neither tells."""
     try:
         import torch
 
         if not torch.cuda.is_available():
             return None
-        uuid = "GPU-" + str(torch.cuda.get_device_properties(0).uuid)
-    except Exception:
-        return None
-    return next((g for g in host_gpus() if g.uuid == uuid), None)
+        uuid = "GPU-" + str(torch.cuda.get_device_properties(0).uuid).removeprefix("GPU-")
+    except Exception:  # a torch without device UUIDs
+        uuid = None
+    gpus = host_gpus()
+    found = next((g for g in gpus if g.uuid == uuid), None)
+    if found is None:
+        try:
+            visible = resolve_visible(visible_entries(os.environ), gpus)
+        except WorkerError:
+            visible = []
+        found = visible[0] if visible else None
+    return found
 
 
 def placement(worker_id: str | None) -> dict:
