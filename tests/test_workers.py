@@ -224,3 +224,15 @@ def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, ve
     now = Summary.from_dict({**_run_result(key, 1.045)["summary"]})
     comparison = stats.compare(now, merged.reference(key), 0.03, method="cuda-events")
     assert comparison.verdict.value == verdict, comparison.reason
+
+
+def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_controller(pytester, tmp_path):
+    run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
+                                        "--perf-refresh")
+    assert run.ret == 0, run.stdout.str()
+    text = run.stdout.str()
+    assert text.count("perf: refreshed 2 entries") == 1
+    path = tmp_path / "bl" / "cpu.json"
+    data = json.loads(path.read_text())
+    assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV]) and len(data["environments"]) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["cpu.json"]
