@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from perf import gpus
-from perf.measure import environment, slowdown, timing
+from perf import gpus, xdist_hooks
+from perf.measure import environment, slowdown, timing, workers
 from perf.measure.requirements import unmet
 from perf.measure.target import Target
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
+from perf.report import per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchSpec
@@ -46,6 +47,20 @@ def pytest_configure(config):
     config.stash[_STATE] = state = PerfSession(config, options)
     if state.stores_history:
         state.history_db = _open_history(options.history)
+    try:
+        xdist_hooks.register(config, state)  # -n N: one worker per GPU (perf/xdist_hooks.py)
+    except workers.WorkerError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """-n auto: one worker per visible GPU (on the CPU device, half the usable cores)."""
+    try:
+        gpus = workers.visible_gpus()
+    except workers.WorkerError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return workers.auto_workers(gpus, workers.usable_cores())
 
 
 def _state(config) -> "PerfSession":
@@ -70,6 +85,8 @@ class PerfSession:
     def stores_history(self) -> bool:
         """Runs that feed a baseline (measure-only, re-measures) or carry injected slowdowns are not history."""
         return bool(self.options.history) and not (self.options.measure_only or self.options.injections)
+        self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
+        self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
 
     @functools.cached_property
     def target(self) -> Target:
@@ -97,6 +114,8 @@ class PerfSession:
         spec = roofline.Ceilings.from_spec(self.target.present)
         if self.target.is_cpu or self.options.measure_only:  # measure-only runs feed baselines: no roofline there
             return [spec]
+        if xdist_hooks.is_controller(self.config):  # the workers measure theirs; a controller never touches a GPU
+            return [spec]
 
         settings = dataclasses.replace(self.options.timing,
                                        warmup_ms=max(self.options.timing.warmup_ms, roofline.CEILING_WARMUP_MS))
@@ -112,6 +131,15 @@ class PerfSession:
         env = environment.collect(self.target, Path(self.config.rootpath))
         env["timing"] = dataclasses.asdict(self.options.timing)
         return env
+
+    def expected_seconds(self, item) -> float | None:
+        """How long measuring a timing item should take, from its baseline entry (None without one)."""
+        spec = getattr(item, "callspec", None) and item.callspec.params.get("perf_spec")
+        entry = self.baselines.entries.get(spec.key) if isinstance(spec, BenchSpec) else None
+        if not entry:
+            return None
+        t = self.options.timing
+        return workers.expected_seconds(entry["median_ms"], entry["n"], t.min_time_s, t.max_time_s)
 
     # ------------------------------------------------------------------------------------------ measuring
 
@@ -136,6 +164,7 @@ class PerfSession:
         with tempfile.TemporaryDirectory(prefix="perf-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             args = [sys.executable, "-m", "pytest", node.nodeid, "-p", "perf.plugin", "-p", "no:cacheprovider", "-q",
+                    "-n", "0",  # in this process (and on this worker's GPU) whatever addopts says
                     "--perf-measure-only", "--perf-json", str(out),
                     *to_args(self.options, baseline_dir=self.baseline_dir)]
             done = subprocess.run(args, cwd=self.config.rootpath, capture_output=True, text=True)
@@ -153,7 +182,7 @@ class PerfSession:
             prepared.verify()  # a wrong result fails here and is never timed
         reference = self.baselines.reference(spec.key)
         method = reference.method if reference and not target.is_cpu else None  # the baseline's method, pinned
-        extra: dict = {}
+        extra: dict = {"placement": workers.placement(self.worker_id)}
         fraction = self.options.injection_for(spec.key)
         if fraction is not None:
             prepared, injection = slowdown.inject(
@@ -251,17 +280,19 @@ def pytest_collection_modifyitems(session, config, items):
     if not timing_items:
         return
     blocked = state.target.mismatch() or interpreter_blocks(os.environ, state.target)
+    if not blocked:
+        try:
+            state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
+        except baselines.BaselineError as exc:
+            blocked = f"baseline file unusable: {exc}\nThe file was left as it is."
+            if not xdist_hooks.is_worker(config):  # a worker stops timing; the controller reports it, exit 4
+                state.timing_blocked = blocked
+                raise pytest.UsageError(blocked) from None
     if blocked:
         state.timing_blocked = blocked
         kept = [item for item in items if item not in timing_items]
         config.hook.pytest_deselected(items=timing_items)
         items[:] = kept
-        return
-    try:
-        state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
-    except baselines.BaselineError as exc:
-        state.timing_blocked = f"baseline file unusable: {exc}"
-        raise pytest.UsageError(f"{state.timing_blocked}\nThe file was left as it is.") from None
 
 
 def interpreter_blocks(environ, target: Target) -> str | None:
@@ -454,6 +485,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for u in state.extras.get("perf_history_unreliable", []):
             tr.write_line(f"unreliable on each of the last {u['runs']} runs: {u['benchmark']} (since {u['since']})",
                           yellow=True)
+    by_gpu = per_gpu.rows(records)
+    if by_gpu:
+        tr.write_line("per GPU (change = now / baseline - 1):")
+        for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
+            tr.write_line(line)
     if state.refreshed is not None:
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
@@ -479,6 +515,8 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    if xdist_hooks.is_worker(session.config):
+        return  # a worker writes no file: its results went to the controller with its test reports
     if state.results:  # measured ceilings never below a result of this run; the records placed under them again
         state.ceilings[:] = results.settle_ceilings(state.results, state.ceilings)
     if state.options.refresh and state.results:
@@ -527,5 +565,6 @@ def _document(state: PerfSession) -> dict:
     return results.document(
         state.results, gpu=state.target.present, environment=state.environment,
         baseline_environment=_baseline_environment(state), ceilings=state.ceilings if state.results else (),
-        extra={**state.extras, "baseline_file": str(state.baselines.path) if state.results else None},
+        extra={**state.extras, "baseline_file": str(state.baselines.path) if state.results else None,
+               **({"workers": state.workers} if state.workers else {})},
     )

@@ -22,12 +22,13 @@ ALLOWED = {
     "history": {"gpus", "spec", "measure", "verdict"},
     "options": {"gpus", "shape", "measure", "verdict"},
     "commands": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "plugin", "options", "history"},
-    "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options", "history"},
+    "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options", "history", "xdist_hooks"},
+    "xdist_hooks": {"gpus", "measure", "verdict"},  # the plugin's pytest-xdist glue: one worker per GPU
     "cli": {"commands", "report"},
     "__main__": {"cli"},
     "__init__": set(),
 }
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "plugin", "options", "gpus", "spec"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "plugin", "options", "gpus", "spec", "xdist_hooks"}
 
 
 def part_of(path: Path) -> str:

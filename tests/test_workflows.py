@@ -32,7 +32,7 @@ def test_the_linter_rejects_a_broken_workflow(tmp_path):
 
 def test_nightly_runs_the_suite_per_gpu_kind_and_uploads():
     text = (WORKFLOWS / "nightly.yml").read_text()
-    assert "self-hosted" in text and "matrix" in text and "pytest perf/ --gpu ${{ matrix.gpu }}" in text
+    assert "self-hosted" in text and "matrix" in text and "pytest perf/ --gpu ${{ matrix.gpu }} -n auto" in text
     assert "--perf-report" in text and "upload-artifact" in text
 
 

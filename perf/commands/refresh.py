@@ -6,6 +6,8 @@ then print what moved.
                             run's median and the between-run sigma they show: the noise model of the verdicts.
     --from-results FILE...  merge runs measured elsewhere (results files of `pytest perf/ --perf-json FILE
                             --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring
+    -n N, -n auto           (passed to pytest) each run spread over N pytest-xdist workers, one per GPU (auto: every
+                            visible GPU), merged by its controller; the baseline is still written once, at the end
 
 A measurement that throttled, was noisier than the quality limit or sits far from the other runs is re-measured
 in one more process; an entry that stays bad is written with flags saying so. An interrupted or failed refresh leaves the baseline file as it

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from perf.measure import workers
+
 # Throttle reasons that make a sample untrustworthy. A power cap under full load is the steady state of a
 # large GEMM on these GPUs, so it is recorded but does not by itself mark a measurement unreliable.
 _DISQUALIFYING = ("hw_slowdown", "hw_thermal_slowdown", "sw_thermal_slowdown", "hw_power_brake_slowdown")
@@ -49,11 +51,15 @@ def _reasons(nvml, mask: int) -> tuple[str, ...]:
     return tuple(found)
 
 
-def read(device_index: int = 0) -> ClockReading | None:
-    """A reading of the GPU's clocks and throttle state, or None where NVML cannot give one."""
+def read(device_index: int | None = None) -> ClockReading | None:
+    """A reading of the GPU's clocks and throttle state, or None where NVML cannot give one. By default the GPU
+    this process measures on: NVML counts every GPU of the host, whatever CUDA_VISIBLE_DEVICES says."""
     try:
         import pynvml as nvml
 
+        if device_index is None:
+            gpu = workers.current_gpu()
+            device_index = gpu.index if gpu else 0
         nvml.nvmlInit()
         handle = nvml.nvmlDeviceGetHandleByIndex(device_index)
         get_reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(

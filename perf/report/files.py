@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf.report import claims_table, plots
+from perf.report import claims_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
 from perf.verdict.results import SCHEMA, ResultsError, read
@@ -246,6 +246,9 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
     counts = verdict_counts(records)
     sections.append(("Verdicts", Table(("verdict", "count"), tuple((v, str(n)) for v, n in counts.items()),
                                        tuple(counts)), f"{len(records)} benchmarks."))
+    by_gpu = per_gpu.rows(records)
+    if by_gpu:
+        sections.append((f"Per GPU ({len(by_gpu)})", Table(per_gpu.HEADER, tuple(by_gpu)), per_gpu.NOTE))
     for verdict, heading, note in (
         ("regression", "Regressions", "Slower than the baseline beyond the threshold and both measurements' noise."),
         ("improvement", "Improvements", "Faster beyond threshold and noise: refresh the baseline "

@@ -1,0 +1,184 @@
+"""The suite under pytest-xdist (`-n N`, `-n auto`): one worker per GPU.
+
+The controller checks the worker count against the visible GPUs, hands each worker a GPU (by UUID, from the
+CUDA_VISIBLE_DEVICES list it was given) and merges what the workers send: every result record rides on its test
+report; at its end a worker sends its target, environment, measured ceilings and placement. A worker pins itself to
+its GPU before CUDA initialises, runs the benchmarks longest first (expected time from the baseline) and writes no
+file: the results file, the report, the step summary and a refreshed baseline are written by the controller alone,
+in perf/plugin.py's session finish, as in a run without workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import zlib
+
+import pytest
+
+from perf.gpus import GpuSpec
+from perf.measure import workers
+from perf.measure.target import Target
+from perf.verdict.roofline import Ceilings
+
+RECORDS = "perf_records"  # test-report attribute: the JSON list of result records a test produced on a worker
+
+
+def is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config) -> bool:
+    return not is_worker(config) and getattr(config.option, "dist", "no") != "no"
+
+
+def register(config, state) -> None:
+    """Give the session its role: a controller checks the worker count now (a usage error before any worker
+    starts); a worker pins itself to its GPU now, before anything initialises CUDA."""
+    if is_worker(config):
+        worker = Worker(state, config.workerinput)
+        worker.pin()
+        config.pluginmanager.register(worker, "perf-xdist-worker")
+    elif is_controller(config):
+        if config.option.dist == "each":
+            raise workers.WorkerError("--dist each: every worker would measure every benchmark, and the results file "
+                                      "would hold each several times; use the default, --dist load")
+        specs = list(config.option.tx or ())
+        remote = [spec for spec in specs if not spec.startswith("popen")]
+        if remote:
+            raise workers.WorkerError(f"--tx {remote[0]}: one worker per GPU starts its workers on this host (popen), "
+                                      f"where it sees the GPUs; use -n N or -n auto")
+        gpus = workers.visible_gpus()
+        count = len(specs)
+        workers.check_workers(count, gpus, workers.usable_cores(), os.environ)
+        config.pluginmanager.register(Controller(state, gpus[:count] if gpus else [None] * count),
+                                      "perf-xdist-controller")
+
+
+def expected_order(items, expected_s) -> list:
+    """Items longest first by expected time (`expected_s(item)`, None where unknown: the median of the known
+    ones), the timing benchmarks before everything else; ties keep the collection order. Handed out by xdist's
+    `load` scheduling in this order, this is greedy longest-processing-time list scheduling."""
+    times = {id(item): expected_s(item) for item in items}
+    known = [t for t in times.values() if t is not None]
+    fill = statistics.median(known) if known else 0.0
+    timed = {id(item) for item in items if "perf_measure" in getattr(item, "fixturenames", ())}
+    return sorted(items, key=lambda item: (id(item) not in timed,
+                                           -(times[id(item)] if times[id(item)] is not None else fill)))
+
+
+class Worker:
+    """Hooks of one xdist worker."""
+
+    def __init__(self, state, workerinput: dict):
+        self.state = state
+        self.worker_id = workerinput["workerid"]
+        self.gpu = workerinput.get("perf_gpu")  # the CUDA_VISIBLE_DEVICES entry (a UUID); None on the CPU device
+        self.sent = 0
+        state.worker_id = self.worker_id
+
+    def pin(self) -> None:
+        if self.gpu is not None:
+            workers.pin(os.environ, self.gpu)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        yield  # after the plugin's own pass (timing stopped, baseline validated)
+        if self.state.timing_blocked or not self.state.timing_items:
+            return
+        items[:] = expected_order(items, self.state.expected_seconds)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        new = self.state.results[self.sent:]
+        if new:
+            setattr(report, RECORDS, json.dumps(new, default=str))
+            self.sent = len(self.state.results)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session):
+        state = self.state
+        out: dict = {"placement": workers.placement(self.worker_id), "timing_blocked": state.timing_blocked}
+        if "target" in state.__dict__:
+            out["target"] = {"gpu": dataclasses.asdict(state.target.gpu),
+                             "present": dataclasses.asdict(state.target.present)}
+        if state.results:
+            out["environment"] = state.environment
+            out["ceilings"] = [dataclasses.asdict(c) for c in state.ceilings]
+        session.config.workeroutput["perf"] = json.dumps(out, default=str)
+
+
+def _gpu_spec(data: dict) -> GpuSpec:
+    return GpuSpec(**{**data, "aliases": tuple(data["aliases"]), "device_names": tuple(data["device_names"])})
+
+
+class Controller:
+    """Hooks of the xdist controller: GPU slots, and the merge of what the workers send."""
+
+    def __init__(self, state, gpus: list):
+        self.state = state
+        self.gpus = gpus  # per slot: a workers.PhysicalGpu, or None on the CPU device
+        self.free: list[int] | None = None  # slots not taken, from the first configure_node on
+        self.slots: dict[str, int] = {}
+        self.outputs: dict[str, dict] = {}
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node):
+        if self.free is None:
+            # Hand the GPUs out from a place that changes every run (xdist's run id): the benchmarks a worker is
+            # handed first then land on another sibling in each run of a refresh, and the between-run sigma of the
+            # baseline holds the siblings' spread.
+            start = zlib.crc32(str(node.workerinput["testrunuid"]).encode()) % len(self.gpus)
+            self.free = [(start + i) % len(self.gpus) for i in range(len(self.gpus))]
+        slot = self.free.pop(0)
+        worker_id = node.gateway.id
+        self.slots[worker_id] = slot
+        gpu = self.gpus[slot]
+        node.workerinput["perf_gpu"] = gpu.uuid if gpu is not None else None
+        reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"perf: {worker_id} measures on " + (gpu.label() if gpu else "the CPU device"))
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node, error):
+        worker_id = node.gateway.id
+        if worker_id in self.slots:
+            self.free.append(self.slots.pop(worker_id))
+        text = (getattr(node, "workeroutput", None) or {}).get("perf")
+        if text:
+            self.outputs[worker_id] = json.loads(text)
+            self._adopt()
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report):
+        text = getattr(report, RECORDS, None)
+        if text:
+            self.state.results.extend(json.loads(text))
+        if report.when == "teardown":
+            for name, value in report.user_properties:
+                if str(name).startswith("perf_"):
+                    self.state.extras.setdefault(str(name), []).append(value)
+
+    def _adopt(self) -> None:
+        """The session's target, environment and ceilings are those of the lowest-numbered worker that measured,
+        so that the controller never touches a GPU; every worker's placement goes to the results file."""
+        state = self.state
+        ordered = [self.outputs[w] for w in sorted(self.outputs, key=lambda w: (len(w), w))]
+        blocked = next((o["timing_blocked"] for o in ordered if o.get("timing_blocked")), None)
+        if blocked:
+            state.timing_blocked = blocked
+        with_target = next((o for o in ordered if "target" in o), None)
+        if with_target:
+            t = with_target["target"]
+            state.target = Target(gpu=_gpu_spec(t["gpu"]), present=_gpu_spec(t["present"]),
+                                  dtype=state.options.dtype, sweep=state.options.sweep)
+        measured = next((o for o in ordered if "environment" in o), None)
+        if measured:
+            state.environment = measured["environment"]
+            state.ceilings = [Ceilings(**c) for c in measured["ceilings"]]
+        state.workers = [{**o["placement"], **({"ceilings": o["ceilings"]} if "ceilings" in o else {})}
+                         for o in ordered]
