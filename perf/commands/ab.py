@@ -52,12 +52,13 @@ class UsageError(ValueError):
 def threshold_value(text: str) -> float:
     """A threshold given as a fraction (0.02) or a percentage (2%)."""
     raw = text.strip()
+    percent = raw.endswith("%")
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100 if percent else float(raw)
     except ValueError:
         raise UsageError(f"--threshold: expected a fraction such as 0.02 or a percentage such as 2%, got {text!r}") \
             from None
-    if not 0 < value < 1 or (not raw.endswith("%") and value >= 1):
+    if not 0 < value < (10 if percent else 1):
         raise UsageError(f"--threshold: expected a fraction between 0 and 1 (0.02 is 2%) or a percentage such as "
                          f"2%, got {text!r}")
     return value

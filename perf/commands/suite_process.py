@@ -25,12 +25,13 @@ def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, ro
     command = [sys.executable, "-m", "pytest", *(nodeids or [str(root / "perf" / "suite")]), "-p", "perf.plugin",
                "-p", "no:cacheprovider", "-m", "timing", "-q" if log is None else "-v", "--perf-json", str(out),
                *args]
-    env = None
+    env = dict(os.environ)
     if root.resolve() != ROOT.resolve():
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
     if log is None:
         code = subprocess.run(command, cwd=root, env=env).returncode
     else:
+        env["PYTHONUNBUFFERED"] = "1"  # a crash must not swallow the line naming the benchmark it crashed on
         with open(log, "w") as sink:
             code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT).returncode
     return code, (results.read(out) if out.exists() else None)
