@@ -259,6 +259,7 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
         print(line, flush=True)
     errors: list[str] = []
     fatal: tuple[str, int] | None = None
+    keep_head = False
     docs: dict[str, dict | None] = {"A": None, "B": None}
     started = time.monotonic()
     for round_no, order in enumerate(ab.order(request.rounds), start=1):
@@ -271,13 +272,14 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
                 message = (f"{side.label()} stopped in round {round_no}{what} "
                            f"({STOPPED_CODES.get(run.code, f'exit {run.code}')}); its last output:\n{run.tail}")
                 fatal = (message, 2 if side.name == "BASE" or run.code == 4 else 1)
+                keep_head = side.name == "BASE" and run.code != 4
                 break
             side.rounds.append(run.records)
             docs[letter] = run.doc or docs[letter]
             print(f"perf ab: round {round_no}/{request.rounds} {side.name}: {len(run.records)} benchmarks in "
                   f"{time.monotonic() - t0:.1f} s", flush=True)
         if fatal:
-            if fatal[1] == 2 and len(sides["B"].rounds) < round_no and "B" in order:
+            if keep_head and len(sides["B"].rounds) < round_no:
                 _keep_head_round(sides["B"], tmp, round_no, errors, docs)  # HEAD's results are kept
             break
     done = min(len(sides["A"].rounds), len(sides["B"].rounds))
