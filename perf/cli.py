@@ -1,4 +1,4 @@
-"""`python -m perf COMMAND ...`: refresh, lint, advise, report, compare.
+"""`python -m perf COMMAND ...`: refresh, detect, ab, lint, advise, report, compare.
 
 Each command lives in its own module with `main(argv) -> int`; this module only dispatches.
 """
@@ -11,6 +11,7 @@ import sys
 COMMANDS = {
     "refresh": ("perf.commands.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
     "detect": ("perf.commands.detect", "detection experiment: inject a slowdown into chosen benchmarks, see what is caught"),
+    "ab": ("perf.commands.ab", "two git revisions measured in interleaved rounds on one GPU: change, interval, verdict"),
     "lint": ("perf.commands.lint", "check a model config against the shape rules for a GPU"),
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.report.files", "tables and plots from a results file"),

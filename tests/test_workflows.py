@@ -1,5 +1,6 @@
 """The GitHub workflows are valid (schema check with check-jsonschema's vendored workflow schema) and do what
-the README says: CPU tests on push, the GPU suite nightly over a matrix of GPU kinds, a refresh proposed as a PR."""
+the README says: CPU tests on push, the GPU suite nightly over a matrix of GPU kinds, a refresh proposed as a PR,
+A/B on pull requests labelled `perf`."""
 
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ def lint(*paths: Path) -> subprocess.CompletedProcess:
 
 def test_every_workflow_passes_the_schema():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"tests.yml", "nightly.yml", "refresh.yml"}
+    assert {f.name for f in files} == {"tests.yml", "nightly.yml", "refresh.yml", "pr.yml"}
     done = lint(*files)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -40,3 +41,10 @@ def test_refresh_is_manual_and_proposes_a_pull_request():
     text = (WORKFLOWS / "refresh.yml").read_text()
     assert "workflow_dispatch" in text and "python3 -m perf refresh --gpu" in text
     assert "create-pull-request" in text
+
+
+def test_pr_runs_ab_on_labelled_pull_requests_and_uploads():
+    text = (WORKFLOWS / "pr.yml").read_text()
+    assert "pull_request" in text and "contains(github.event.pull_request.labels.*.name, 'perf')" in text
+    assert "self-hosted" in text and 'python3 -m perf ab "$BASE"' in text and "fetch-depth: 0" in text
+    assert "--perf-report" in text and "upload-artifact" in text

@@ -442,9 +442,10 @@ def index_html(doc: Mapping, pngs: Sequence[Path], *, title_suffix: str = "") ->
 # ---------------------------------------------------------------------------------------------- entry points
 
 def write_report(doc: dict, out_dir: Path, *, title_suffix: str = "", baseline_label: str = "baseline",
-                 source: str = "results") -> list[Path]:
+                 source: str = "results", step_summary: bool = True) -> list[Path]:
     """Write summary.md, index.html, results.csv and the plots into out_dir; return the paths written.
-    Raises ResultsError (naming `source` and the field) when the document cannot be reported."""
+    Raises ResultsError (naming `source` and the field) when the document cannot be reported. With
+    step_summary, summary.md is appended to GITHUB_STEP_SUMMARY when that is set."""
     check(doc, source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -457,9 +458,9 @@ def write_report(doc: dict, out_dir: Path, *, title_suffix: str = "", baseline_l
     tidy_frame(doc).to_csv(csv_path, index=False)
     html_path = out_dir / "index.html"
     html_path.write_text(index_html(doc, pngs, title_suffix=suffix))
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as fh:
+    step_summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if step_summary else None
+    if step_summary_path:
+        with open(step_summary_path, "a", encoding="utf-8") as fh:
             fh.write(summary + "\n")
     return [summary_path, html_path, csv_path, *pngs]
 

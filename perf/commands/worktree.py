@@ -1,0 +1,77 @@
+"""Git revisions for `python -m perf ab`: the checkout's top folder, revisions resolved to commits, the working
+tree's state, and a commit checked out into a temporary `git worktree` that is removed afterwards (also when the
+run is interrupted)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+
+class GitError(RuntimeError):
+    """A git question with no usable answer (not a checkout, an unknown revision): a one-line message."""
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise GitError("git is not installed (it is needed to check out the revisions)") from None
+
+
+def toplevel(folder: Path) -> Path:
+    """The top folder of the git checkout that holds `folder`."""
+    done = _git(folder, "rev-parse", "--show-toplevel")
+    if done.returncode != 0:
+        raise GitError(f"{folder}: not a git checkout (perf ab compares git revisions)")
+    return Path(done.stdout.strip())
+
+
+def resolve(root: Path, revision: str) -> str:
+    """The full commit id a revision names."""
+    if not revision or revision.startswith("-"):
+        raise GitError(f"unknown revision {revision!r}: expected a commit, branch or tag")
+    done = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
+    if done.returncode != 0:
+        raise GitError(f"unknown revision {revision!r} in {root}: expected a commit, branch or tag")
+    return done.stdout.strip()
+
+
+def unmerged(root: Path) -> list[str]:
+    """Paths with unresolved merge conflicts: a working tree in that state is no revision that can be measured."""
+    done = _git(root, "diff", "--name-only", "--diff-filter=U")
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def has_changes(root: Path) -> bool:
+    """Uncommitted changes to tracked files, or untracked files that are not ignored."""
+    return bool(_git(root, "status", "--porcelain").stdout.strip())
+
+
+def short(commit: str) -> str:
+    return commit[:10]
+
+
+@contextlib.contextmanager
+def checkout(root: Path, commit: str, where: Path) -> Iterator[Path]:
+    """The commit checked out (detached) at `where`; the worktree is removed and pruned on the way out, whatever
+    ends the block (an error, Ctrl-C)."""
+    done = _git(root, "worktree", "add", "--detach", "--quiet", str(where), commit)
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise GitError(f"could not check out {short(commit)} into {where}: {message}")
+    try:
+        yield where
+    finally:
+        remove(root, where)
+
+
+def remove(root: Path, where: Path) -> None:
+    """Remove a worktree made by `checkout` (its folder and git's record of it)."""
+    _git(root, "worktree", "remove", "--force", str(where))
+    if where.exists():
+        shutil.rmtree(where, ignore_errors=True)
+    _git(root, "worktree", "prune")
