@@ -11,10 +11,10 @@ unset TRITON_INTERPRET
 OUT=${OUT:-out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv \
   > "$OUT/gpu.txt" 2>&1
-timeout 150 python3 -m pytest perf/suite/test_invariance.py perf/suite/test_model_invariance.py -m "not timing" \
+timeout "${SUITE_LIMIT:-150}" python3 -m pytest perf/suite/test_invariance.py perf/suite/test_model_invariance.py -m "not timing" \
   -p no:cacheprovider -q -s -rs --perf-json "$OUT/invariance_suite.json" > "$OUT/invariance_suite.log" 2>&1
 echo "invariance suite rc=$? $(tail -1 "$OUT/invariance_suite.log")"
-timeout 270 python3 scripts/invariance_gpu.py > "$OUT/invariance_gpu.log" 2>&1
+timeout "${BENCH_LIMIT:-270}" python3 scripts/invariance_gpu.py > "$OUT/invariance_gpu.log" 2>&1
 rc=$?
 grep -v "^\[" "$OUT/invariance_gpu.log" | tail -40
 echo "invariance_gpu.py rc=$rc"
