@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,18 @@ def pytest_configure(config):
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = PerfSession(config, options)
+    # pytest-benchmark is installed for its results-file layout only; its header line ("timer=time.perf_counter
+    # ... warmup_iterations=100000") describes settings this suite does not use: pytest_report_header says ours.
+    benchmark_plugin = config.pluginmanager.get_plugin("benchmark")
+    if benchmark_plugin is not None:
+        config.pluginmanager.unregister(benchmark_plugin)
+
+
+def pytest_report_header(config):
+    options = _state(config).options
+    return (f"perf: timing by this suite (samples until a {options.timing.noise_target:.1%} noise target or "
+            f"{options.timing.max_time_s:g} s per benchmark), not by pytest-benchmark, which gives the results file "
+            f"its layout only")
 
 
 def _state(config) -> "PerfSession":
@@ -58,6 +71,9 @@ class PerfSession:
         self.timing_blocked: str | None = None
         self.timing_items = 0
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written
+        self.baseline_error: str | None = None  # the baseline file stopped the run (said once, by pytest)
+        self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
+        self.interrupted = False
 
     @functools.cached_property
     def target(self) -> Target:
@@ -230,8 +246,12 @@ def pytest_collection_modifyitems(session, config, items):
     try:
         state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
     except baselines.BaselineError as exc:
-        state.timing_blocked = f"baseline file unusable: {exc}"
-        raise pytest.UsageError(f"{state.timing_blocked}\nThe file was left as it is.") from None
+        state.baseline_error = f"baseline file unusable: {exc}; the file was left as it is"
+        raise pytest.UsageError(state.baseline_error) from None
+    problem = baselines.unwritable(state.baselines.path) if state.options.refresh else None
+    if problem:  # refused before measuring, not after
+        state.baseline_error = f"cannot refresh the baseline: {problem}"
+        raise pytest.UsageError(state.baseline_error)
 
 
 def interpreter_blocks(environ, target: Target) -> str | None:
@@ -251,6 +271,8 @@ def pytest_collection_finish(session):
     if t.is_cpu:
         reporter.write_line("perf: no GPU found: running on the CPU device (torch on the CPU, small shapes, host "
                             "timer, one thread, warm caches)")
+        for line in cpu_substitutions(session.config):
+            reporter.write_line(f"perf: {line}", yellow=True)
     else:
         origin = "read off the device" if t.present.detected else "from the spec table"
         reporter.write_line(f"perf: target {t.gpu.key}; device present {t.present.name} ({t.present.sms} SMs, "
@@ -258,12 +280,27 @@ def pytest_collection_finish(session):
     if state.timing_blocked:
         reporter.write_line(f"perf: timing benchmarks stopped: {state.timing_blocked}", red=True)
         return
+    if state.baseline_error:  # pytest says it, once, as the run's usage error
+        return
     reporter.write_line(f"perf: baselines {state.baselines.path} ({len(state.baselines.entries)} entries, "
                         f"{_runs_phrase(state.baselines)}); threshold {state.options.threshold:.1%}; a change counts "
                         f"beyond the largest of the threshold, {noise.K_BETWEEN_RUNS:g} x the between-run sigma, "
                         f"the within-run noise and {noise.FLOOR_TICKS} timer ticks; a regression is confirmed "
                         f"by a re-measure in a {'fresh process' if state.options.confirm == 'process' else 'second window'}"
                         + ("; REFRESH: entries that run are rewritten" if state.options.refresh else ""))
+
+
+def cpu_substitutions(config) -> list[str]:
+    """What the CPU device runs instead of the GPU-only settings the user asked for."""
+    lines = []
+    dtype = config.getoption("--perf-dtype")
+    if dtype:
+        lines.append(f"--perf-dtype {dtype} does not apply on the CPU device: its benchmarks run in fp32 ({dtype} "
+                     f"matmuls on most CPUs go through slow fallbacks); the dtype applies on a GPU")
+    if config.getoption("--sweep") == "full":
+        lines.append("--sweep full does not apply on the CPU device: it runs the small CPU sweep points; the full "
+                     "sweeps apply on a GPU")
+    return lines
 
 
 def _runs_phrase(base: baselines.Baselines) -> str:
@@ -392,6 +429,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if counts.get("improvement") and not state.options.refresh:
         tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them",
                       green=True)
+    if counts.get("new") and not (state.options.refresh or state.options.measure_only):
+        tr.write_line(f"{counts['new']} benchmarks have no baseline in {state.baselines.path}; measure one with:",
+                      yellow=True)
+        tr.write_line(f"    {refresh_command(state)}")
     base_env = _baseline_environment(state)
     if base_env:
         diffs = environment.differences(state.environment, base_env)
@@ -407,6 +448,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if flagged:
             tr.write_line(f"{len(flagged)} entries written with quality flags (throttled or noisy in every run): "
                           + ", ".join(flagged[:10]), yellow=True)
+    elif state.options.refresh and state.interrupted:
+        tr.write_line(f"perf: interrupted: nothing refreshed; {state.baselines.path} was left as it was", red=True)
+    for line in state.wrote:
+        tr.write_line(f"perf: wrote {line}")
+
+
+def refresh_command(state: PerfSession) -> str:
+    """The `python -m perf refresh` line that measures a baseline for what this run selected."""
+    words = ["python", "-m", "perf", "refresh"]
+    if state.options.gpu is not None:
+        words += ["--gpu", state.options.gpu.key]
+    if state.options.baseline_dir is not None:
+        words += ["--baseline-dir", str(state.options.baseline_dir)]
+    for name in state.options.models:
+        words += ["--model", name]
+    if state.config.option.keyword:
+        words += ["-k", state.config.option.keyword]
+    return shlex.join(words)
 
 
 def _baseline_environment(state: PerfSession) -> dict | None:
@@ -423,16 +482,21 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
-    if state.options.refresh and state.results:
+    state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    if state.options.refresh and state.results and not state.interrupted:  # interrupted: the file stays as it was
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))
+        state.wrote.append(f"results ({len(state.results)} benchmarks) to {state.options.json_path}"
+                           + (" (interrupted: partial)" if state.interrupted else ""))
     if state.options.report_dir and (state.results or state.extras):
         from perf.report import files
 
-        files.write_report(_document(state), state.options.report_dir)
+        paths = files.write_report(_document(state), state.options.report_dir)
+        state.wrote.append(f"report ({len(paths)} files) to {state.options.report_dir}/ "
+                           f"(open {state.options.report_dir / 'index.html'})")
 
 
 def _document(state: PerfSession) -> dict:

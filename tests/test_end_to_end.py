@@ -41,12 +41,12 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
     env = next(iter(data["environments"].values()))
     assert env["gpu"] == "cpu" and env["torch"] and env["device"]
 
-    passing = run("--perf-threshold", "3.0", "--perf-json", str(tmp_path / "pass.json"))
+    passing = run("--perf-threshold", "300%", "--perf-json", str(tmp_path / "pass.json"))
     assert passing.ret == 0, passing.stdout.str()
     verdicts = {r["key"]: r["verdict"] for r in json.loads((tmp_path / "pass.json").read_text())["results"]}
     assert set(verdicts) == {QKV, OUT_PROJ} and set(verdicts.values()) <= {"pass", "improvement"}
 
-    slowed = run("--perf-threshold", "3.0", "--perf-inject-slowdown", "*:qkv:*=9.0")
+    slowed = run("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=9.0")
     assert slowed.ret == 1
     slowed.assert_outcomes(passed=1, failed=1)
     text = slowed.stdout.str()

@@ -19,7 +19,7 @@ ALLOWED = {
     "verdict": {"gpus", "spec", "measure"},
     "report": {"gpus", "spec", "measure", "verdict", "shape"},
     "suite": {"gpus", "spec", "measure", "shape"},
-    "options": {"gpus", "shape", "measure", "verdict"},
+    "options": {"gpus", "spec", "shape", "measure", "verdict"},
     "commands": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "plugin", "options"},
     "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options"},
     "cli": {"commands", "report"},
