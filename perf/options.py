@@ -15,6 +15,7 @@ from perf import gpus
 from perf.spec import FAMILIES
 from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
+from perf.verdict import destination
 
 DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
 CONFIRM = ("process", "window")
@@ -129,15 +130,6 @@ def _family_thresholds(items: list[str], what: str) -> dict[str, float]:
     return pairs
 
 
-def _check_folder(path: Path, what: str) -> None:
-    """A folder option must name a folder, or a path that can become one (no file on the way)."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OptionError(f"{what} {path}: {existing} is a file; expected a folder of <GPU>.json baseline files")
-
-
 def default_cpu_baseline_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "perf-suite" / "baselines"
@@ -201,8 +193,9 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     dir_value, dir_source = pick(opt("--baseline-dir"), "--baseline-dir", "PERF_BASELINE_DIR", "perf_baseline_dir")
     baseline_dir = (rootdir / dir_value) if dir_value and not Path(dir_value).is_absolute() else (
         Path(dir_value) if dir_value else None)
-    if baseline_dir is not None:
-        _check_folder(baseline_dir, dir_source)
+    problem = baseline_dir and destination.not_a_folder(baseline_dir, dir_source, "a folder of <GPU>.json baseline files")
+    if problem:
+        raise OptionError(problem)
 
     fail_on_new = opt("--perf-fail-on-new")
     if fail_on_new is None:
@@ -232,6 +225,10 @@ def resolve(config, environ=os.environ) -> PerfOptions:
 
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
+    problem = (json_path and Path(json_path).is_dir() and f"--perf-json {json_path}: a folder; expected a file name") or (
+        report_dir and destination.not_a_folder(Path(report_dir), "--perf-report", "a folder for the report"))
+    if problem:
+        raise OptionError(problem)
     return PerfOptions(
         gpu=gpu,
         baseline_dir=baseline_dir,

@@ -148,7 +148,7 @@ def test_baseline_dir_that_is_a_file_is_a_usage_error(tmp_path, command):
     done = perf(*command, "--baseline-dir", str(not_a_folder), *SELECT)
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    assert f"--baseline-dir {not_a_folder}: {not_a_folder} is a file; expected a folder" in done.stderr
+    assert f"--baseline-dir {not_a_folder}: that is a file; expected a folder" in done.stderr
     assert "run 1 of" not in done.stdout and not_a_folder.read_text() == "{}"
 
 

@@ -40,7 +40,7 @@ from typing import Iterable, Mapping, Sequence
 
 from perf.measure.environment import env_id
 from perf.measure.summary import Summary, quantile, summarize
-from perf.verdict import noise
+from perf.verdict import destination, noise
 from perf.verdict.stats import Reference
 
 SCHEMA = "perf-baseline/2"
@@ -298,49 +298,12 @@ def bad_keys(runs: Iterable[Iterable[Mapping]], device_kind: str) -> dict[str, s
     return found
 
 
-def _writable_by_mode(st: os.stat_result) -> bool:
-    """Whether the mode bits grant this process write permission. The bits decide even for root (which the
-    kernel, and os.access, would let write anyway): a file or folder made read-only is meant to stay as it is."""
-    uid = os.geteuid()
-    if uid == 0:
-        bits = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
-    elif st.st_uid == uid:
-        bits = stat.S_IWUSR
-    elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
-        bits = stat.S_IWGRP
-    else:
-        bits = stat.S_IWOTH
-    return bool(st.st_mode & bits)
-
-
-def unwritable(path: Path) -> str | None:
-    """Why a baseline file could not be written at `path` (by the mode bits of the file and of its folder, or
-    the nearest folder that exists), or None when it can."""
-    path = Path(path)
-    if path.exists():
-        if not path.is_file():
-            return f"{path}: not a regular file"
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if not _writable_by_mode(path.stat()):
-            return f"{path}: read-only (mode {mode:04o}); make it writable (chmod u+w) to refresh it"
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        return f"{folder}: a file, not a folder; expected a folder of <GPU>.json baseline files"
-    st = folder.stat()
-    if not _writable_by_mode(st):
-        return (f"{folder}: folder is read-only (mode {stat.S_IMODE(st.st_mode):04o}); the baseline file cannot be "
-                f"written there: make it writable or pass another --baseline-dir")
-    return None
-
-
 def save(baselines: Baselines) -> None:
     """Write atomically: a temporary file in the same folder, flushed, given the old file's mode (a new file
     gets the umask's), then renamed over the old one. A file or folder without write permission bits is
     refused with BaselineError and left as it is."""
     path = baselines.path
-    problem = unwritable(path)
+    problem = destination.unwritable(path)
     if problem:
         raise BaselineError(problem)
     old = path.stat() if path.exists() else None
