@@ -27,7 +27,7 @@ from perf.options import OptionError, PerfOptions, add_options, default_cpu_base
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchSpec
-from perf.verdict import baselines, noise, results, roofline, stats
+from perf.verdict import baselines, destination, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
 
@@ -248,7 +248,7 @@ def pytest_collection_modifyitems(session, config, items):
     except baselines.BaselineError as exc:
         state.baseline_error = f"baseline file unusable: {exc}; the file was left as it is"
         raise pytest.UsageError(state.baseline_error) from None
-    problem = baselines.unwritable(state.baselines.path) if state.options.refresh else None
+    problem = destination.unwritable(state.baselines.path) if state.options.refresh else None
     if problem:  # refused before measuring, not after
         state.baseline_error = f"cannot refresh the baseline: {problem}"
         raise pytest.UsageError(state.baseline_error)
