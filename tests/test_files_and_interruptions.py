@@ -192,3 +192,18 @@ def test_save_refuses_a_file_without_write_bits_even_as_root(tmp_path):
     with pytest.raises(baselines.BaselineError, match=r"cpu.json: read-only \(mode 0444\)"):
         baselines.save(base)
     assert base.path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["cpu.json"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--foo"], "perf refresh: error: unrecognized arguments: --foo; the baseline file was left as it is"),
+    (["--perf-threshold", "5"], "perf refresh: error: --perf-threshold: '5' would be 500%"),
+    (["--runs", "0"], "perf refresh: error: --runs: expected a positive number of runs, got 0"),
+    (["--checkpoint-every", "0"], "perf refresh: error: --checkpoint-every: expected a positive number of benchmarks"),
+    (["--checkpoint", "--from-results", "a.json"], "perf refresh: error: --checkpoint: --from-results measures nothing"),
+    (["-k", "no_such_benchmark"], "perf refresh: error: no timing benchmark selected (check -k, -m and --model)"),
+])
+def test_refresh_usage_errors_are_one_line_before_measuring(tmp_path, args, message):
+    done = perf("refresh", "--baseline-dir", str(tmp_path / "bl"), *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message)
+    assert "run 1 of" not in done.stdout and not (tmp_path / "bl").exists()

@@ -54,6 +54,8 @@ def select(args: Sequence[str], *, refresh: bool = False) -> Selection:
         return Selection(error="no timing benchmark selected (check -k, -m and --model)")
     stopped = [line.split("perf: timing benchmarks stopped: ", 1)[1] for line in done.stdout.splitlines()
                if "perf: timing benchmarks stopped: " in line]
-    errors = [line.removeprefix("ERROR: ") for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    argparse_error = [line.split("error: ", 1)[1] for line in done.stderr.splitlines() if ": error: " in line]
+    errors = argparse_error or [line.removeprefix("ERROR: ") for line in done.stderr.splitlines()
+                                if line.startswith("ERROR: ")]
     lines = stopped or errors or (done.stderr or done.stdout).strip().splitlines()[-3:]
     return Selection(error=" ".join(lines) or f"pytest stopped (exit {done.returncode})")
