@@ -45,3 +45,11 @@ def test_a_baseline_error_is_said_once(run, tmp_path):
     everything = result.stdout.str() + result.stderr.str()
     assert everything.count("schema: expected 'perf-baseline/1' or 'perf-baseline/2', got 'x'") == 1
     assert "the file was left as it is" in result.stderr.str()
+
+
+def test_default_report_and_compare_folders_are_ignored_by_git():
+    from perf.report import compare, files
+
+    ignored = set((ROOT / ".gitignore").read_text().split())
+    for folder in (files.DEFAULT_DIR, compare.DEFAULT_DIR):
+        assert f"/{folder}/" in ignored, f"{folder}/ (a default output folder) is missing from .gitignore"

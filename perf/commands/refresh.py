@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
         else:
             selection = select(pytest_args, refresh=True)  # measure nothing before options and files are checked
             if selection.error:
-                return _error(f"{selection.error}; the baseline file was left as it is")
+                said = "left as it is" in selection.error
+                return _error(selection.error + ("" if said else "; the baseline file was left as it is"))
             for nodeids, what in _units(selection, ours):
                 writer.write(_measure_runs(ours.runs, pytest_args, nodeids))
                 if what:
