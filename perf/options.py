@@ -6,13 +6,16 @@ environment (PERF_*) < command line.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from perf import gpus
+from perf.spec import FAMILIES
 from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
+from perf.verdict import destination
 
 DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
 CONFIRM = ("process", "window")
@@ -34,9 +37,11 @@ def add_options(parser) -> None:
                     help="folder of <GPU>.json baseline files (ini perf_baseline_dir, env PERF_BASELINE_DIR). Default: "
                          "baselines/ in the checkout; for the CPU device ~/.cache/perf-suite/baselines.")
     group.addoption("--perf-threshold", metavar="FRACTION",
-                    help="regression threshold, e.g. 0.05 for 5%% (ini perf_threshold, env PERF_THRESHOLD)")
+                    help="regression threshold: a fraction up to 1 or a percentage, 0.05 or 5%% (ini perf_threshold, "
+                         "env PERF_THRESHOLD)")
     group.addoption("--perf-family-threshold", action="append", default=[], metavar="FAMILY=FRACTION",
-                    help="threshold for one benchmark family, e.g. decode=0.08 (ini perf_family_thresholds)")
+                    help="threshold for one benchmark family (" + ", ".join(FAMILIES) + "), e.g. decode=0.08 or "
+                         "decode=8%% (ini perf_family_thresholds)")
     group.addoption("--perf-fail-on-new", action="store_true", default=None,
                     help="fail benchmarks that have no baseline entry (ini perf_fail_on_new)")
     group.addoption("--perf-json", metavar="PATH", help="write the run's results (and environment) to PATH")
@@ -88,6 +93,25 @@ def _fraction(value: str, what: str) -> float:
     return number
 
 
+def threshold(value: str, what: str) -> float:
+    """A regression threshold: a fraction up to 1 (0.05) or a percentage (5%). A bare number above 1 is refused:
+    `5` would mean 500%."""
+    text = str(value).strip()
+    percent = text.endswith("%")
+    try:
+        number = float(text[:-1] if percent else text)
+    except ValueError:
+        raise OptionError(f"{what}: expected a fraction such as 0.05 or a percentage such as 5%, got {value!r}") from None
+    if percent:
+        number /= 100
+    if not math.isfinite(number) or number < 0:
+        raise OptionError(f"{what}: expected a non-negative fraction (0.05 or 5%), got {value!r}")
+    if number > 1 and not percent:
+        raise OptionError(f"{what}: {value!r} would be {number:.0%}; write a fraction or a percentage: "
+                          f"0.05 or 5% (a threshold above 100% needs the %, e.g. {number:g}00%)")
+    return number
+
+
 def _positive(value: str, what: str) -> float:
     try:
         number = float(value)
@@ -98,13 +122,22 @@ def _positive(value: str, what: str) -> float:
     return number
 
 
-def _pairs(items: list[str], what: str) -> dict[str, float]:
+def _pairs(items: list[str], what: str, value_of=_fraction) -> dict[str, float]:
     pairs = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise OptionError(f"{what}: expected NAME=FRACTION, got {item!r}")
-        pairs[name.strip()] = _fraction(value.strip(), f"{what} {name.strip()}")
+        pairs[name.strip()] = value_of(value.strip(), f"{what} {name.strip()}")
+    return pairs
+
+
+def _family_thresholds(items: list[str], what: str) -> dict[str, float]:
+    pairs = _pairs(items, what, threshold)
+    unknown = sorted(set(pairs) - set(FAMILIES))
+    if unknown:
+        raise OptionError(f"{what}: unknown benchmark famil{'y' if len(unknown) == 1 else 'ies'} "
+                          f"{', '.join(map(repr, unknown))}; known: {', '.join(FAMILIES)}")
     return pairs
 
 
@@ -166,14 +199,17 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         raise OptionError(f"--gpu: {exc}") from None
 
     threshold_value, source = pick(opt("--perf-threshold"), "--perf-threshold", "PERF_THRESHOLD", "perf_threshold")
-    threshold = _fraction(threshold_value, source) if threshold_value is not None else DEFAULT_THRESHOLD
+    run_threshold = threshold(threshold_value, source) if threshold_value is not None else DEFAULT_THRESHOLD
 
-    family = _pairs(list(config.getini("perf_family_thresholds")), "perf_family_thresholds")
-    family.update(_pairs(opt("--perf-family-threshold"), "--perf-family-threshold"))
+    family = _family_thresholds(list(config.getini("perf_family_thresholds")), "perf_family_thresholds")
+    family.update(_family_thresholds(opt("--perf-family-threshold"), "--perf-family-threshold"))
 
-    dir_value, _ = pick(opt("--baseline-dir"), "--baseline-dir", "PERF_BASELINE_DIR", "perf_baseline_dir")
+    dir_value, dir_source = pick(opt("--baseline-dir"), "--baseline-dir", "PERF_BASELINE_DIR", "perf_baseline_dir")
     baseline_dir = (rootdir / dir_value) if dir_value and not Path(dir_value).is_absolute() else (
         Path(dir_value) if dir_value else None)
+    problem = baseline_dir and destination.not_a_folder(baseline_dir, dir_source, "a folder of <GPU>.json baseline files")
+    if problem:
+        raise OptionError(problem)
 
     fail_on_new = opt("--perf-fail-on-new")
     if fail_on_new is None:
@@ -211,10 +247,14 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     history, _ = pick(opt("--perf-history"), "--perf-history", "PERF_HISTORY", "perf_history")
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
+    problem = (json_path and Path(json_path).is_dir() and f"--perf-json {json_path}: a folder; expected a file name") or (
+        report_dir and destination.not_a_folder(Path(report_dir), "--perf-report", "a folder for the report"))
+    if problem:
+        raise OptionError(problem)
     return PerfOptions(
         gpu=gpu,
         baseline_dir=baseline_dir,
-        threshold=threshold,
+        threshold=run_threshold,
         family_thresholds=family,
         fail_on_new=fail_on_new,
         json_path=Path(json_path) if json_path else None,

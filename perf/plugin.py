@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from perf.report import per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchSpec
-from perf.verdict import baselines, noise, results, roofline, stats
+from perf.verdict import baselines, destination, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
 
@@ -51,6 +52,11 @@ def pytest_configure(config):
         xdist_hooks.register(config, state)  # -n N: one worker per GPU (perf/xdist_hooks.py)
     except workers.WorkerError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # pytest-benchmark is installed for its results-file layout only; its header line ("timer=time.perf_counter
+    # ... warmup_iterations=100000") describes settings this suite does not use: pytest_report_header says ours.
+    benchmark_plugin = config.pluginmanager.get_plugin("benchmark")
+    if benchmark_plugin is not None:
+        config.pluginmanager.unregister(benchmark_plugin)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -61,6 +67,13 @@ def pytest_xdist_auto_num_workers(config):
     except workers.WorkerError as exc:
         raise pytest.UsageError(str(exc)) from None
     return workers.auto_workers(gpus, workers.usable_cores())
+
+
+def pytest_report_header(config):
+    options = _state(config).options
+    return (f"perf: timing by this suite (samples until a {options.timing.noise_target:.1%} noise target or "
+            f"{options.timing.max_time_s:g} s per benchmark), not by pytest-benchmark, which gives the results file "
+            f"its layout only")
 
 
 def _state(config) -> "PerfSession":
@@ -80,13 +93,16 @@ class PerfSession:
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written
         self.history_db = None  # the results history, opened at configure time so a bad URL stops the run early
         self.history_note: str | None = None
+        self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
+        self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
+        self.baseline_error: str | None = None  # the baseline file stopped the run (said once, by pytest)
+        self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
+        self.interrupted = False
 
     @property
     def stores_history(self) -> bool:
         """Runs that feed a baseline (measure-only, re-measures) or carry injected slowdowns are not history."""
         return bool(self.options.history) and not (self.options.measure_only or self.options.injections)
-        self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
-        self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
 
     @functools.cached_property
     def target(self) -> Target:
@@ -284,15 +300,21 @@ def pytest_collection_modifyitems(session, config, items):
         try:
             state.baselines  # noqa: B018 - load and validate now: a malformed file stops the run before any timing
         except baselines.BaselineError as exc:
-            blocked = f"baseline file unusable: {exc}\nThe file was left as it is."
+            blocked = f"baseline file unusable: {exc}; the file was left as it is"
             if not xdist_hooks.is_worker(config):  # a worker stops timing; the controller reports it, exit 4
-                state.timing_blocked = blocked
+                state.timing_blocked = state.baseline_error = blocked
                 raise pytest.UsageError(blocked) from None
     if blocked:
         state.timing_blocked = blocked
         kept = [item for item in items if item not in timing_items]
         config.hook.pytest_deselected(items=timing_items)
         items[:] = kept
+        return
+    refreshes = state.options.refresh and not xdist_hooks.is_worker(config)  # the controller writes the file
+    problem = destination.unwritable(state.baselines.path) if refreshes else None
+    if problem:  # refused before measuring, not after
+        state.baseline_error = f"cannot refresh the baseline: {problem}"
+        raise pytest.UsageError(state.baseline_error)
 
 
 def interpreter_blocks(environ, target: Target) -> str | None:
@@ -312,6 +334,8 @@ def pytest_collection_finish(session):
     if t.is_cpu:
         reporter.write_line("perf: no GPU found: running on the CPU device (torch on the CPU, small shapes, host "
                             "timer, one thread, warm caches)")
+        for line in cpu_substitutions(session.config):
+            reporter.write_line(f"perf: {line}", yellow=True)
     else:
         origin = "read off the device" if t.present.detected else "from the spec table"
         reporter.write_line(f"perf: target {t.gpu.key}; device present {t.present.name} ({t.present.sms} SMs, "
@@ -319,12 +343,27 @@ def pytest_collection_finish(session):
     if state.timing_blocked:
         reporter.write_line(f"perf: timing benchmarks stopped: {state.timing_blocked}", red=True)
         return
+    if state.baseline_error:  # pytest says it, once, as the run's usage error
+        return
     reporter.write_line(f"perf: baselines {state.baselines.path} ({len(state.baselines.entries)} entries, "
                         f"{_runs_phrase(state.baselines)}); threshold {state.options.threshold:.1%}; a change counts "
                         f"beyond the largest of the threshold, {noise.K_BETWEEN_RUNS:g} x the between-run sigma, "
                         f"the within-run noise and {noise.FLOOR_TICKS} timer ticks; a regression is confirmed "
                         f"by a re-measure in a {'fresh process' if state.options.confirm == 'process' else 'second window'}"
                         + ("; REFRESH: entries that run are rewritten" if state.options.refresh else ""))
+
+
+def cpu_substitutions(config) -> list[str]:
+    """What the CPU device runs instead of the GPU-only settings the user asked for."""
+    lines = []
+    dtype = config.getoption("--perf-dtype")
+    if dtype:
+        lines.append(f"--perf-dtype {dtype} does not apply on the CPU device: its benchmarks run in fp32 ({dtype} "
+                     f"matmuls on most CPUs go through slow fallbacks); the dtype applies on a GPU")
+    if config.getoption("--sweep") == "full":
+        lines.append("--sweep full does not apply on the CPU device: it runs the small CPU sweep points; the full "
+                     "sweeps apply on a GPU")
+    return lines
 
 
 def _runs_phrase(base: baselines.Baselines) -> str:
@@ -469,6 +508,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
         for line in format_table(("claim", "verdict", "measured"), [(c["id"], c["verdict"], c["numbers"]) for c in claims]):
             tr.write_line(line)
+    if counts.get("new") and not (state.options.refresh or state.options.measure_only):
+        tr.write_line(f"{counts['new']} benchmarks have no baseline in {state.baselines.path}; measure one with:",
+                      yellow=True)
+        tr.write_line(f"    {refresh_command(state)}")
     base_env = _baseline_environment(state)
     if base_env:
         diffs = environment.differences(state.environment, base_env)
@@ -499,6 +542,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if flagged:
             tr.write_line(f"{len(flagged)} entries written with quality flags (throttled or noisy in every run): "
                           + ", ".join(flagged[:10]), yellow=True)
+    elif state.options.refresh and state.interrupted:
+        tr.write_line(f"perf: interrupted: nothing refreshed; {state.baselines.path} was left as it was", red=True)
+    for line in state.wrote:
+        tr.write_line(f"perf: wrote {line}")
+
+
+def refresh_command(state: PerfSession) -> str:
+    """The `python -m perf refresh` line that measures a baseline for what this run selected."""
+    words = ["python", "-m", "perf", "refresh"]
+    if state.options.gpu is not None:
+        words += ["--gpu", state.options.gpu.key]
+    if state.options.baseline_dir is not None:
+        words += ["--baseline-dir", str(state.options.baseline_dir)]
+    for name in state.options.models:
+        words += ["--model", name]
+    if state.config.option.keyword:
+        words += ["-k", state.config.option.keyword]
+    return shlex.join(words)
 
 
 def _baseline_environment(state: PerfSession) -> dict | None:
@@ -517,9 +578,10 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if xdist_hooks.is_worker(session.config):
         return  # a worker writes no file: its results went to the controller with its test reports
+    state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     if state.results:  # measured ceilings never below a result of this run; the records placed under them again
         state.ceilings[:] = results.settle_ceilings(state.results, state.ceilings)
-    if state.options.refresh and state.results:
+    if state.options.refresh and state.results and not state.interrupted:  # interrupted: the file stays as it was
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
@@ -527,10 +589,14 @@ def pytest_sessionfinish(session, exitstatus):
         _store_history(state)
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))
+        state.wrote.append(f"results ({len(state.results)} benchmarks) to {state.options.json_path}"
+                           + (" (interrupted: partial)" if state.interrupted else ""))
     if state.options.report_dir and (state.results or state.extras):
         from perf.report import files
 
-        files.write_report(_document(state), state.options.report_dir)
+        paths = files.write_report(_document(state), state.options.report_dir)
+        state.wrote.append(f"report ({len(paths)} files) to {state.options.report_dir}/ "
+                           f"(open {state.options.report_dir / 'index.html'})")
 
 
 def _open_history(url: str):

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from perf.measure.target import Target
 
 
+# The benchmark families of the suite: the first part of every baseline key, and what a family threshold names.
+FAMILIES = ("gemm", "kernel", "decode", "sweep")
+
+
 @dataclass(frozen=True)
 class Prepared:
     fn: Callable[[], Any]  # the timed work; allocates nothing

@@ -94,6 +94,7 @@ class Worker:
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
+        report.user_properties = plain_properties(report.user_properties)
         new = self.state.results[self.sent:]
         if new:
             setattr(report, RECORDS, json.dumps(new, default=str))
@@ -110,6 +111,12 @@ class Worker:
             out["environment"] = state.environment
             out["ceilings"] = [dataclasses.asdict(c) for c in state.ceilings]
         session.config.workeroutput["perf"] = json.dumps(out, default=str)
+
+
+def plain_properties(properties) -> list[tuple[str, object]]:
+    """A report's user properties as plain JSON values: xdist sends them with execnet, which refuses str
+    subclasses such as torch's TorchVersion (seen on an H200: the whole -n 4 run stopped with a DumpError)."""
+    return [(name, json.loads(json.dumps(value, default=str))) for name, value in properties]
 
 
 def _gpu_spec(data: dict) -> GpuSpec:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from perf.report import compare
+from perf.report.files import main as report_main
 from perf import gpus
 from perf.verdict import results
 from test_report import ENV, assert_png_drawn, only, synthetic_doc  # tests/ is on sys.path (pytest rootdir-less)
@@ -76,8 +77,10 @@ def test_command_writes_the_pair_report(a_doc, b_doc, tmp_path, capsys):
     results.write(a_path, a)
     results.write(b_path, only("gemm", b_doc))
     out = tmp_path / "cmp"
-    assert compare.main([str(a_path), str(b_path), "-o", str(out)]) == 0
-    assert "14 matched" in capsys.readouterr().out
+    assert compare.main([str(a_path), str(b_path), "-o", str(out)]) == 1  # B regressed: the exit status says so
+    printed = capsys.readouterr()
+    assert "14 matched" in printed.out and f"perf compare: regression: {SLOW}: " in printed.out
+    assert "1 regressions in B (exit 1; --no-fail only reports)" in printed.err
     text = (out / "summary.md").read_text()
     assert text.startswith("# Performance report: NVIDIA H100 SXM5 80GB (h100.json against a100.json on NVIDIA A100")
     assert "## Compared files" in text and str(a_path) in text and str(b_path) in text
@@ -103,3 +106,26 @@ def test_bad_input_names_the_file(a_doc, tmp_path, capsys):
     assert compare.main([str(a_path), str(b_path)]) == 2
     err = capsys.readouterr().err
     assert str(b_path) in err and "results[0].summary" in err
+
+
+def test_no_fail_only_reports_and_a_clean_pair_exits_0(a_doc, b_doc, tmp_path, capsys):
+    a_path, b_path = tmp_path / "a.json", tmp_path / "b.json"
+    results.write(a_path, a_doc)
+    results.write(b_path, b_doc)
+    assert compare.main([str(a_path), str(b_path), "-o", str(tmp_path / "cmp"), "--no-fail"]) == 0
+    assert f"regression: {SLOW}" in capsys.readouterr().out
+    assert compare.main([str(a_path), str(a_path), "-o", str(tmp_path / "same")]) == 0
+    assert "regression" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [compare.main, report_main])
+def test_output_folder_that_is_a_file_is_a_usage_error(a_doc, tmp_path, capsys, command):
+    a_path = tmp_path / "a.json"
+    results.write(a_path, a_doc)
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    args = [str(a_path), str(a_path)] if command is compare.main else [str(a_path)]
+    assert command([*args, "-o", str(taken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"-o {taken}: that is a file; expected a folder" in err[0] and "Traceback" not in err[0]
+    assert taken.read_text() == "mine"

@@ -20,7 +20,7 @@ ALLOWED = {
     "report": {"gpus", "spec", "measure", "verdict", "shape"},
     "suite": {"gpus", "spec", "measure", "shape"},
     "history": {"gpus", "spec", "measure", "verdict"},
-    "options": {"gpus", "shape", "measure", "verdict"},
+    "options": {"gpus", "spec", "shape", "measure", "verdict"},
     "commands": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "plugin", "options", "history"},
     "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options", "history", "xdist_hooks"},
     "xdist_hooks": {"gpus", "measure", "verdict"},  # the plugin's pytest-xdist glue: one worker per GPU

@@ -236,3 +236,16 @@ def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_co
     data = json.loads(path.read_text())
     assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV]) and len(data["environments"]) == 1
     assert sorted(p.name for p in path.parent.iterdir()) == ["cpu.json"]
+
+
+def test_user_properties_travel_to_the_controller_as_plain_json_values():
+    import execnet.gateway_base as wire
+    import torch
+
+    from perf import xdist_hooks
+
+    props = [("perf_model_invariance", {"torch": torch.__version__, "shape": (2, 3)})]
+    with pytest.raises(wire.DumpError):  # what execnet makes of torch's version string as it is
+        wire.dumps(props)
+    plain = xdist_hooks.plain_properties(props)
+    assert wire.loads(wire.dumps(plain)) == [("perf_model_invariance", {"torch": str(torch.__version__), "shape": [2, 3]})]

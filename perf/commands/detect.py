@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from perf.commands.suite_process import run_suite
+from perf.commands.suite_process import run_suite, select
 from perf.report import detection
 from perf.verdict import results
 
@@ -52,8 +52,12 @@ def main(argv: list[str]) -> int:
         if ours.from_results:
             doc = results.read(ours.from_results)
         else:
+            injections = [a for p in ours.patterns for a in ("--perf-inject-slowdown", f"{p}={ours.inject!r}")]
+            selection = select([*injections, *pytest_args])  # options and files checked before measuring
+            if selection.error:
+                print(f"perf detect: error: {selection.error}", file=sys.stderr)
+                return 2
             with tempfile.TemporaryDirectory(prefix="perf-detect-") as tmp:
-                injections = [a for p in ours.patterns for a in ("--perf-inject-slowdown", f"{p}={ours.inject!r}")]
                 code, doc = run_suite(Path(tmp) / "detect.json", [*injections, *pytest_args])
                 if code not in (0, 1) or doc is None:
                     print(f"perf detect: error: the run stopped (exit {code})", file=sys.stderr)

@@ -1,27 +1,35 @@
-"""`python -m perf refresh [--runs N] [pytest options]`: re-measure the selected benchmarks in N independent runs
-and merge their entries into baselines/<GPU>.json (others are kept), written atomically once all runs are done;
-then print what moved.
+"""`python -m perf refresh [--runs N] [--checkpoint] [pytest options]`: re-measure the selected benchmarks in N
+independent runs and merge their entries into baselines/<GPU>.json (others are kept), written atomically once all
+runs are done; then print what moved.
 
     --runs N                independent runs, each a separate pytest process (default 3). Every entry keeps each
                             run's median and the between-run sigma they show: the noise model of the verdicts.
+    --checkpoint            refresh one suite module at a time (its N runs, its re-measure) and write the
+                            merged baseline file after each: a long refresh cut short by a time limit keeps the
+                            modules it finished. Each write is a complete file, replaced atomically.
+    --checkpoint-every K    like --checkpoint, with at most K benchmarks between two writes
     --from-results FILE...  merge runs measured elsewhere (results files of `pytest perf/ --perf-json FILE
                             --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring
     -n N, -n auto           (passed to pytest) each run spread over N pytest-xdist workers, one per GPU (auto: every
                             visible GPU), merged by its controller; the baseline is still written once, at the end
 
-A measurement that throttled, was noisier than the quality limit or sits far from the other runs is re-measured
-in one more process; an entry that stays bad is written with flags saying so. An interrupted or failed refresh leaves the baseline file as it
-was. Every option of the suite applies (`pytest perf/ --help`, group 'perf') and is validated the same way.
+Before measuring, the options, the selection and the baseline file are checked (a bad option, a malformed file,
+a read-only file or folder, or a --baseline-dir that is a file stop the refresh at once, exit 2). A measurement
+that throttled, was noisier than the quality limit or sits far from the other runs is re-measured in one more
+process; an entry that stays bad is written with flags saying so. An interrupted (Ctrl-C, SIGTERM) or failed
+refresh leaves the baseline file as it was; with --checkpoint, as the last checkpoint wrote it. Every option of
+the suite applies (`pytest perf/ --help`, group 'perf') and is validated the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from perf.commands.suite_process import run_suite
+from perf.commands.suite_process import Selection, run_suite, select
 from perf.report.refresh_table import moves_lines
 from perf.verdict import baselines, results
 
@@ -39,6 +47,8 @@ class RunStopped(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m perf refresh", add_help=False)
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
+    parser.add_argument("--checkpoint", action="store_true")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="K")
     parser.add_argument("--from-results", nargs="+", type=Path, default=None)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
@@ -52,6 +62,19 @@ def _target(doc: dict, source: str) -> baselines.Baselines:
     return baselines.load(path.parent, path.stem)
 
 
+def _error(message: str) -> int:
+    print(f"perf refresh: error: {message}", file=sys.stderr)
+    return 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the runs stop, and only complete files stay written."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted()
+
+
 def main(argv: list[str]) -> int:
     ours, pytest_args = _parser().parse_known_args(argv)
     if ours.help:
@@ -59,58 +82,115 @@ def main(argv: list[str]) -> int:
         print("\nAll pytest options of the suite apply; see `pytest perf/ --help`, group 'perf'.")
         return 0
     if ours.runs < 1:
-        print(f"perf refresh: error: --runs: expected a positive number of runs, got {ours.runs}", file=sys.stderr)
-        return 4
+        return _error(f"--runs: expected a positive number of runs, got {ours.runs}")
+    if ours.checkpoint_every is not None and ours.checkpoint_every < 1:
+        return _error(f"--checkpoint-every: expected a positive number of benchmarks, got {ours.checkpoint_every}")
     if any(a.startswith("--perf-inject-slowdown") for a in pytest_args):
-        print("perf refresh: error: --perf-inject-slowdown would write slowed times into the baseline; inject only "
-              "in runs that compare with it", file=sys.stderr)
-        return 4
+        return _error("--perf-inject-slowdown would write slowed times into the baseline; inject only in runs that "
+                      "compare with it")
+    if ours.from_results and (ours.checkpoint or ours.checkpoint_every):
+        return _error("--checkpoint: --from-results measures nothing, so there is nothing to checkpoint")
+    writer = Writer()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if ours.from_results:
             docs = [(str(p), results.read(p)) for p in ours.from_results]
+            writer.write(docs)
         else:
-            docs = _measure_runs(ours.runs, pytest_args)
-        base = _target(docs[0][1], docs[0][0])
-        for source, doc in docs[1:]:
-            if doc.get("baseline_file") != docs[0][1].get("baseline_file"):
-                raise baselines.BaselineError(f"{source}: baseline_file: expected {docs[0][1].get('baseline_file')!r} "
-                                              f"like the first run, got {doc.get('baseline_file')!r}")
-        runs = [doc["results"] for _, doc in docs]
-        merged, moves = baselines.merge(base, runs, docs[0][1]["environment"])
-        baselines.save(merged)
+            selection = select(pytest_args, refresh=True)  # measure nothing before options and files are checked
+            if selection.error:
+                said = "left as it is" in selection.error
+                return _error(selection.error + ("" if said else "; the baseline file was left as it is"))
+            for nodeids, what in _units(selection, ours):
+                writer.write(_measure_runs(ours.runs, pytest_args, nodeids))
+                if what:
+                    print(f"perf refresh: checkpoint: wrote {writer.path}, a complete file with the "
+                          f"{len(writer.moves)} entries refreshed so far (this checkpoint: {what})", flush=True)
     except (baselines.BaselineError, results.ResultsError) as exc:
-        print(f"perf refresh: error: {exc}\nThe baseline file was left as it is.", file=sys.stderr)
-        return 4
+        print(f"perf refresh: error: {exc}\n{writer.left_as()}", file=sys.stderr)
+        return 2
     except RunStopped as exc:
-        print(f"perf refresh: {exc}; the baseline file was left as it is", file=sys.stderr)
+        print(f"perf refresh: {exc}; {writer.left_as()}", file=sys.stderr)
         return exc.code
-    print(f"perf: refreshed {len(moves)} entries in {merged.path} from {len(docs)} runs "
-          f"({len(merged.entries) - len(moves)} kept)")
-    for line in moves_lines(moves):
+    except KeyboardInterrupt as exc:
+        print(f"\nperf refresh: interrupted ({'SIGTERM' if isinstance(exc, Interrupted) else 'SIGINT'}); "
+              f"{writer.left_as()}", file=sys.stderr)
+        return 143 if isinstance(exc, Interrupted) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"perf: refreshed {len(writer.moves)} entries in {writer.path} from {writer.runs} runs "
+          f"({writer.entries - len(writer.moves)} kept)")
+    for line in moves_lines(writer.moves):
         print(line)
-    flagged = [m.key for m in moves if m.flags]
+    flagged = [m.key for m in writer.moves if m.flags]
     if flagged:
         print(f"{len(flagged)} entries written with quality flags: {', '.join(flagged[:10])}")
     return 0
 
 
-def _measure_runs(n: int, pytest_args: list[str]) -> list[tuple[str, dict]]:
-    """N independent runs, then one more for the benchmarks whose measurement was throttled or noisy."""
+def _units(selection: Selection, ours) -> list[tuple[tuple[str, ...], str]]:
+    """The parts of a refresh that are measured (and, with checkpoints, written) one after the other: the whole
+    selection at once, or each suite module (in pieces of at most --checkpoint-every benchmarks)."""
+    if not (ours.checkpoint or ours.checkpoint_every):
+        return [((), "")]
+    size = ours.checkpoint_every or len(selection.nodeids)
+    units = []
+    for module, nodeids in selection.modules().items():
+        pieces = [nodeids[i:i + size] for i in range(0, len(nodeids), size)]
+        for i, piece in enumerate(pieces):
+            part = f" part {i + 1} of {len(pieces)}" if len(pieces) > 1 else ""
+            units.append((tuple(piece), f"{module}{part}, {len(piece)} benchmarks"))
+    return units
+
+
+class Writer:
+    """Merges runs into the baseline file and writes it (each write complete and atomic); knows what it wrote."""
+
+    def __init__(self):
+        self.path: Path | None = None
+        self.moves: list[baselines.Move] = []
+        self.runs = 0
+        self.entries = 0
+        self.writes = 0
+
+    def write(self, docs: list[tuple[str, dict]]) -> None:
+        base = _target(docs[0][1], docs[0][0])  # as the last checkpoint left it
+        for source, doc in docs[1:]:
+            if doc.get("baseline_file") != docs[0][1].get("baseline_file"):
+                raise baselines.BaselineError(f"{source}: baseline_file: expected {docs[0][1].get('baseline_file')!r} "
+                                              f"like the first run, got {doc.get('baseline_file')!r}")
+        merged, moves = baselines.merge(base, [doc["results"] for _, doc in docs], docs[0][1]["environment"])
+        baselines.save(merged)
+        done = {m.key for m in moves}
+        self.moves = [m for m in self.moves if m.key not in done] + moves
+        self.path, self.runs, self.entries = merged.path, max(self.runs, len(docs)), len(merged.entries)
+        self.writes += 1
+
+    def left_as(self) -> str:
+        if not self.writes:
+            return "the baseline file was left as it is"
+        return (f"{self.path} keeps the {len(self.moves)} entries refreshed up to the last checkpoint; "
+                f"the rest were not refreshed")
+
+
+def _measure_runs(n: int, pytest_args: list[str], nodeids: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    """N independent runs of the selection (the nodeids given, or all that pytest_args select), then one more
+    for the benchmarks whose measurement was throttled or noisy."""
     docs: list[tuple[str, dict]] = []
     args = ["--perf-measure-only", *pytest_args]
     with tempfile.TemporaryDirectory(prefix="perf-refresh-") as tmp:
         for i in range(n):
             print(f"perf refresh: run {i + 1} of {n}", flush=True)
-            code, doc = run_suite(Path(tmp) / f"run{i}.json", args)
+            code, doc = run_suite(Path(tmp) / f"run{i}.json", args, nodeids)
             if code not in (0, 1) or doc is None:
                 raise RunStopped(f"run {i + 1} stopped (exit {code})", code or 1)
             docs.append((f"run {i + 1}", doc))
         device = "cpu" if docs[0][1].get("gpu") == "cpu" else "gpu"
         bad = baselines.bad_keys((d["results"] for _, d in docs), device)
         if bad:
-            nodeids = sorted({r["nodeid"] for _, d in docs for r in d["results"] if r["key"] in bad})
+            bad_nodeids = sorted({r["nodeid"] for _, d in docs for r in d["results"] if r["key"] in bad})
             print(f"perf refresh: {len(bad)} benchmarks throttled or noisy; re-measuring them once", flush=True)
-            code, doc = run_suite(Path(tmp) / "again.json", args, nodeids)
+            code, doc = run_suite(Path(tmp) / "again.json", args, bad_nodeids)
             if code in (0, 1) and doc is not None:
                 docs.append(("re-measure", doc))
     return docs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -35,3 +36,40 @@ def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, ro
         with open(log, "w") as sink:
             code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT).returncode
     return code, (results.read(out) if out.exists() else None)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a command's pytest options select, checked before anything is measured."""
+
+    nodeids: tuple[str, ...] = ()
+    error: str | None = None  # the usage error that stopped the check (one line), or None
+
+    def modules(self) -> dict[str, list[str]]:
+        """The selected benchmarks by suite module, in collection order."""
+        by_module: dict[str, list[str]] = {}
+        for nodeid in self.nodeids:
+            by_module.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
+        return by_module
+
+
+def select(args: Sequence[str], *, refresh: bool = False) -> Selection:
+    """Collect (measure nothing) the timing benchmarks that `args` select, so that a bad option, an unusable
+    baseline file, or, with `refresh`, a baseline file or folder that cannot be written, stops a command before
+    its first measurement."""
+    command = [sys.executable, "-m", "pytest", str(SUITE), "-p", "perf.plugin", "-p", "no:cacheprovider",
+               "-m", "timing", "--collect-only", "-q", *(["--perf-refresh"] if refresh else []), *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    prefix = f"{SUITE.relative_to(ROOT).as_posix()}/"
+    nodeids = tuple(line for line in done.stdout.splitlines() if line.startswith(prefix) and "::" in line)
+    if done.returncode == 0 and nodeids:
+        return Selection(nodeids)
+    if done.returncode in (0, 5):
+        return Selection(error="no timing benchmark selected (check -k, -m and --model)")
+    stopped = [line.split("perf: timing benchmarks stopped: ", 1)[1] for line in done.stdout.splitlines()
+               if "perf: timing benchmarks stopped: " in line]
+    argparse_error = [line.split("error: ", 1)[1] for line in done.stderr.splitlines() if ": error: " in line]
+    errors = argparse_error or [line.removeprefix("ERROR: ") for line in done.stderr.splitlines()
+                                if line.startswith("ERROR: ")]
+    lines = stopped or errors or (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return Selection(error=" ".join(lines) or f"pytest stopped (exit {done.returncode})")

@@ -1,10 +1,12 @@
-"""`python -m perf compare A B [-o DIR]`: two results files side by side (two commits, two GPUs, two stacks).
+"""`python -m perf compare A B [-o DIR] [--no-fail]`: two results files side by side (two commits, two GPUs, two stacks).
 
 B is the run looked at and A serves as its baseline: every record of B is matched with A's record of the same key
 (failing that, of the same id, e.g. when the two files were written on different GPUs), its change and verdict
 are recomputed against A's median with the usual rule (beyond the threshold and both measurements' noise), and
 the report of perf/report/files.py is written for the pair: summary.md, index.html, results.csv and the plots, with A
 as "baseline" and A's environment beside B's. Benchmarks only in B are "new"; those only in A are listed.
+Each regression of B is named on the terminal, and the exit status is 1 when there is one (as the suite's), unless
+--no-fail asks only for the report.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from perf.measure.summary import Summary
-from perf.verdict import stats
+from perf.verdict import destination, stats
 from perf.report.files import load, write_report
 from perf.verdict.results import ResultsError
 
@@ -125,6 +127,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"output folder (default: ./{DEFAULT_DIR})")
     p.add_argument("--threshold", type=float, default=None, metavar="FRACTION",
                    help="regression threshold for every pair, e.g. 0.05 (default: each B record's own)")
+    p.add_argument("--no-fail", action="store_true",
+                   help="only report: exit 0 even when B regressed (default: exit 1 on a regression, as the suite)")
     return p
 
 
@@ -133,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threshold is not None and not 0 <= args.threshold < 10:
         print(f"perf compare: error: --threshold: expected a fraction such as 0.05, got {args.threshold}",
               file=sys.stderr)
+        return 2
+    problem = destination.not_a_folder(args.out, "-o", "a folder for the comparison's report")
+    if problem:
+        print(f"perf compare: error: {problem}", file=sys.stderr)
         return 2
     try:
         a, b = load(args.a), load(args.b)
@@ -148,5 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     print(f"perf compare: {c['matched']} matched, {len(c['only_in_b'])} only in B, {len(c['only_in_a'])} only in A; "
           + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    regressions = [r for r in doc["results"] if r["verdict"] == stats.Verdict.REGRESSION.value]
+    for r in regressions:
+        print(f"perf compare: regression: {r['key']}: {r['baseline']['median_ms']:.4g} ms in A, "
+              f"{r['summary']['median_ms']:.4g} ms in B ({r['change']:+.1%}, beyond the {r['threshold']:.1%} threshold)")
     print(f"perf compare: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'})")
+    if regressions and not args.no_fail:
+        print(f"perf compare: {len(regressions)} regressions in B (exit 1; --no-fail only reports)", file=sys.stderr)
+        return 1
     return 0

@@ -28,6 +28,7 @@ from typing import Iterable, Mapping, Sequence
 from perf.report import claims_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
+from perf.verdict import destination
 from perf.verdict.results import SCHEMA, ResultsError, read
 
 DEFAULT_DIR = Path("perf-report")
@@ -477,6 +478,10 @@ def parser(prog: str = "python -m perf report") -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    problem = destination.not_a_folder(args.out, "-o", "a folder for summary.md, index.html, results.csv and the plots")
+    if problem:
+        print(f"perf report: error: {problem}", file=sys.stderr)
+        return 2
     try:
         doc = load(args.results)
         paths = write_report(doc, args.out, title_suffix=f" {args.title}" if args.title else "",

@@ -30,8 +30,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import stat
 import statistics
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Iterable, Mapping, Sequence
 
 from perf.measure.environment import env_id
 from perf.measure.summary import Summary, quantile, summarize
-from perf.verdict import noise
+from perf.verdict import destination, noise
 from perf.verdict.stats import Reference
 
 SCHEMA = "perf-baseline/2"
@@ -300,17 +301,28 @@ def bad_keys(runs: Iterable[Iterable[Mapping]], device_kind: str) -> dict[str, s
 
 
 def save(baselines: Baselines) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over the old one."""
+    """Write atomically: a temporary file in the same folder, flushed, given the old file's mode (a new file
+    gets the umask's), then renamed over the old one. A file or folder without write permission bits is
+    refused with BaselineError and left as it is."""
     path = baselines.path
+    problem = destination.unwritable(path)
+    if problem:
+        raise BaselineError(problem)
+    old = path.stat() if path.exists() else None
     path.parent.mkdir(parents=True, exist_ok=True)
     text = baselines.to_json()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        if old is not None:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))
+            if os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
+                os.chown(tmp, old.st_uid, old.st_gid)  # root refreshing someone's file leaves it theirs
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -1,0 +1,209 @@
+"""Baseline files survive interruptions and refusals: an interrupted refresh leaves the file byte-identical (or,
+with --checkpoint, a complete file of the modules it finished); a read-only file or folder and a --baseline-dir
+that is a file are refused before anything is measured; a rewritten file keeps its mode."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perf.verdict import baselines
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = str(ROOT / "perf" / "suite")
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+# One decode module benchmark set and one GEMM module benchmark set of a small model, sampled briefly.
+SELECT = ["--model", "pythia-70m", "-k", "(test_gemm and (qkv or out_proj)) or (test_decode and qkv)",
+          "--perf-max-time", "0.2", "-p", "no:cacheprovider"]
+
+
+def _env(interrupt: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(PLUGINS), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PERF_TEST_INTERRUPT", None)
+    if interrupt:
+        env["PERF_TEST_INTERRUPT"] = interrupt
+    return env
+
+
+def perf(*args, interrupt=None, timeout=300):
+    """`python -m perf ...` in a session of its own, so that a signal to its process group reaches it and its
+    runs (as Ctrl-C in a terminal does) and nothing else."""
+    return subprocess.run([sys.executable, "-m", "perf", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=_env(interrupt), timeout=timeout, start_new_session=True)
+
+
+def suite(*args, interrupt=None):
+    return subprocess.run([sys.executable, "-m", "pytest", SUITE, *SELECT, *args], cwd=ROOT, capture_output=True,
+                          text=True, env=_env(interrupt), timeout=300, start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> bytes:
+    """A baseline file of the selection, from a one-run refresh."""
+    folder = tmp_path_factory.mktemp("measured")
+    done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return (folder / "cpu.json").read_bytes()
+
+
+@pytest.fixture
+def baseline(tmp_path, measured) -> Path:
+    path = tmp_path / "bl" / "cpu.json"
+    path.parent.mkdir()
+    path.write_bytes(measured)
+    return path
+
+
+def _keys(path: Path) -> set[str]:
+    return set(json.loads(path.read_text())["entries"])
+
+
+@pytest.mark.parametrize("name", ["INT", "TERM"])
+def test_interrupted_refresh_leaves_the_baseline_byte_identical(baseline, name):
+    before = baseline.read_bytes()
+    done = perf("refresh", "--runs", "2", "--baseline-dir", str(baseline.parent), *SELECT, "-p", "interrupt_suite",
+                interrupt=f"{name}:test_gemm.py:group")
+    assert done.returncode == (130 if name == "INT" else 143), done.stdout + done.stderr
+    assert f"interrupted (SIG{name})" in done.stderr and "the baseline file was left as it is" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert baseline.read_bytes() == before
+    assert sorted(p.name for p in baseline.parent.iterdir()) == ["cpu.json"]  # no temporary file left
+
+
+def test_interrupted_refresh_inside_pytest_writes_nothing(baseline):
+    before = baseline.read_bytes()
+    done = suite("--perf-refresh", "--baseline-dir", str(baseline.parent), "-p", "interrupt_suite",
+                 interrupt="INT:test_gemm.py:self")
+    assert done.returncode == pytest.ExitCode.INTERRUPTED, done.stdout + done.stderr
+    assert "perf: refreshed" not in done.stdout
+    assert f"interrupted: nothing refreshed; {baseline} was left as it was" in done.stdout
+    assert baseline.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["INT", "TERM"])
+def test_checkpointed_refresh_keeps_the_modules_it_finished(tmp_path, name):
+    folder = tmp_path / "bl"
+    done = perf("refresh", "--runs", "2", "--checkpoint", "--baseline-dir", str(folder), *SELECT,
+                "-p", "interrupt_suite", interrupt=f"{name}:test_gemm.py:group")
+    assert done.returncode == (130 if name == "INT" else 143), done.stdout + done.stderr
+    assert "perf refresh: checkpoint: wrote" in done.stdout and "test_decode.py, 3 benchmarks" in done.stdout
+    assert "keeps the 3 entries refreshed up to the last checkpoint" in done.stderr
+    data = json.loads((folder / "cpu.json").read_text())  # a complete, valid file
+    baselines.parse((folder / "cpu.json").read_text(), folder / "cpu.json", "cpu")
+    assert {k.split("/")[0] for k in data["entries"]} == {"decode"} and len(data["entries"]) == 3
+    assert all(len(e["run_medians_ms"]) >= 2 for e in data["entries"].values())  # every run of the module
+    assert sorted(p.name for p in folder.iterdir()) == ["cpu.json"]
+
+
+def test_checkpoint_every_writes_after_each_piece(tmp_path):
+    folder = tmp_path / "bl"
+    done = perf("refresh", "--runs", "1", "--checkpoint-every", "2", "--baseline-dir", str(folder), *SELECT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("perf refresh: checkpoint: wrote")]
+    assert len(lines) == 3  # decode: 2 + 1, gemm: 2
+    assert "test_decode.py part 1 of 2, 2 benchmarks" in lines[0] and "5 entries refreshed" in lines[2]
+    assert "refreshed 5 entries" in done.stdout and len(_keys(folder / "cpu.json")) == 5
+
+
+def test_read_only_baseline_file_is_refused_before_measuring(baseline):
+    baseline.chmod(0o444)
+    before = baseline.read_bytes()
+    done = perf("refresh", "--runs", "1", "--baseline-dir", str(baseline.parent), *SELECT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"perf refresh: error: cannot refresh the baseline: {baseline}: read-only (mode 0444); make it writable "
+        f"(chmod u+w) to refresh it; the baseline file was left as it is"]
+    assert "run 1 of" not in done.stdout  # nothing measured
+    assert baseline.read_bytes() == before and stat.S_IMODE(baseline.stat().st_mode) == 0o444
+
+    direct = suite("--perf-refresh", "--baseline-dir", str(baseline.parent))
+    assert direct.returncode == pytest.ExitCode.USAGE_ERROR
+    assert f"{baseline}: read-only (mode 0444)" in direct.stderr and " passed" not in direct.stdout
+    assert baseline.read_bytes() == before
+
+
+def test_read_only_folder_is_refused_before_measuring(tmp_path):
+    folder = tmp_path / "bl"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert f"{folder}: folder is read-only (mode 0555)" in done.stderr and "run 1 of" not in done.stdout
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", [["refresh", "--runs", "1"], ["detect", "*:qkv:*"]])
+def test_baseline_dir_that_is_a_file_is_a_usage_error(tmp_path, command):
+    not_a_folder = tmp_path / "baselines.json"
+    not_a_folder.write_text("{}")
+    done = perf(*command, "--baseline-dir", str(not_a_folder), *SELECT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert f"--baseline-dir {not_a_folder}: that is a file; expected a folder" in done.stderr
+    assert "run 1 of" not in done.stdout and not_a_folder.read_text() == "{}"
+
+
+def test_baseline_dir_that_is_a_file_stops_a_suite_run(tmp_path):
+    not_a_folder = tmp_path / "baselines.json"
+    not_a_folder.write_text("{}")
+    done = suite("--baseline-dir", str(not_a_folder / "sub"))
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert f"{not_a_folder} is a file; expected a folder" in done.stderr
+
+
+def _entry_set(tmp_path, mode: int | None) -> baselines.Baselines:
+    base = baselines.Baselines(path=tmp_path / "cpu.json", gpu="cpu")
+    if mode is not None:
+        base.path.write_text(base.to_json())
+        base.path.chmod(mode)
+    return base
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o664, 0o640])
+def test_save_keeps_the_files_mode(tmp_path, mode):
+    base = _entry_set(tmp_path, mode)
+    base.environments["e"] = {"device": "cpu"}
+    baselines.save(base)
+    assert stat.S_IMODE(base.path.stat().st_mode) == mode
+    assert json.loads(base.path.read_text())["gpu"] == "cpu"
+
+
+def test_save_gives_a_new_file_the_umasks_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        baselines.save(_entry_set(tmp_path, None))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "cpu.json").stat().st_mode) == 0o640
+
+
+def test_save_refuses_a_file_without_write_bits_even_as_root(tmp_path):
+    base = _entry_set(tmp_path, 0o444)
+    before = base.path.read_bytes()
+    with pytest.raises(baselines.BaselineError, match=r"cpu.json: read-only \(mode 0444\)"):
+        baselines.save(base)
+    assert base.path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["cpu.json"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--foo"], "perf refresh: error: unrecognized arguments: --foo; the baseline file was left as it is"),
+    (["--perf-threshold", "5"], "perf refresh: error: --perf-threshold: '5' would be 500%"),
+    (["--runs", "0"], "perf refresh: error: --runs: expected a positive number of runs, got 0"),
+    (["--checkpoint-every", "0"], "perf refresh: error: --checkpoint-every: expected a positive number of benchmarks"),
+    (["--checkpoint", "--from-results", "a.json"], "perf refresh: error: --checkpoint: --from-results measures nothing"),
+    (["-k", "no_such_benchmark"], "perf refresh: error: no timing benchmark selected (check -k, -m and --model)"),
+])
+def test_refresh_usage_errors_are_one_line_before_measuring(tmp_path, args, message):
+    done = perf("refresh", "--baseline-dir", str(tmp_path / "bl"), *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message)
+    assert "run 1 of" not in done.stdout and not (tmp_path / "bl").exists()

@@ -1,0 +1,78 @@
+"""Options that used to be accepted but wrong: a threshold of 5 (500%), an unknown family, a dtype or sweep size
+that the CPU device does not run."""
+
+import pytest
+
+from perf import options
+from perf.spec import FAMILIES
+from perf import gpus
+from perf.measure.target import Target
+from perf.suite import decode_specs, gemm_specs, kernel_specs, sweep_specs
+
+ROOT_SUITE = "perf/suite"
+SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]
+
+
+@pytest.mark.parametrize("text, value", [("0.05", 0.05), ("5%", 0.05), ("0", 0.0), ("1", 1.0), ("300%", 3.0),
+                                         (" 2.5% ", 0.025)])
+def test_threshold_accepts_a_fraction_or_a_percentage(text, value):
+    assert options.threshold(text, "--perf-threshold") == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("5", "--perf-threshold: '5' would be 500%; write a fraction or a percentage: 0.05 or 5%"),
+    ("1.5", "'1.5' would be 150%"),
+    ("-0.1", "expected a non-negative fraction (0.05 or 5%)"),
+    ("five", "expected a fraction such as 0.05 or a percentage such as 5%"),
+    ("nan", "expected a non-negative fraction"),
+])
+def test_threshold_refuses_what_it_cannot_mean(text, message):
+    with pytest.raises(options.OptionError) as raised:
+        options.threshold(text, "--perf-threshold")
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("gpu", ["H100", "cpu"])
+def test_every_family_of_the_suite_is_known(gpu):
+    """The families a threshold may name are the families of the suite's specs (none missing, none invented)."""
+    device = gpus.detect() if gpu == "cpu" else gpus.resolve(gpu)
+    target = Target(gpu=device, present=device)
+    specs = [*gemm_specs.gemm_specs(target), *kernel_specs.kernel_specs(target), *decode_specs.decode_specs(target),
+             *sweep_specs.sweep_specs(target)]
+    assert {s.family for s in specs} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--perf-threshold", "5"], "--perf-threshold: '5' would be 500%; write a fraction or a percentage: 0.05 or 5%"),
+    (["--perf-family-threshold", "gemm=8"], "--perf-family-threshold gemm: '8' would be 800%"),
+    (["--perf-family-threshold", "foo=0.1"],
+     "--perf-family-threshold: unknown benchmark family 'foo'; known: gemm, kernel, decode, sweep"),
+])
+def test_bad_thresholds_are_usage_errors(pytester, tmp_path, args, message):
+    result = pytester.runpytest_subprocess(str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
+                                           *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_percent_threshold_runs_and_is_shown(pytester, tmp_path):
+    result = pytester.runpytest_subprocess(str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
+                                           "--perf-threshold", "5%", "--perf-family-threshold", "decode=8%")
+    assert result.ret == 0, result.stdout.str()
+    assert "threshold 5.0%" in result.stdout.str()
+
+
+def test_cpu_device_says_what_runs_instead_of_bf16_and_the_full_sweep(pytester, tmp_path):
+    result = pytester.runpytest_subprocess(str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
+                                           "--perf-dtype", "bf16", "--sweep", "full")
+    assert result.ret == 0, result.stdout.str()
+    text = result.stdout.str()
+    assert "--perf-dtype bf16 does not apply on the CPU device: its benchmarks run in fp32" in text
+    assert "--sweep full does not apply on the CPU device: it runs the small CPU sweep points" in text
+    assert "gemm/pythia-70m:qkv:fp32" in text  # what ran, as the header said
+
+
+def pytester_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
