@@ -8,7 +8,8 @@
 # With two or more GPUs visible the phases run at once, on GPU 0 and GPU 1. The machine gets the working tree
 # without .git: the repository comes as .abrepo/repo.bundle (git bundle create .abrepo/repo.bundle --all) and is
 # cloned into /tmp. Everything lands in $OUT; the last lines are a table (scripts/ab_gpu_summary.py).
-# Run from the repository root:  OUT=out bash scripts/ab_gpu.sh     (ROUNDS=N overrides perf ab's default;
+# Run from the repository root:  OUT=out bash scripts/ab_gpu.sh     (PHASES=pair or selftest runs one phase on GPU 0;
+# ROUNDS=N overrides perf ab's default;
 # SELECT, INJECT and PAIR_SELECT override the selections, e.g. for a dry run on the CPU device)
 set -u
 export PYTHONUNBUFFERED=1
@@ -80,10 +81,10 @@ pair() {
   echo "pair on GPU $1: exit $? in $((SECONDS - t0)) s"
 }
 
-if [ "$GPUS" -ge 2 ]; then
-  selftest 0 & pair 1 & wait
-else
-  selftest 0; pair 0
-fi
+case "${PHASES:-selftest pair}" in
+  pair) pair 0 ;;
+  selftest) selftest 0 ;;
+  *) if [ "$GPUS" -ge 2 ]; then selftest 0 & pair 1 & wait; else selftest 0; pair 0; fi ;;
+esac
 tail -n 25 "$OUT/selftest.log" "$OUT/pair.log" > "$OUT/tails.txt" 2>&1
 PYTHONPATH="$HERE" python3 "$HERE/scripts/ab_gpu_summary.py" "$OUT/selftest.json" "$OUT/pair.json" "$INJECT"
