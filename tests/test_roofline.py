@@ -146,3 +146,14 @@ def test_ceiling_workloads_default_sizes_and_bad_dtype():
     assert moved == 2 << 12
     with pytest.raises(ValueError, match="fp8"):
         matmul_workload(target, "fp8", n=8)
+
+
+def test_ceilings_rebuilt_from_json_can_still_be_raised():
+    # an xdist worker sends its measured ceilings as JSON; the controller rebuilds them (notes arrive as a list)
+    import dataclasses
+    import json
+
+    sent = Ceilings(peak_tflops={"bf16": 700.0}, bandwidth_gbs=4000.0, source="measured", notes=("found",))
+    rebuilt = Ceilings(**json.loads(json.dumps(dataclasses.asdict(sent))))
+    raised = raise_to_achieved(rebuilt, [("gemm/x", "bf16", 800.0, 10.0)])
+    assert raised.peak_tflops["bf16"] == 800.0 and raised.notes[0] == "found" and len(raised.notes) == 2

@@ -71,6 +71,7 @@ class Ceilings:
     notes: tuple[str, ...] = ()  # how a measured ceiling was found or raised
 
     def __post_init__(self):
+        object.__setattr__(self, "notes", tuple(self.notes))  # also when rebuilt from JSON (a list there)
         if self.source not in SOURCES:
             raise ValueError(f"Ceilings.source must be one of {SOURCES}, got {self.source!r}")
 
