@@ -302,7 +302,7 @@ def pytest_collection_modifyitems(session, config, items):
         except baselines.BaselineError as exc:
             blocked = f"baseline file unusable: {exc}; the file was left as it is"
             if not xdist_hooks.is_worker(config):  # a worker stops timing; the controller reports it, exit 4
-                state.timing_blocked = state.baseline_error = blocked
+                state.baseline_error = blocked  # said once, as pytest's usage error
                 raise pytest.UsageError(blocked) from None
     if blocked:
         state.timing_blocked = blocked

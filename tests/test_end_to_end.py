@@ -44,7 +44,8 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
     passing = run("--perf-threshold", "300%", "--perf-json", str(tmp_path / "pass.json"))
     assert passing.ret == 0, passing.stdout.str()
     verdicts = {r["key"]: r["verdict"] for r in json.loads((tmp_path / "pass.json").read_text())["results"]}
-    assert set(verdicts) == {QKV, OUT_PROJ} and set(verdicts.values()) <= {"pass", "improvement"}
+    # unchanged code never fails; on a loaded 2-core machine a benchmark may be called unreliable, not regressed
+    assert set(verdicts) == {QKV, OUT_PROJ} and set(verdicts.values()) <= {"pass", "improvement", "unreliable"}
 
     slowed = run("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=9.0")
     assert slowed.ret == 1
