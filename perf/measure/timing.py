@@ -200,16 +200,12 @@ def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[]
                       boundary_name: str) -> list[float] | None:
     """Per-call device time of n calls from the profiler's kernel records; each call follows a boundary kernel
     (the L2 flush, or a one-element fill). None when the records cannot be split into n calls."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    def calls():
         for i in range(n):
             boundary()
             runs[(start_index + i) % len(runs)]()
-        torch.cuda.synchronize()
-    kernels = sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
-                     key=lambda e: e.time_range.start)
+
+    kernels = _cuda_kernels(calls)
     samples: list[float] = []
     for event in kernels:
         if event.name == boundary_name:
@@ -224,15 +220,19 @@ def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[]
 def kernel_names(fn: Callable[[], Any]) -> tuple[str, ...]:
     """The distinct device kernels one call of `fn` launches, in launch order, as the CUDA profiler names them
     (a cuBLAS GEMM's name carries its tile, e.g. ..._128x256x64_...)."""
+    return tuple(dict.fromkeys(e.name for e in _cuda_kernels(fn)))
+
+
+def _cuda_kernels(work: Callable[[], Any]) -> list:
+    """The device kernels the profiler records while `work` runs (and the GPU finishes it), in launch order."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        fn()
+        work()
         torch.cuda.synchronize()
-    kernels = sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
-                     key=lambda e: e.time_range.start)
-    return tuple(dict.fromkeys(e.name for e in kernels))
+    return sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
+                  key=lambda e: e.time_range.start)
 
 
 @functools.lru_cache(maxsize=4)
@@ -240,14 +240,10 @@ def _fill_kernel_name(nbytes: int) -> str | None:
     """The name the profiler gives the kernel of Tensor.zero_ on `nbytes` bytes (the boundary between profiled
     calls: the L2 flush, or a one-byte marker)."""
     import torch
-    from torch.profiler import ProfilerActivity, profile
 
     probe = torch.empty(nbytes, dtype=torch.int8, device="cuda")
     probe.zero_()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        probe.zero_()
-        torch.cuda.synchronize()
-    names = {e.name for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA}
+    names = {e.name for e in _cuda_kernels(probe.zero_)}
     return names.pop() if len(names) == 1 else None
 
 
