@@ -95,6 +95,7 @@ class PerfSession:
         self.history_note: str | None = None
         self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
         self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
+        self.claims_note: str | None = None  # on an xdist controller: how the claims were decided
         self.baseline_error: str | None = None  # the baseline file stopped the run (said once, by pytest)
         self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
         self.interrupted = False
@@ -123,6 +124,14 @@ class PerfSession:
     @functools.cached_property
     def baselines(self) -> baselines.Baselines:
         return baselines.load(self.baseline_dir, self.target.gpu.key)
+
+    def claims_evidence(self):
+        """What this run has measured so far (its records, the copy ceiling it measured, its GPU), for the claims."""
+        from perf.shape.claims import Evidence
+
+        measured = next((c for c in self.ceilings if c.source == "measured"), None) if self.results else None
+        return Evidence(list(self.results), copy_gbs=measured.bandwidth_gbs if measured else None,
+                        gpu=self.target.present)
 
     @functools.cached_property
     def ceilings(self) -> list[roofline.Ceilings]:
@@ -392,12 +401,7 @@ def perf_options(request) -> PerfOptions:
 @pytest.fixture
 def perf_evidence(request):
     """What this run has measured so far (its records, the copy ceiling it measured, its GPU), for the claims."""
-    from perf.shape.claims import Evidence
-
-    state = _state(request.config)
-    measured = next((c for c in state.ceilings if c.source == "measured"), None) if state.results else None
-    return Evidence(list(state.results), copy_gbs=measured.bandwidth_gbs if measured else None,
-                    gpu=state.target.present)
+    return _state(request.config).claims_evidence()
 
 
 @pytest.fixture
@@ -508,6 +512,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
         for line in format_table(("claim", "verdict", "measured"), [(c["id"], c["verdict"], c["numbers"]) for c in claims]):
             tr.write_line(line)
+        if state.claims_note:
+            tr.write_line(state.claims_note)
     if counts.get("new") and not (state.options.refresh or state.options.measure_only):
         tr.write_line(f"{counts['new']} benchmarks have no baseline in {state.baselines.path}; measure one with:",
                       yellow=True)

@@ -6,6 +6,10 @@ report; at its end a worker sends its target, environment, measured ceilings and
 its GPU before CUDA initialises, runs the benchmarks longest first (expected time from the baseline) and writes no
 file: the results file, the report, the step summary and a refreshed baseline are written by the controller alone,
 in perf/plugin.py's session finish, as in a run without workers.
+
+The paper's claims read the whole run's measurements, which no worker holds: every worker deselects the claim items
+and names them to the controller, which decides them from the merged records before it writes anything (with
+`--perf-claims strict`, a contradicted claim fails the run there).
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ class Worker:
         self.worker_id = workerinput["workerid"]
         self.gpu = workerinput.get("perf_gpu")  # the CUDA_VISIBLE_DEVICES entry (a UUID); None on the CPU device
         self.sent = 0
+        self.claims: list[str] = []  # ids of the claim items deselected here, for the controller to decide
         state.worker_id = self.worker_id
 
     def pin(self) -> None:
@@ -86,6 +91,11 @@ class Worker:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_collection_modifyitems(self, session, config, items):
         yield  # after the plugin's own pass (timing stopped, baseline validated)
+        claim_items = [item for item in items if item.get_closest_marker("claims") is not None]
+        if claim_items:  # every worker collects the same items and deselects the same ones
+            self.claims = [item.callspec.params["perf_claim"].id for item in claim_items]
+            items[:] = [item for item in items if item.get_closest_marker("claims") is None]
+            config.hook.pytest_deselected(items=claim_items)
         if self.state.timing_blocked or not self.state.timing_items:
             return
         items[:] = expected_order(items, self.state.expected_seconds)
@@ -103,7 +113,8 @@ class Worker:
     @pytest.hookimpl
     def pytest_sessionfinish(self, session):
         state = self.state
-        out: dict = {"placement": workers.placement(self.worker_id), "timing_blocked": state.timing_blocked}
+        out: dict = {"placement": workers.placement(self.worker_id), "timing_blocked": state.timing_blocked,
+                     "claims": self.claims}
         if "target" in state.__dict__:
             out["target"] = {"gpu": dataclasses.asdict(state.target.gpu),
                              "present": dataclasses.asdict(state.target.present)}
@@ -132,6 +143,7 @@ class Controller:
         self.free: list[int] | None = None  # slots not taken, from the first configure_node on
         self.slots: dict[str, int] = {}
         self.outputs: dict[str, dict] = {}
+        self.claims: list[str] = []  # the claims the workers deselected: decided here, from every worker's records
 
     @pytest.hookimpl
     def pytest_configure_node(self, node):
@@ -175,6 +187,7 @@ class Controller:
         so that the controller never touches a GPU; every worker's placement goes to the results file."""
         state = self.state
         ordered = [self.outputs[w] for w in sorted(self.outputs, key=lambda w: (len(w), w))]
+        self.claims = next((o["claims"] for o in ordered if o.get("claims")), [])
         blocked = next((o["timing_blocked"] for o in ordered if o.get("timing_blocked")), None)
         if blocked:
             state.timing_blocked = blocked
@@ -189,3 +202,24 @@ class Controller:
             state.ceilings = [Ceilings(**c) for c in measured["ceilings"]]
         state.workers = [{**o["placement"], **({"ceilings": o["ceilings"]} if "ceilings" in o else {})}
                          for o in ordered]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        """Decide the claims the workers left to the controller, before the plugin writes the results file."""
+        if not self.claims:
+            return
+        from perf.shape import claims
+
+        state = self.state
+        wanted = set(self.claims)
+        found = [c for c in claims.load(state.options.claims_file or claims.CLAIMS_FILE) if c.id in wanted]
+        evidence = state.claims_evidence()
+        verdicts = [claims.evaluate(claim, evidence) for claim in found]
+        state.extras.setdefault("perf_claims", []).extend(v.as_dict() for v in verdicts)
+        state.claims_note = (f"{len(verdicts)} claims decided on the controller from all workers' records "
+                             f"(their items are deselected on the workers)")
+        contradicted = [v for v in verdicts if v.verdict == claims.CONTRADICTED]
+        if contradicted and state.options.claims == "strict" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            state.claims_note += "; --perf-claims strict: " + ", ".join(v.claim.id for v in contradicted) + \
+                " contradicted, the run fails"

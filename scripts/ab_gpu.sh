@@ -8,7 +8,8 @@
 # With two or more GPUs visible the phases run at once, on GPU 0 and GPU 1. The machine gets the working tree
 # without .git: the repository comes as .abrepo/repo.bundle (git bundle create .abrepo/repo.bundle --all) and is
 # cloned into /tmp. Everything lands in $OUT; the last lines are a table (scripts/ab_gpu_summary.py).
-# Run from the repository root:  OUT=out bash scripts/ab_gpu.sh     (PHASES=pair or selftest runs one phase on GPU 0;
+# Run from the repository root:  OUT=out bash scripts/ab_gpu.sh     (PHASES=pair or selftest runs one phase on GPU
+# AB_GPU, default 0;
 # ROUNDS=N overrides perf ab's default;
 # SELECT, INJECT and PAIR_SELECT override the selections, e.g. for a dry run on the CPU device)
 set -u
@@ -82,8 +83,8 @@ pair() {
 }
 
 case "${PHASES:-selftest pair}" in
-  pair) pair 0 ;;
-  selftest) selftest 0 ;;
+  pair) pair "${AB_GPU:-0}" ;;
+  selftest) selftest "${AB_GPU:-0}" ;;
   *) if [ "$GPUS" -ge 2 ]; then selftest 0 & pair 1 & wait; else selftest 0; pair 0; fi ;;
 esac
 tail -n 25 "$OUT/selftest.log" "$OUT/pair.log" > "$OUT/tails.txt" 2>&1

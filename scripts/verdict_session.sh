@@ -6,7 +6,8 @@
 #                  --from-results` into $OUT/bl/<GPU>.json
 #   PHASE=check    one full run per GPU at once against baselines/<GPU>.json; GPU g with the slowdown LEVELS[g]
 #                  (default: GPU 0 at 5%) of real work injected into the ten benchmarks of INJECT (chosen before
-#                  any data was seen); the other GPUs run clean
+#                  any data was seen); the other GPUs run clean. CHECK_GPUS="3" (a list) runs on those GPUs
+#                  only, the i-th of them with LEVELS[i]
 # Everything lands in $OUT; the last lines are a table (scripts/verdict_summary.py).
 set -u
 export PYTHONPATH=. PYTHONUNBUFFERED=1
@@ -58,9 +59,11 @@ PY
 fi
 if [ "${PHASE}" = check ]; then
   levels=(${LEVELS:-0.05})   # GPU g gets the slowdown levels[g] injected; the GPUs past the list run clean
-  for g in $(seq 0 $(( GPUS - 1 ))); do
-    inject=(); if [ $g -lt ${#levels[@]} ]; then for k in $INJECT; do inject+=(--perf-inject-slowdown "$k=${levels[$g]}"); done; fi
+  i=0
+  for g in ${CHECK_GPUS:-$(seq 0 $(( GPUS - 1 )))}; do
+    inject=(); if [ $i -lt ${#levels[@]} ]; then for k in $INJECT; do inject+=(--perf-inject-slowdown "$k=${levels[$i]}"); done; fi
     run_on $g check$g ${inject[@]+"${inject[@]}"} &
+    i=$((i + 1))
   done; wait
   python3 scripts/verdict_summary.py check "$OUT"/check*.json
   tar czf /tmp/check.tgz -C "$OUT" $(cd "$OUT" && ls check*) && rm -f "$OUT"/check* && mv /tmp/check.tgz "$OUT/"

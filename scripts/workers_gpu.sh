@@ -6,7 +6,7 @@
 # still writes the results it has.
 #
 #   PYTHONPATH=. OUT=/tmp/out bash scripts/workers_gpu.sh
-# (GPU, WORKERS and ARGS change the target, the runs and add pytest options: a check of this script on the CPU
+# (GPU, WORKERS and ARGS change the target, the runs and add pytest options; LIMIT_4 and LIMIT_2 the time limits: a check of this script on the CPU
 # device is `GPU=cpu WORKERS="2 1" ARGS="--model pythia-70m -k test_gemm" OUT=/tmp/w bash scripts/workers_gpu.sh`.)
 set -u
 GPU=${GPU:-H200}
@@ -31,7 +31,7 @@ run() {  # name, workers, time limit (s)
 }
 
 for n in $WORKERS; do
-  case $n in 4) limit=140 ;; 2) limit=200 ;; *) limit=300 ;; esac
+  case $n in 4) limit=${LIMIT_4:-140} ;; 2) limit=${LIMIT_2:-200} ;; *) limit=300 ;; esac
   run "n$n" "$n" "$limit"
 done
 

@@ -419,3 +419,24 @@ def test_a_missing_claims_file_is_a_usage_error(pytester, tmp_path):
                                            "--perf-claims-file", str(tmp_path / "none.toml"))
     assert report.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perf-claims-file: no such claims file" in report.stderr.str()
+
+
+def test_with_two_workers_the_controller_decides_the_claims_from_both_workers_records(pytester, tmp_path):
+    """No worker holds the whole run: the claims are deselected there and decided on the controller, from the
+    merged records (here two benchmarks that the two workers measure one each)."""
+    path = tmp_path / "claims.toml"
+    path.write_text(CPU_CLAIMS)
+    args = [str(ROOT / "perf" / "suite"), "--baseline-dir", str(tmp_path / "bl"), "--perf-max-time", "0.2",
+            "-p", "no:cacheprovider", "--perf-claims-file", str(path), "-n", "2",
+            "-k", "claim or (test_decode and qkv and gemm)", "--perf-json", str(tmp_path / "run.json")]
+    report = pytester.runpytest_subprocess(*args)
+    assert report.ret == 0, report.stdout.str()
+    report.assert_outcomes(passed=3)
+    out = report.stdout.str()
+    assert "3 claims decided on the controller from all workers' records" in out
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert {r["placement"]["worker"] for r in doc["results"]} == {"gw0", "gw1"}
+    assert [c["verdict"] for c in doc["perf_claims"]] == ["holds", "contradicted", "not measured"]
+
+    strict = pytester.runpytest_subprocess(*args, "--perf-claims", "strict")
+    assert strict.ret == 1 and "same-is-not-faster contradicted, the run fails" in strict.stdout.str()
