@@ -57,6 +57,10 @@ def add_options(parser) -> None:
     group.addoption("--perf-inject-slowdown", action="append", default=[], metavar="PATTERN=FRACTION",
                     help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
                          "matches the glob PATTERN, to prove that the suite flags it")
+    group.addoption("--perf-inject-calibration", metavar="PATH",
+                    help="a JSON file of calibrated injections: an injection found there (same benchmark, same "
+                         "fraction) reuses its extra work and its measured slowdown instead of calibrating again; "
+                         "new calibrations are added to it (repeated runs of one self-test: `perf ab` rounds)")
     group.addoption("--perf-history", metavar="URL",
                     help="store the run in the results history: an SQLAlchemy URL such as sqlite:///perf-history.db "
                          "or postgresql://user@host/db (ini perf_history, env PERF_HISTORY); the summary then lists "
@@ -160,6 +164,7 @@ class PerfOptions:
     sweep: str = "compact"
     timing: TimingSettings = TimingSettings()
     injections: dict = field(default_factory=dict)  # glob -> fraction
+    injection_calibration: Path | None = None  # where calibrated injections are reused from and stored
     report_dir: Path | None = None
     confirm: str = "process"
     measure_only: bool = False
@@ -229,6 +234,16 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         timing = replace(timing, noise_target=_positive(opt("--perf-noise-target"), "--perf-noise-target"))
 
     injections = _pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown")
+    calibration = opt("--perf-inject-calibration")
+    if calibration and not injections:
+        raise OptionError("--perf-inject-calibration without --perf-inject-slowdown: there is nothing to calibrate")
+    if calibration:
+        from perf.measure import injection_file
+
+        try:
+            injection_file.load(Path(calibration))  # a broken file is refused before anything is measured
+        except injection_file.InjectionFileError as exc:
+            raise OptionError(f"--perf-inject-calibration: {exc}") from None
     refresh = bool(opt("--perf-refresh"))
     if refresh and injections:
         raise OptionError("--perf-inject-slowdown with --perf-refresh would write slowed times into the baseline; "
@@ -264,6 +279,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         sweep=opt("--sweep") or "compact",
         timing=timing,
         injections=injections,
+        injection_calibration=Path(calibration) if calibration else None,
         report_dir=Path(report_dir) if report_dir else None,
         confirm=confirm or "process",
         measure_only=bool(opt("--perf-measure-only")),

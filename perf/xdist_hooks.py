@@ -62,14 +62,22 @@ def register(config, state) -> None:
 
 
 def expected_order(items, expected_s) -> list:
-    """Items longest first by expected time (`expected_s(item)`, None where unknown: the median of the known
-    ones), the timing benchmarks before everything else; ties keep the collection order. Handed out by xdist's
-    `load` scheduling in this order, this is greedy longest-processing-time list scheduling."""
-    times = {id(item): expected_s(item) for item in items}
+    """Items longest first by expected time: `expected_s(item)` for a timing benchmark (None where unknown: the
+    median of the known ones), the `perf_expected_s(seconds)` marker where an item has one (the model tests: tens
+    of seconds each, which at the end of the queue would keep one worker busy while the others wait); then the
+    items with neither, in collection order. Handed out by xdist's `load` scheduling in this order, this is greedy
+    longest-processing-time list scheduling."""
+    def marked(item) -> float | None:
+        marker = item.get_closest_marker("perf_expected_s")
+        return float(marker.args[0]) if marker is not None else None
+
+    timed = {id(item) for item in items if "perf_measure" in getattr(item, "fixturenames", ())}
+    times = {id(item): marked(item) if marked(item) is not None else expected_s(item) if id(item) in timed else None
+             for item in items}
     known = [t for t in times.values() if t is not None]
     fill = statistics.median(known) if known else 0.0
-    timed = {id(item) for item in items if "perf_measure" in getattr(item, "fixturenames", ())}
-    return sorted(items, key=lambda item: (id(item) not in timed,
+    ranked = {id(item) for item in items if id(item) in timed or times[id(item)] is not None}
+    return sorted(items, key=lambda item: (id(item) not in ranked,
                                            -(times[id(item)] if times[id(item)] is not None else fill)))
 
 

@@ -4,9 +4,10 @@ For each model of perf/suite/hf_generation.py (GPU_DIMS) and each mode (batch_in
 prompt alone, and inside a batch of prompts of the same length (no padding, so every operator's output for the
 prompt is a slice of the batch's: rows [0:1] of a batched tensor, rows [0:L] of a flattened one). Every aten
 operator is recorded with a TorchDispatchMode; the first operator whose output for the prompt differs while all
-its tensor inputs were equal is where the batch gets in. Then the same prompt in a right-padded batch of
-different lengths (the suite's test): equal logits or not, and the arguments SDPA got (mask, is_causal) alone
-and in that batch.
+its tensor inputs were equal is where the batch gets in. Then the same prompt first in a right-padded batch of
+longer prompts (the suite's test): equal logits or not, the first operator that differs there (the prompt's part of
+a padded tensor is a prefix in every dimension), and the arguments SDPA got (mask, is_causal) alone and in that
+batch.
 
     PYTHONPATH=. python3 scripts/invariance_audit_gpu.py [OUT_DIR]      (a GPU; writes audit.json there)
 
@@ -16,6 +17,7 @@ A check of the script on the CPU (tiny models, the routes on the CPU key, Triton
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -59,14 +61,14 @@ class Recorder(TorchDispatchMode):
 
 
 def prompt_part(alone: torch.Tensor, batched: torch.Tensor) -> torch.Tensor | None:
-    """The prompt's part of a batched tensor (rows [0:1], or the first rows of a flattened one), or None."""
+    """The prompt's part of a batched tensor, or None: the prompt is the batch's first sequence and its tokens come
+    first (right padding), so in every dimension its part is a prefix: rows [0:1] of a batch dimension, positions
+    [0:L] of a sequence dimension, rows [0:L] of a flattened (batch x sequence) one."""
     if alone.shape == batched.shape:
         return batched
-    if alone.dim() == 0 or alone.dim() != batched.dim() or alone.shape[1:] != batched.shape[1:]:
+    if alone.dim() == 0 or alone.dim() != batched.dim() or any(a > b for a, b in zip(alone.shape, batched.shape)):
         return None
-    if batched.shape[0] % max(alone.shape[0], 1):
-        return None
-    return batched[: alone.shape[0]]
+    return batched[tuple(slice(0, a) for a in alone.shape)]
 
 
 def same(a: torch.Tensor, b: torch.Tensor | None) -> bool:
@@ -85,29 +87,33 @@ def forward(model, ids: torch.Tensor, mask: torch.Tensor) -> tuple[Recorder, tor
 
 
 def first_origin(alone: Recorder, batch: Recorder) -> dict:
-    """The first operator whose prompt output differs while its inputs were equal."""
-    if [c[0] for c in alone.calls] != [c[0] for c in batch.calls]:
-        names_a, names_b = [c[0] for c in alone.calls], [c[0] for c in batch.calls]
-        at = next((i for i, (x, y) in enumerate(zip(names_a, names_b)) if x != y), min(len(names_a), len(names_b)))
-        return {"kind": "different operator sequences", "index": at, "alone": names_a[at:at + 3],
-                "batch": names_b[at:at + 3]}
+    """The first operator whose prompt output differs while its inputs were equal. The two runs' operator sequences
+    are aligned first (a padded batch adds operators: the mask, repeated KV heads), and matched calls compared."""
+    names_a, names_b = [c[0] for c in alone.calls], [c[0] for c in batch.calls]
+    matcher = difflib.SequenceMatcher(None, names_a, names_b, autojunk=False)
+    pairs = [(block.a + j, block.b + j) for block in matcher.get_matching_blocks() for j in range(block.size)]
     first_diff = None
-    for i, ((name, ins_a, out_a, note), (_, ins_b, out_b, note_b)) in enumerate(zip(alone.calls, batch.calls)):
+    for i, k in pairs:
+        (name, ins_a, out_a, note), (_, ins_b, out_b, note_b) = alone.calls[i], batch.calls[k]
         if out_a is None or out_a.dim() == 0:  # a full reduction over the batch differs by design
             continue
         part = prompt_part(out_a, out_b)
         if part is None or same(out_a, part):
             continue
+        # inputs only the batch's call has (a padding mask) do not count: the prompt's own inputs decide
         inputs_equal = all(same(x, prompt_part(x, y)) for x, y in zip(ins_a, ins_b))
         entry = {"index": i, "op": name, "out_shape_alone": tuple(out_a.shape), "out_shape_batch": tuple(out_b.shape),
                  "max_abs_diff": float((out_a.float() - part.float()).abs().max()), "inputs_equal": inputs_equal,
                  "inputs": [f"{tuple(t.shape)} {t.dtype} stride {t.stride()}" for t in ins_a],
+                 "inputs_batch": [f"{tuple(t.shape)} {t.dtype} stride {t.stride()}" for t in ins_b],
                  "note_alone": note, "note_batch": note_b}
         if first_diff is None:
             first_diff = entry
         if inputs_equal:
-            return {"kind": "origin", **entry, "first_difference_index": first_diff["index"]}
-    return {"kind": "no difference" if first_diff is None else "difference without an origin", "first": first_diff}
+            return {"kind": "origin", **entry, "first_difference_index": first_diff["index"],
+                    "aligned": f"{len(pairs)} of {len(names_a)} / {len(names_b)} calls"}
+    return {"kind": "no difference" if first_diff is None else "difference without an origin", "first": first_diff,
+            "aligned": f"{len(pairs)} of {len(names_a)} / {len(names_b)} calls"}
 
 
 def audit(arch: str) -> dict:
@@ -137,6 +143,7 @@ def audit(arch: str) -> dict:
             "padded_batch_equal": bool(torch.equal(logits_a[0], logits_p[0, :LENGTH])),
             "padded_max_diff": float((logits_a[0].float() - logits_p[0, :LENGTH].float()).abs().max()),
             "origin_equal_length": first_origin(rec_a, rec_b),
+            "origin_padded": first_origin(rec_a, rec_p),
             "recording_kept_the_bits": kept_a and kept_b,
             "sdpa_alone": sdpa(rec_a), "sdpa_equal_length": sdpa(rec_b), "sdpa_padded": sdpa(rec_p),
             "operators": sorted({c[0] for c in rec_a.calls}),
@@ -160,6 +167,10 @@ def main() -> None:
                      if o["kind"] == "origin" else o["kind"])
             print(f"{r['model']:24} {mode:16} equal-length {'=' if f['equal_length_batch_equal'] else 'x'} "
                   f"padded {'=' if f['padded_batch_equal'] else 'x'} ({f['padded_max_diff']:.2e})  origin: {where}")
+            o = f["origin_padded"]
+            where = (f"{o['op']} #{o['index']} {o['out_shape_alone']}->{o['out_shape_batch']} diff {o['max_abs_diff']:.2e}"
+                     f" inputs {o['inputs']} / {o['inputs_batch']}" if o["kind"] == "origin" else f"{o['kind']} ({o['aligned']})")
+            print(f"{'':24} padded origin: {where}")
             print(f"{'':24} recording kept the bits: {f['recording_kept_the_bits']}; sdpa alone {f['sdpa_alone']} padded {f['sdpa_padded']}")
 
 

@@ -167,3 +167,36 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
     assert done.returncode == 0
     data = json.loads(out.read_text())
     assert data["caught"] == 1 and data["rows"][0]["key"] == QKV and data["rows"][0]["injected"]["measured"] > 1.0
+
+
+def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, tmp_path):
+    """`perf ab` runs HEAD once per round: the self-test's extra work is calibrated in the first and reused after."""
+    assert refresh(tmp_path, "--runs", "1").returncode == 0
+    stored = tmp_path / "injections.json"
+    args = ("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=1.0", "--perf-inject-calibration", str(stored))
+    first = run(*args, "--perf-json", str(tmp_path / "first.json"))
+    assert first.ret in (0, 1), first.stdout.str()
+    entry = json.loads(stored.read_text())["injections"][QKV]
+    assert entry["asked"] == 1.0 and entry["kind"] in ("matmul", "copy") and entry["size"] > 0 and len(entry["rounds"]) == 3
+    made = {r["key"]: r.get("injected") for r in json.loads((tmp_path / "first.json").read_text())["results"]}
+    assert made[QKV]["reused"] is False and made[OUT_PROJ] is None
+
+    second = run(*args, "--perf-json", str(tmp_path / "second.json"))
+    assert second.ret in (0, 1), second.stdout.str()
+    again = {r["key"]: r.get("injected") for r in json.loads((tmp_path / "second.json").read_text())["results"]}
+    assert again[QKV]["reused"] is True
+    assert (again[QKV]["measured"], again[QKV]["size"]) == (entry["measured"], entry["size"])
+
+    other = run("--perf-inject-slowdown", "*:qkv:*=0.5", "--perf-inject-calibration", str(stored))  # another fraction
+    assert other.ret in (0, 1)
+    assert json.loads(stored.read_text())["injections"][QKV]["asked"] == 0.5  # calibrated anew, and stored
+
+    stored.write_text('{"schema": "perf-injections/1", "injections": {"k": {"asked": 1.0}}}')
+    before = stored.read_bytes()
+    broken = run(*args)
+    assert broken.ret == pytest.ExitCode.USAGE_ERROR
+    err = broken.stderr.str()
+    assert f"--perf-inject-calibration: {stored}: injections['k']: expected asked, measured" in err
+    assert stored.read_bytes() == before
+    alone = run("--perf-inject-calibration", str(stored))
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR and "without --perf-inject-slowdown" in alone.stderr.str()

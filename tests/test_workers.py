@@ -102,14 +102,20 @@ def test_expected_seconds_lies_within_the_sampling_floor_and_cap():
 class Item:
     name: str
     fixturenames: tuple = ("perf_measure", "perf_spec")
+    expected: float | None = None  # the perf_expected_s marker's seconds
+
+    def get_closest_marker(self, name):
+        return pytest.mark.perf_expected_s(self.expected).mark if name == "perf_expected_s" and self.expected else None
 
 
 def test_workers_are_handed_the_longest_benchmarks_first():
-    items = [Item("short"), Item("rule", ("perf_target",)), Item("unknown"), Item("long"), Item("mid")]
-    seconds = {"short": 0.2, "long": 2.0, "mid": 0.5, "unknown": None, "rule": None}
+    items = [Item("short"), Item("rule", ("perf_target",)), Item("unknown"), Item("long"), Item("mid"),
+             Item("model", ("perf_target",), expected=12.0), Item("generate", expected=15.0)]
+    seconds = {"short": 0.2, "long": 2.0, "mid": 0.5, "unknown": None, "rule": None, "model": None, "generate": None}
     order = [i.name for i in expected_order(items, lambda item: seconds[item.name])]
-    # unknown takes the median of the known (0.5) and keeps its place before "mid"; rule checks go last
-    assert order == ["long", "unknown", "mid", "short", "rule"]
+    # the marked model tests lead (a non-timing one too); unknown takes the median of the known (2.0 of 0.2, 0.5,
+    # 2.0, 12, 15) and keeps its place before "long"; the rule check, unmarked and not timed, goes last
+    assert order == ["generate", "model", "unknown", "long", "mid", "short", "rule"]
 
 
 def _record(key, worker, gpu, change, verdict="pass", host="h1"):

@@ -254,7 +254,9 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
     common = ["--perf-measure-only", "--baseline-dir", str(baseline_dir), *request.pytest_args]
     sides = {"A": Side("BASE", base, base_root, common),
              "B": Side("HEAD", head, head_root,
-                       [*common, *(a for i in request.injections for a in ("--perf-inject-slowdown", i))])}
+                       [*common, *(a for i in request.injections for a in ("--perf-inject-slowdown", i)),
+                        # the self-test's extra work is calibrated in HEAD's first round and reused in the others
+                        *(["--perf-inject-calibration", str(tmp / "injections.json")] if request.injections else [])])}
     for line in ab_report.header_lines(_empty_run(request, base, head)):
         print(line, flush=True)
     errors: list[str] = []

@@ -32,9 +32,18 @@ class Injection:
     measured: float  # median over the rounds of slowed / plain - 1
     rounds: tuple[tuple[float, float], ...]  # (plain ms, slowed ms) per ABAB round
     work: str  # what was added to each call, e.g. "matmul 2048x2048x640 bf16"
+    kind: str = ""  # "matmul" or "copy": the extra work, with its size, to rebuild it (reuse)
+    size: int = 0
+    reused: bool = False  # True: taken from a stored calibration, not measured in this process
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Injection":
+        return cls(asked=float(data["asked"]), measured=float(data["measured"]),
+                   rounds=tuple((float(p), float(s)) for p, s in data["rounds"]), work=str(data["work"]),
+                   kind=str(data["kind"]), size=int(data["size"]), reused=bool(data.get("reused", False)))
 
 
 MeasureMs = Callable[[Prepared], float]  # the median device time of a prepared closure, in ms
@@ -102,9 +111,19 @@ def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
         extra, work = _extra(kind, size, spec, target)
         slow = _followed_by(prepared, extra)
         rounds = tuple((measure_ms(prepared), measure_ms(slow)) for _ in range(ROUNDS))
-        return slow, calibration(fraction, rounds, work)
+        return slow, replace(calibration(fraction, rounds, work), kind=kind, size=size)
 
     return converge(fraction, size, STEP[kind], attempt)
+
+
+def reuse(prepared: Prepared, spec: BenchSpec, target: Target, stored: Injection) -> tuple[Prepared, Injection]:
+    """`prepared` with the extra work of a stored calibration, and that calibration (marked reused): repeated runs
+    of one self-test (the rounds of `perf ab`) inject the same work without calibrating each time."""
+    if stored.kind not in UNIT or stored.size <= 0:
+        raise ValueError(f"a stored injection needs its kind (one of {sorted(UNIT)}) and a positive size, got "
+                         f"{stored.kind!r} and {stored.size!r}")
+    extra, _ = _extra(stored.kind, stored.size, spec, target)
+    return _followed_by(prepared, extra), replace(stored, reused=True)
 
 
 def converge(fraction: float, size: int, step: int,

@@ -23,6 +23,7 @@ def perf_specs(target, options):
     return model_specs(target)
 
 
+@pytest.mark.perf_expected_s(15)  # 8-22 s each on an H200 (section 16 of docs/perf-notes.md)
 def test_model_generate(perf_spec, perf_measure, request):
     record = perf_measure(perf_spec)
     median_ms = record["summary"]["median_ms"]
@@ -33,6 +34,7 @@ def test_model_generate(perf_spec, perf_measure, request):
     }))
 
 
+@pytest.mark.perf_expected_s(12)  # 10-15 s each on an H200
 @pytest.mark.parametrize("arch", ARCHS)
 def test_model_invariance(arch, perf_target, request):
     reason = unmet(("transformers",), perf_target)
