@@ -54,6 +54,11 @@ def register(config, state) -> None:
         if remote:
             raise workers.WorkerError(f"--tx {remote[0]}: one worker per GPU starts its workers on this host (popen), "
                                       f"where it sees the GPUs; use -n N or -n auto")
+        if config.option.dist == "load" and getattr(config.option, "maxschedchunk", 0) is None:
+            # xdist's load scheduling hands each worker a first chunk of consecutive items (a quarter of its share):
+            # the longest items, which the workers order first, would all land on one worker (seen on an H200: the
+            # six model tests, 110 s, on gw3, while the others waited). One item at a time keeps the order greedy.
+            config.option.maxschedchunk = 1
         gpus = workers.visible_gpus()
         count = len(specs)
         workers.check_workers(count, gpus, workers.usable_cores(), os.environ)

@@ -170,3 +170,23 @@ def test_an_interrupted_run_removes_its_worktree(repo, sig):
     assert "interrupted; the temporary worktrees were removed" in stderr
     assert not folder.exists() and not folder.parent.exists()
     assert len(worktrees(repo)) == 1
+
+
+def test_interrupted_after_a_whole_round_the_comparison_of_the_rounds_done_is_written(repo, tmp_path):
+    out = tmp_path / "ab.json"
+    process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "4", *FAST, *S64,
+                                "--perf-json", str(out)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+    seen = []
+    for line in process.stdout:  # round 1 runs BASE then HEAD (ABBA...): interrupt once both are in
+        seen.append(line)
+        if line.startswith("perf ab: round 1/4 HEAD") or line.startswith("perf ab: round 2/4"):
+            break
+    assert any("round 1/4 HEAD" in line for line in seen), "".join(seen) + process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "interrupted after 1 of 4 rounds" in stderr or "interrupted after 2 of 4 rounds" in stderr, stderr
+    doc = json.loads(out.read_text())
+    assert doc["ab"]["rounds"] == 4 and doc["ab"]["rounds_done"] in (1, 2)
+    assert len(worktrees(repo)) == 1

@@ -255,3 +255,18 @@ def test_user_properties_travel_to_the_controller_as_plain_json_values():
         wire.dumps(props)
     plain = xdist_hooks.plain_properties(props)
     assert wire.loads(wire.dumps(plain)) == [("perf_model_invariance", {"torch": str(torch.__version__), "shape": [2, 3]})]
+
+
+@pytest.mark.parametrize("given, expected", [(None, 1), (8, 8)])
+def test_the_controller_hands_items_out_one_at_a_time_unless_told_otherwise(given, expected):
+    """xdist's load scheduling would give each worker a first chunk of consecutive items: the longest ones, ordered
+    first, would all land on one worker."""
+    from types import SimpleNamespace
+
+    from perf import xdist_hooks
+
+    registered = []
+    option = SimpleNamespace(dist="load", tx=["popen", "popen"], maxschedchunk=given)
+    config = SimpleNamespace(option=option, pluginmanager=SimpleNamespace(register=lambda p, n: registered.append(n)))
+    xdist_hooks.register(config, SimpleNamespace())
+    assert option.maxschedchunk == expected and registered == ["perf-xdist-controller"]

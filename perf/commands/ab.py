@@ -261,9 +261,50 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
         print(line, flush=True)
     errors: list[str] = []
     fatal: tuple[str, int] | None = None
-    keep_head = False
     docs: dict[str, dict | None] = {"A": None, "B": None}
     started = time.monotonic()
+    interrupted = False
+    try:
+        _rounds(request, sides, tmp, errors, docs)
+    except _Stopped as stop:
+        fatal = stop.fatal
+    except KeyboardInterrupt:
+        interrupted = True
+        if not (sides["A"].rounds and sides["B"].rounds):
+            raise
+    done = min(len(sides["A"].rounds), len(sides["B"].rounds))
+    if not fatal and not any(sides["A"].rounds) and not any(sides["B"].rounds):
+        print("perf ab: error: no timing benchmark matched the selection on either side", file=sys.stderr)
+        return 2
+    compared = ab.compare_sides(sides["A"].rounds[:done], sides["B"].rounds[:done], request.threshold)
+    compared = _errors_are_not_added_or_removed(compared, sides)
+    run = ab_report.Run(base, head, request.rounds, request.threshold, compared, errors, docs["A"], docs["B"],
+                        wall_s=time.monotonic() - started, rounds_done=done)
+    for line in ab_report.terminal_lines(run):
+        print(line)
+    _write_outputs(request, run, sides)
+    if interrupted:
+        print(f"perf ab: interrupted after {done} of {request.rounds} rounds: the comparison above and the files "
+              f"written rest on those {done}; the temporary worktrees were removed", file=sys.stderr)
+        return 130
+    if fatal:
+        print(f"perf ab: error: {fatal[0]}", file=sys.stderr)
+        return fatal[1]
+    return 1 if run.regressions or sides["B"].failed else 0
+
+
+class _Stopped(Exception):
+    """A side stopped (crashed, or refused its input): (message, exit status)."""
+
+    def __init__(self, fatal: tuple[str, int]):
+        super().__init__(fatal[0])
+        self.fatal = fatal
+
+
+def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[str], docs: dict) -> None:
+    """Every round's two sides in the balanced order; _Stopped when a side stops."""
+    fatal: tuple[str, int] | None = None
+    keep_head = False
     for round_no, order in enumerate(ab.order(request.rounds), start=1):
         for letter in order:
             side = sides[letter]
@@ -283,22 +324,7 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
         if fatal:
             if keep_head and len(sides["B"].rounds) < round_no:
                 _keep_head_round(sides["B"], tmp, round_no, errors, docs)  # HEAD's results are kept
-            break
-    done = min(len(sides["A"].rounds), len(sides["B"].rounds))
-    if not fatal and not any(sides["A"].rounds) and not any(sides["B"].rounds):
-        print("perf ab: error: no timing benchmark matched the selection on either side", file=sys.stderr)
-        return 2
-    compared = ab.compare_sides(sides["A"].rounds[:done], sides["B"].rounds[:done], request.threshold)
-    compared = _errors_are_not_added_or_removed(compared, sides)
-    run = ab_report.Run(base, head, request.rounds, request.threshold, compared, errors, docs["A"], docs["B"],
-                        wall_s=time.monotonic() - started, rounds_done=done)
-    for line in ab_report.terminal_lines(run):
-        print(line)
-    _write_outputs(request, run, sides)
-    if fatal:
-        print(f"perf ab: error: {fatal[0]}", file=sys.stderr)
-        return fatal[1]
-    return 1 if run.regressions or sides["B"].failed else 0
+            raise _Stopped(fatal)
 
 
 def _empty_run(request: Request, base, head) -> ab_report.Run:
