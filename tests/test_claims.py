@@ -128,6 +128,10 @@ def test_swiglu_best_size_is_a_multiple_of_64_and_beats_the_rounded_8h_3():
                                                              "rounded = 10923: 500 TFLOP/s")
     odd_best = verdict("swiglu-ffn-multiple-64", swiglu_records({10923: 500, 10880: 600, 10920: 650}))
     assert odd_best.verdict == CONTRADICTED and "10920 % 64 = 40" in odd_best.numbers
+    assert "best multiple of 64: 10880 600 TFLOP/s, 7.7% slower (beyond the 1% tie)" in odd_best.numbers
+    # an H200 measured 10912 (32 mod 64) at 755 and 10752 at 753 TFLOP/s: closer than the runs move, a tie
+    tie = verdict("swiglu-ffn-multiple-64", swiglu_records({10923: 139, 10752: 753, 10912: 755, 10920: 726}))
+    assert tie.verdict == HOLDS and "best multiple of 64: 10752 753 TFLOP/s, 0.3% slower (within the 1% tie)" in tie.numbers
     far = swiglu_records({10923: 500, 10880: 600, 16384: 900})  # outside the 5% window: does not compete
     assert verdict("swiglu-ffn-multiple-64", far).verdict == HOLDS
     missing = verdict("swiglu-ffn-multiple-64", swiglu_records({10880: 600}))

@@ -107,7 +107,7 @@ def _decide_pairs(fields, evidence) -> Decision:
 # ------------------------------------------------------------------------------------------- swiglu_best_size
 
 def _check_swiglu(fields):
-    return _needs(fields, hidden=int, window=float, up=str, down=str)
+    return _needs(fields, hidden=int, window=float, tie=float, up=str, down=str)
 
 
 def _decide_swiglu(fields, evidence) -> Decision:
@@ -134,10 +134,17 @@ def _decide_swiglu(fields, evidence) -> Decision:
     if rounded not in rates or not any(s % 64 == 0 for s in rates):
         raise Missing(missing or [fields["up"].format(ffn="<a multiple of 64>")])
     best = max(rates, key=rates.get)
-    holds = best % 64 == 0 and rates[best] > rates[rounded]
+    best64 = max((s for s in rates if s % 64 == 0), key=rates.get)
+    # sizes closer than `tie` to the fastest are as fast: a measurement does not tell them apart
+    tied = rates[best64] >= (1.0 - fields["tie"]) * rates[best]
+    holds = tied and rates[best64] > rates[rounded]
     numbers = (f"best {best} ({'a multiple of 64' if best % 64 == 0 else f'{best} % 64 = {best % 64}'}) "
                f"{rates[best]:.0f} TFLOP/s vs 8h/3 rounded = {rounded}: {rates[rounded]:.0f} TFLOP/s "
                f"(x{rates[best] / rates[rounded]:.2f})")
+    if best != best64:
+        numbers += (f"; best multiple of 64: {best64} {rates[best64]:.0f} TFLOP/s, "
+                    f"{1 - rates[best64] / rates[best]:.1%} slower ({'within' if tied else 'beyond'} the "
+                    f"{fields['tie']:.0%} tie)")
     details = [f"ffn {s} ({s / h:.4f} h, {s % 64 if s % 64 else 'multiple of 64'}"
                f"{'' if s % 64 == 0 else ' mod 64'}): {rates[s]:.1f} TFLOP/s" for s in sorted(rates)]
     return holds, numbers, details
