@@ -95,6 +95,7 @@ class PerfSession:
         self.history_note: str | None = None
         self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
         self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
+        self.deferred_claims: list[str] = []  # on an xdist controller: the claim ids the workers left to it
         self.claims_note: str | None = None  # on an xdist controller: how the claims were decided
         self.baseline_error: str | None = None  # the baseline file stopped the run (said once, by pytest)
         self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
@@ -600,6 +601,8 @@ def pytest_sessionfinish(session, exitstatus):
     if xdist_hooks.is_worker(session.config):
         return  # a worker writes no file: its results went to the controller with its test reports
     state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    if state.deferred_claims:
+        _decide_deferred_claims(session, state)
     if state.results:  # measured ceilings never below a result of this run; the records placed under them again
         state.ceilings[:] = results.settle_ceilings(state.results, state.ceilings)
     if state.options.refresh and state.results and not state.interrupted:  # interrupted: the file stays as it was
@@ -618,6 +621,24 @@ def pytest_sessionfinish(session, exitstatus):
         paths = files.write_report(_document(state), state.options.report_dir)
         state.wrote.append(f"report ({len(paths)} files) to {state.options.report_dir}/ "
                            f"(open {state.options.report_dir / 'index.html'})")
+
+
+def _decide_deferred_claims(session, state: PerfSession) -> None:
+    """On an xdist controller: the claims the workers deselected, decided from every worker's records (with
+    --perf-claims strict a contradicted one fails the run, as its item would have)."""
+    from perf.shape import claims
+
+    wanted = set(state.deferred_claims)
+    found = [c for c in claims.load(state.options.claims_file or claims.CLAIMS_FILE) if c.id in wanted]
+    evidence = state.claims_evidence()
+    verdicts = [claims.evaluate(claim, evidence) for claim in found]
+    state.extras.setdefault("perf_claims", []).extend(v.as_dict() for v in verdicts)
+    state.claims_note = (f"{len(verdicts)} claims decided on the controller from all workers' records "
+                         f"(their items are deselected on the workers)")
+    contradicted = [v.claim.id for v in verdicts if v.verdict == claims.CONTRADICTED]
+    if contradicted and state.options.claims == "strict" and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        state.claims_note += f"; --perf-claims strict: {', '.join(contradicted)} contradicted, the run fails"
 
 
 def _open_history(url: str):

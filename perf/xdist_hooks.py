@@ -8,8 +8,8 @@ file: the results file, the report, the step summary and a refreshed baseline ar
 in perf/plugin.py's session finish, as in a run without workers.
 
 The paper's claims read the whole run's measurements, which no worker holds: every worker deselects the claim items
-and names them to the controller, which decides them from the merged records before it writes anything (with
-`--perf-claims strict`, a contradicted claim fails the run there).
+and names them to the controller (`state.deferred_claims`), whose session finish in perf/plugin.py decides them from
+the merged records before it writes anything.
 """
 
 from __future__ import annotations
@@ -156,7 +156,6 @@ class Controller:
         self.free: list[int] | None = None  # slots not taken, from the first configure_node on
         self.slots: dict[str, int] = {}
         self.outputs: dict[str, dict] = {}
-        self.claims: list[str] = []  # the claims the workers deselected: decided here, from every worker's records
 
     @pytest.hookimpl
     def pytest_configure_node(self, node):
@@ -200,7 +199,7 @@ class Controller:
         so that the controller never touches a GPU; every worker's placement goes to the results file."""
         state = self.state
         ordered = [self.outputs[w] for w in sorted(self.outputs, key=lambda w: (len(w), w))]
-        self.claims = next((o["claims"] for o in ordered if o.get("claims")), [])
+        state.deferred_claims = next((o["claims"] for o in ordered if o.get("claims")), [])
         blocked = next((o["timing_blocked"] for o in ordered if o.get("timing_blocked")), None)
         if blocked:
             state.timing_blocked = blocked
@@ -215,24 +214,3 @@ class Controller:
             state.ceilings = [Ceilings(**c) for c in measured["ceilings"]]
         state.workers = [{**o["placement"], **({"ceilings": o["ceilings"]} if "ceilings" in o else {})}
                          for o in ordered]
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session):
-        """Decide the claims the workers left to the controller, before the plugin writes the results file."""
-        if not self.claims:
-            return
-        from perf.shape import claims
-
-        state = self.state
-        wanted = set(self.claims)
-        found = [c for c in claims.load(state.options.claims_file or claims.CLAIMS_FILE) if c.id in wanted]
-        evidence = state.claims_evidence()
-        verdicts = [claims.evaluate(claim, evidence) for claim in found]
-        state.extras.setdefault("perf_claims", []).extend(v.as_dict() for v in verdicts)
-        state.claims_note = (f"{len(verdicts)} claims decided on the controller from all workers' records "
-                             f"(their items are deselected on the workers)")
-        contradicted = [v for v in verdicts if v.verdict == claims.CONTRADICTED]
-        if contradicted and state.options.claims == "strict" and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            state.claims_note += "; --perf-claims strict: " + ", ".join(v.claim.id for v in contradicted) + \
-                " contradicted, the run fails"
