@@ -217,3 +217,17 @@ def test_a_run_inserted_twice_past_the_check_is_stored_once(db_url):
         second = store._insert_once(conn, {**item.run, "n_results": 1, "stored_at": dt.datetime.now(dt.timezone.utc)})
     assert isinstance(first, int) and second is None
     assert counts(db_url) == (1, 0)
+
+
+def test_a_self_test_run_is_not_imported_into_the_history(tmp_path):
+    """Results files with injected slowdowns (a self-test's) are slowed on purpose: the import skips them, saying so."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    selftest = doc(1, {"gemm/a": 1.05, "gemm/b": 1.0})
+    selftest["results"][0]["injected"] = {"asked": 0.05, "measured": 0.049}
+    paths = [write(tmp_path / "night0.json", doc(0, {"gemm/a": 1.0, "gemm/b": 1.0})),
+             write(tmp_path / "selftest.json", selftest)]
+    done = history("import", "--db", url, *map(str, paths))
+    assert done.returncode == 0, done.stderr
+    assert f"skipped {paths[1]}: 1 results carry an injected slowdown (a self-test)" in done.stdout
+    assert "stored 1 runs (0 already stored, 1 self-tests skipped)" in done.stdout
+    assert counts(url) == (1, 2)

@@ -63,16 +63,22 @@ def _import(db, args) -> int:
 
     start = time.perf_counter()
     stored = skipped = 0
+    not_history: list[str] = []
 
     def progress(item, run_id):
         nonlocal stored, skipped
-        if run_id is None:
+        if item.not_history:
+            not_history.append(item.not_history)
+        elif run_id is None:
             skipped += 1
         else:
             stored += 1
 
     importing.import_files(db, args.files, progress)
-    print(f"perf history: stored {stored} runs ({skipped} already stored) in {db.where} "
+    for line in not_history:
+        print(f"perf history: skipped {line}")
+    print(f"perf history: stored {stored} runs ({skipped} already stored"
+          + (f", {len(not_history)} self-tests skipped" if not_history else "") + f") in {db.where} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0
 

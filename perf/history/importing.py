@@ -25,6 +25,7 @@ class RunRows:
     source: str
     run: dict
     rows: list[dict]
+    not_history: str | None = None  # why the run is not stored (a self-test's slowed times), or None
 
 
 def _number(value, where: str, *, positive: bool = False) -> float | None:
@@ -104,7 +105,10 @@ def run_rows(doc: Mapping, source: str) -> RunRows:
         "options": {"timing": env.get("timing"), "baseline_file": doc.get("baseline_file")},
         "source": source,
     }
-    return RunRows(source, run, rows)
+    injected = sum(1 for r in doc["results"] if isinstance(r, Mapping) and r.get("injected"))
+    why = (f"{source}: {injected} results carry an injected slowdown (a self-test): not history, not stored"
+           if injected else None)
+    return RunRows(source, run, rows, why)
 
 
 def read_file(path: Path) -> RunRows:
@@ -119,7 +123,8 @@ def import_files(db: store.Database, paths: Sequence[Path],
                  progress: Callable[[RunRows, int | None], None] | None = None, jobs: int | None = None) -> list[int | None]:
     """Store the files' runs in one transaction: a bad file (or an interruption) leaves the database as it was.
     Files are parsed in `jobs` worker processes (default: one per core) while the runs before them are written.
-    Runs stored before are skipped (None in the returned ids)."""
+    Runs stored before are skipped (None in the returned ids), and so are runs with injected slowdowns (self-tests:
+    their times are slowed on purpose; the suite does not store them either)."""
     paths = [Path(p) for p in paths]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
     ids: list[int | None] = []
@@ -131,7 +136,7 @@ def import_files(db: store.Database, paths: Sequence[Path],
             parsed = map(read_file, paths)
         conn = stack.enter_context(db.begin())
         for item in parsed:
-            run_id = store.insert_run(conn, item.run, item.rows)
+            run_id = None if item.not_history else store.insert_run(conn, item.run, item.rows)
             ids.append(run_id)
             if progress is not None:
                 progress(item, run_id)
