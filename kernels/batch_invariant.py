@@ -100,10 +100,7 @@ def _addmm(bias, a, b, *, beta=1, alpha=1):
     n = b.shape[1]
     if beta == 1 and alpha == 1 and bias.dim() == 1 and bias.shape[0] == n:
         return _matmul_kernel(a, b, bias.contiguous())  # the bias is added in fp32 in the epilogue
-    prod = _matmul_kernel(a, b)
-    if alpha != 1:
-        prod = prod * alpha
-    return prod if beta == 0 else prod + bias * beta
+    return _scaled_plus(_matmul_kernel(a, b), bias, beta=beta, alpha=alpha)
 
 
 def _bmm(a, b):
@@ -119,7 +116,11 @@ def _baddbmm(bias, a, b, *, beta=1, alpha=1):
 
     if not _supported(bias, a, b):
         return _torch_out(torch.ops.aten.baddbmm.default, torch.ops.aten.baddbmm.out, bias, a, b, beta=beta, alpha=alpha)
-    prod = _bmm_kernel(a, b)
+    return _scaled_plus(_bmm_kernel(a, b), bias, beta=beta, alpha=alpha)
+
+
+def _scaled_plus(prod, bias, *, beta, alpha):
+    """addmm / baddbmm semantics after our product: alpha * prod + beta * bias (elementwise, batch-invariant)."""
     if alpha != 1:
         prod = prod * alpha
     return prod if beta == 0 else prod + bias * beta

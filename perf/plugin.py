@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import shlex
@@ -147,12 +148,10 @@ class PerfSession:
                                     warmup_ms=max(self.options.timing.warmup_ms, roofline.CEILING_WARMUP_MS))
         then = dataclasses.replace(self.options.timing,
                                    warmup_ms=max(self.options.timing.warmup_ms, roofline.CEILING_NEXT_WARMUP_MS))
-        done: list[int] = []
+        warmups = itertools.chain([first], itertools.repeat(then))  # the workloads run back to back: warm after one
 
-        def median_ms(prepared):  # the long warm-up once: the workloads run back to back, the GPU stays warm
-            settings = then if done else first
-            done.append(1)
-            return timing.measure(prepared, self.target, settings).summary().median_ms
+        def median_ms(prepared):
+            return timing.measure(prepared, self.target, next(warmups)).summary().median_ms
 
         measured = roofline.measure_ceilings(self.target, median_ms, roofline.MATMUL_DTYPES)
         return [spec, measured]

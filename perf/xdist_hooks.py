@@ -72,13 +72,14 @@ def expected_order(items, expected_s) -> list:
     of seconds each, which at the end of the queue would keep one worker busy while the others wait); then the
     items with neither, in collection order. Handed out by xdist's `load` scheduling in this order, this is greedy
     longest-processing-time list scheduling."""
-    def marked(item) -> float | None:
+    def seconds(item) -> float | None:
         marker = item.get_closest_marker("perf_expected_s")
-        return float(marker.args[0]) if marker is not None else None
+        if marker is not None:
+            return float(marker.args[0])
+        return expected_s(item) if id(item) in timed else None
 
     timed = {id(item) for item in items if "perf_measure" in getattr(item, "fixturenames", ())}
-    times = {id(item): marked(item) if marked(item) is not None else expected_s(item) if id(item) in timed else None
-             for item in items}
+    times = {id(item): seconds(item) for item in items}
     known = [t for t in times.values() if t is not None]
     fill = statistics.median(known) if known else 0.0
     ranked = {id(item) for item in items if id(item) in timed or times[id(item)] is not None}

@@ -207,9 +207,9 @@ def test_the_nightly_workflow_stores_each_night():
     assert "name: perf-history" in text and "gh run download" in text  # the SQLite file carried between nights
 
 
-def test_a_run_inserted_twice_past_the_check_is_stored_once(db_url):
-    """What two writers racing on one run do (both past the check for its uid): the second insert stores nothing
-    and says so, where a plain INSERT would fail on the unique uid (seen with PostgreSQL under load)."""
+def test_a_run_inserted_twice_is_stored_once(db_url):
+    """What two writers racing on one run do: the second insert stores nothing and says so, where a plain INSERT
+    would fail on the unique uid (seen with PostgreSQL under load)."""
     db = store.open_database(db_url)
     item = importing.run_rows(doc(7, {"gemm/a": 1.0}), "race.json")
     with db.begin() as conn:

@@ -74,3 +74,11 @@ def test_the_try_closest_to_the_asked_slowdown_is_kept_when_none_converges():
     chosen, injected = slowdown.converge(0.05, 1000, 64, attempt)
     assert injected.measured == 0.045 and chosen == sizes[2]
     assert len(sizes) == 1 + slowdown.CORRECTIONS
+
+
+def test_a_stored_calibration_must_name_extra_work_that_can_be_rebuilt():
+    stored = {"asked": 0.05, "measured": 0.05, "rounds": [[1.0, 1.05]], "work": "copy 4 MB", "kind": "copy", "size": 4096}
+    assert slowdown.Injection.from_dict(stored).size == 4096
+    for bad in ({"kind": "spin"}, {"size": 0}, {"size": 1.5}):
+        with pytest.raises(ValueError, match="kind must be one of"):
+            slowdown.Injection.from_dict({**stored, **bad})

@@ -265,9 +265,7 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
     started = time.monotonic()
     interrupted = False
     try:
-        _rounds(request, sides, tmp, errors, docs)
-    except _Stopped as stop:
-        fatal = stop.fatal
+        fatal = _rounds(request, sides, tmp, errors, docs)
     except KeyboardInterrupt:
         interrupted = True
         if not (sides["A"].rounds and sides["B"].rounds):
@@ -293,16 +291,9 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
     return 1 if run.regressions or sides["B"].failed else 0
 
 
-class _Stopped(Exception):
-    """A side stopped (crashed, or refused its input): (message, exit status)."""
-
-    def __init__(self, fatal: tuple[str, int]):
-        super().__init__(fatal[0])
-        self.fatal = fatal
-
-
-def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[str], docs: dict) -> None:
-    """Every round's two sides in the balanced order; _Stopped when a side stops."""
+def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[str],
+            docs: dict) -> tuple[str, int] | None:
+    """Every round's two sides in the balanced order; (message, exit status) when a side stops, else None."""
     fatal: tuple[str, int] | None = None
     keep_head = False
     for round_no, order in enumerate(ab.order(request.rounds), start=1):
@@ -324,7 +315,8 @@ def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[
         if fatal:
             if keep_head and len(sides["B"].rounds) < round_no:
                 _keep_head_round(sides["B"], tmp, round_no, errors, docs)  # HEAD's results are kept
-            raise _Stopped(fatal)
+            return fatal
+    return None
 
 
 def _empty_run(request: Request, base, head) -> ab_report.Run:

@@ -93,21 +93,20 @@ def stored_uids(db: Database, uids) -> set[str]:
 
 def insert_run(conn: sa.Connection, run: dict, rows: list[dict]) -> int | None:
     """Insert a run and its results inside the caller's transaction; None when the run is stored already."""
-    if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first() is not None:
-        return None
     run = {**run, "n_results": len(rows), "stored_at": dt.datetime.now(dt.timezone.utc)}
     run_id = _insert_once(conn, run)
     if run_id is None:
-        return None  # another writer stored the same run since the check above
+        return None
     if rows:
         conn.execute(schema.results.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in rows])
     return run_id
 
 
 def _insert_once(conn: sa.Connection, run: dict) -> int | None:
-    """Insert the run row unless its uid is stored: the new id, or None. On PostgreSQL and SQLite an
-    `ON CONFLICT (uid) DO NOTHING`, so that two writers storing the same run at once (both past the check for it)
-    store it once and neither fails: the second waits for the first's transaction, then inserts nothing."""
+    """Insert the run row unless its uid is stored: the new id, or None. On PostgreSQL and SQLite one
+    `ON CONFLICT (uid) DO NOTHING`, so that two writers storing the same run at once store it once and neither
+    fails: the second waits for the first's transaction, then inserts nothing. Other databases: check, then insert
+    (write_run settles a race there)."""
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
         if dialect == "postgresql":
@@ -117,6 +116,8 @@ def _insert_once(conn: sa.Connection, run: dict) -> int | None:
         statement = insert(schema.runs).values(**run).on_conflict_do_nothing(index_elements=["uid"])
         row = conn.execute(statement.returning(schema.runs.c.id)).first()
         return None if row is None else row[0]
+    if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first() is not None:
+        return None
     return conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
 
 

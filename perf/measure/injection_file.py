@@ -47,7 +47,7 @@ def load(path: Path) -> dict[str, Injection]:
 def find(path: Path, key: str, fraction: float) -> Injection | None:
     """The stored calibration of this benchmark at this fraction, if there is one."""
     stored = load(path).get(key)
-    return stored if stored is not None and stored.asked == fraction and stored.kind else None
+    return stored if stored is not None and stored.asked == fraction else None
 
 
 def store(path: Path, key: str, injection: Injection) -> None:

@@ -41,9 +41,13 @@ class Injection:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Injection":
+        """A stored calibration; ValueError unless it names extra work that can be rebuilt (kind and size)."""
+        if data["kind"] not in UNIT or not isinstance(data["size"], int) or data["size"] <= 0:
+            raise ValueError(f"kind must be one of {sorted(UNIT)} and size a positive integer, got "
+                             f"{data['kind']!r} and {data['size']!r}")
         return cls(asked=float(data["asked"]), measured=float(data["measured"]),
                    rounds=tuple((float(p), float(s)) for p, s in data["rounds"]), work=str(data["work"]),
-                   kind=str(data["kind"]), size=int(data["size"]), reused=bool(data.get("reused", False)))
+                   kind=data["kind"], size=data["size"], reused=bool(data.get("reused", False)))
 
 
 MeasureMs = Callable[[Prepared], float]  # the median device time of a prepared closure, in ms
@@ -119,9 +123,6 @@ def inject(prepared: Prepared, spec: BenchSpec, target: Target, fraction: float,
 def reuse(prepared: Prepared, spec: BenchSpec, target: Target, stored: Injection) -> tuple[Prepared, Injection]:
     """`prepared` with the extra work of a stored calibration, and that calibration (marked reused): repeated runs
     of one self-test (the rounds of `perf ab`) inject the same work without calibrating each time."""
-    if stored.kind not in UNIT or stored.size <= 0:
-        raise ValueError(f"a stored injection needs its kind (one of {sorted(UNIT)}) and a positive size, got "
-                         f"{stored.kind!r} and {stored.size!r}")
     extra, _ = _extra(stored.kind, stored.size, spec, target)
     return _followed_by(prepared, extra), replace(stored, reused=True)
 
