@@ -12,7 +12,12 @@ Layout (the layout of torch's scaled_dot_product_attention; contiguous in head_d
 Why a row's result does not depend on the batch: one program per (query block, batch, head), and each
 program walks the keys from position 0 upwards in blocks of BLOCK_N tokens, always in that order,
 with an online softmax in fp32. BLOCK_M and BLOCK_N are constants of this module, never chosen by the
-batch, the sequence lengths or the mask. Masked scores are set to -inf before the softmax, so a
+batch, the sequence lengths or the mask. The kernel is compiled once per mask kind (none or causal,
+boolean, additive), and the compiler lays the softmax out differently in each, so nothing whose
+result depends on that layout may decide a bit: the row sums of the softmax weights are an MMA with a
+tile of ones (the tensor core's order, the same in every variant; a tl.sum would follow the layout),
+the row max is exact in any order, and no multiply-add is contracted into one rounding (FP fusion
+off), so an `is_causal` call and a boolean-mask call compute the same bits. Masked scores are set to -inf before the softmax, so a
 masked key adds exactly 0 to the sums, and key blocks past a sequence's last visible key change
 nothing (the running max stays, the scale is exp2(0) = 1, the added terms are 0). The arithmetic for
 a query therefore depends only on its own row, the keys and values at the positions it sees, and
@@ -33,6 +38,7 @@ BLOCK_N = 64  # keys per step: fixed
 NUM_WARPS = 4
 NUM_STAGES = 2
 LOG2E = 1.4426950408889634
+ROWSUM_N = 16  # columns of the ones tile the row sums are taken with (the smallest tl.dot N)
 MASK_KINDS = {"none": 0, "bool": 1, "additive": 2}
 
 
@@ -46,7 +52,7 @@ def _attention_kernel(
     stride_ob, stride_oh, stride_om,
     heads, q_len, kv_len, qk_scale,
     GROUP: tl.constexpr, MASK_KIND: tl.constexpr, CAUSAL: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    HEAD_DIM: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_K: tl.constexpr,
+    HEAD_DIM: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_K: tl.constexpr, ROWSUM_N: tl.constexpr,
 ):
     pid_m = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
@@ -88,10 +94,14 @@ def _attention_kernel(
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows that have seen nothing yet
         alpha = tl.exp2(m_i - m_safe)
-        p = tl.exp2(s - m_safe[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
+        p = tl.exp2(s - m_safe[:, None]).to(Q.dtype.element_ty)  # the weights the values are multiplied with
+        # the row sums as an MMA (every column of p @ ones is the row sum): its order is the tensor core's, the
+        # same in every variant of this kernel; tl.sum's order follows the layout the compiler picks for p,
+        # which differs between the mask kinds. The max over equal columns is exact.
+        ones = tl.full([BLOCK_K, ROWSUM_N], 1.0, Q.dtype.element_ty)
+        l_i = l_i * alpha + tl.max(tl.dot(p, ones, input_precision=DOT_PRECISION), 1)
         v = tl.load(v_base + offs[:, None].to(tl.int64) * stride_vn + offs_d[None, :], mask=kmask[:, None], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+        acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
         m_i = m_new
 
     l_safe = tl.where(l_i > 0, l_i, 1.0)
@@ -173,8 +183,9 @@ def attention(
         heads, q_len, kv_len, scale * LOG2E,
         GROUP=heads // kv_heads, MASK_KIND=kind, CAUSAL=bool(causal),
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",  # fp32: no TF32, as torch's SDPA
-        HEAD_DIM=head_dim, BLOCK_Q=block_m, BLOCK_K=block_n,
+        HEAD_DIM=head_dim, BLOCK_Q=block_m, BLOCK_K=block_n, ROWSUM_N=ROWSUM_N,
         num_warps=num_warps, num_stages=num_stages,
+        enable_fp_fusion=False,  # no a*b+c contracted in one variant and rounded twice in another
     )
     return out
 

@@ -2,6 +2,10 @@
 bitwise batch invariance, the masks and shapes it takes, the errors it gives, and its flops() / bytes()."""
 
 import importlib
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -56,6 +60,58 @@ def test_bitwise_batch_invariant_and_position_independent_of_the_batch_index():
 
     result = check_batch_invariance(op, row, max_batch=5, name="attention causal gqa")
     assert result.invariant, result.summary()
+
+
+def test_alone_with_is_causal_and_padded_with_a_bool_mask_give_the_same_bits():
+    """HF's two calls for one prompt: alone (is_causal, no mask) and inside a right-padded batch (a boolean
+    causal-and-padding mask over a longer kv_len, other sequences beside it)."""
+    length, padded = 37, 70
+    q, k, v = _inputs(3, 4, 2, padded, padded, seed=6)
+    alone = att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], causal=True)
+    lens = torch.tensor([padded, length, 50])
+    keys = torch.arange(padded)[None, :] < lens[:, None]
+    mask = torch.ones(padded, padded, dtype=torch.bool).tril()[None, None] & keys[:, None, None, :]
+    batch = att.attention(q, k, v, mask)
+    assert torch.equal(batch[1:2, :, :length], alone)
+
+
+_COMPILE_FOR_SM90 = """
+import importlib, json, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+att = importlib.import_module("kernels.attention")
+constexprs = json.loads(sys.argv[1])
+fn = att._attention_kernel
+pointers = {"Q": "*bf16", "K": "*bf16", "V": "*bf16", "Out": "*bf16", "Mask": "*u8"}
+signature = {n: pointers.get(n, "constexpr" if n in constexprs else "fp32" if n == "qk_scale" else "i32")
+             for n in fn.arg_names}
+source = ASTSource(fn, signature, constexprs={(fn.arg_names.index(n),): v for n, v in constexprs.items()})
+options = {"num_warps": att.NUM_WARPS, "num_stages": att.NUM_STAGES}
+print(triton.compile(source, target=GPUTarget("cuda", 90, 128), options=options).asm["ttgir"])
+"""
+
+
+def _row_reductions_that_add(**constexprs):
+    """The tt.reduce ops with an addition in them, in the kernel compiled (not run) for an H100, sm_90, by a
+    process without the interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _COMPILE_FOR_SM90, json.dumps(constexprs)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    bodies = [r.split("tt.reduce.return")[0] for r in done.stdout.split('"tt.reduce"')[1:]]
+    assert bodies, "no tt.reduce in the compiled kernel: the row max has gone, so this check reads the wrong thing"
+    return [body for body in bodies if "arith.addf" in body]
+
+
+@pytest.mark.parametrize("causal,mask_kind", [(True, 0), (False, 1)], ids=["is_causal", "bool-mask"])
+def test_no_sum_whose_order_follows_the_compilers_layout(causal, mask_kind):
+    """The compiler lays the softmax out differently per mask kind (measured on an H200: a prompt's bits changed
+    between its is_causal call and its padded-batch call); the row sums must therefore be MMAs, not tl.sum."""
+    pytest.importorskip("triton.backends.nvidia")
+    constexprs = dict(GROUP=1, MASK_KIND=mask_kind, CAUSAL=causal, DOT_PRECISION="tf32", HEAD_DIM=64,
+                      BLOCK_Q=att.BLOCK_M, BLOCK_K=att.BLOCK_N, ROWSUM_N=att.ROWSUM_N)
+    assert _row_reductions_that_add(**constexprs) == []
 
 
 def test_strided_inputs_as_hf_passes_them():
