@@ -207,3 +207,24 @@ def test_refresh_usage_errors_are_one_line_before_measuring(tmp_path, args, mess
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message)
     assert "run 1 of" not in done.stdout and not (tmp_path / "bl").exists()
+
+
+def test_from_results_writes_into_the_baseline_dir_given_and_leaves_the_compared_file(baseline, tmp_path):
+    """Runs that compared with one baseline merged into a new one elsewhere (e.g. a baseline of `-n 4` runs to
+    check runs without workers against): the file they compared with keeps its bytes."""
+    before = baseline.read_bytes()
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"run{i}.json")
+        done = suite("--baseline-dir", str(baseline.parent), "--perf-json", str(files[-1]))
+        assert done.returncode == 0, done.stdout + done.stderr
+    elsewhere = tmp_path / "elsewhere"
+    missing = perf("refresh", "--from-results", *map(str, files), "--baseline-dir", str(elsewhere))
+    assert missing.returncode == 2 and f"--baseline-dir: {elsewhere}: expected an existing folder" in missing.stderr
+    elsewhere.mkdir()
+    done = perf("refresh", "--from-results", *map(str, files), "--baseline-dir", str(elsewhere))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"in {elsewhere / 'cpu.json'} from 2 runs" in done.stdout
+    assert _keys(elsewhere / "cpu.json") == _keys(baseline)
+    assert all(len(e["run_medians_ms"]) == 2 for e in json.loads((elsewhere / "cpu.json").read_text())["entries"].values())
+    assert baseline.read_bytes() == before

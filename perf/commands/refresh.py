@@ -9,7 +9,8 @@ runs are done; then print what moved.
                             modules it finished. Each write is a complete file, replaced atomically.
     --checkpoint-every K    like --checkpoint, with at most K benchmarks between two writes
     --from-results FILE...  merge runs measured elsewhere (results files of `pytest perf/ --perf-json FILE
-                            --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring
+                            --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring, into
+                            the baseline file they compared with, or its namesake in --baseline-dir DIR
     -n N, -n auto           (passed to pytest) each run spread over N pytest-xdist workers, one per GPU (auto: every
                             visible GPU), merged by its controller; the baseline is still written once, at the end
 
@@ -24,6 +25,7 @@ the suite applies (`pytest perf/ --help`, group 'perf') and is validated the sam
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -54,12 +56,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _target(doc: dict, source: str) -> baselines.Baselines:
+def _target(doc: dict, source: str, folder: Path | None = None) -> baselines.Baselines:
+    """The baseline file the runs compared with, or the file of that name in `folder` (--baseline-dir)."""
     path = doc.get("baseline_file")
     if not path:
         raise baselines.BaselineError(f"{source}: baseline_file: missing (a results file of a timing run is needed)")
     path = Path(path)
-    return baselines.load(path.parent, path.stem)
+    return baselines.load(folder if folder is not None else path.parent, path.stem)
+
+
+def _baseline_dir_given(pytest_args: list[str]) -> Path | None:
+    """--baseline-dir DIR (or =DIR) among the pytest options, else $PERF_BASELINE_DIR: where --from-results writes."""
+    for i, arg in enumerate(pytest_args):
+        if arg == "--baseline-dir" and i + 1 < len(pytest_args):
+            return Path(pytest_args[i + 1])
+        if arg.startswith("--baseline-dir="):
+            return Path(arg.split("=", 1)[1])
+    return Path(os.environ["PERF_BASELINE_DIR"]) if os.environ.get("PERF_BASELINE_DIR") else None
 
 
 def _error(message: str) -> int:
@@ -90,7 +103,10 @@ def main(argv: list[str]) -> int:
                       "compare with it")
     if ours.from_results and (ours.checkpoint or ours.checkpoint_every):
         return _error("--checkpoint: --from-results measures nothing, so there is nothing to checkpoint")
-    writer = Writer()
+    folder = _baseline_dir_given(pytest_args) if ours.from_results else None
+    if folder is not None and not folder.is_dir():
+        return _error(f"--baseline-dir: {folder}: expected an existing folder of <GPU>.json baseline files")
+    writer = Writer(folder)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if ours.from_results:
@@ -146,7 +162,8 @@ def _units(selection: Selection, ours) -> list[tuple[tuple[str, ...], str]]:
 class Writer:
     """Merges runs into the baseline file and writes it (each write complete and atomic); knows what it wrote."""
 
-    def __init__(self):
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder  # None: the file each run compared with
         self.path: Path | None = None
         self.moves: list[baselines.Move] = []
         self.runs = 0
@@ -154,7 +171,7 @@ class Writer:
         self.writes = 0
 
     def write(self, docs: list[tuple[str, dict]]) -> None:
-        base = _target(docs[0][1], docs[0][0])  # as the last checkpoint left it
+        base = _target(docs[0][1], docs[0][0], self.folder)  # as the last checkpoint left it
         for source, doc in docs[1:]:
             if doc.get("baseline_file") != docs[0][1].get("baseline_file"):
                 raise baselines.BaselineError(f"{source}: baseline_file: expected {docs[0][1].get('baseline_file')!r} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -25,6 +26,11 @@ def _version(module: str) -> str | None:
 
 
 def _git_commit(root: Path) -> str | None:
+    """HEAD of the checkout (with "-dirty" for changes to tracked files); $PERF_COMMIT, when set, instead: for
+    a copy of the tree that is not its own git checkout (a runner that receives files, not the repository)."""
+    given = os.environ.get("PERF_COMMIT", "").strip()
+    if given:
+        return given
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
