@@ -6,6 +6,8 @@
 #   PART=b  GPUs 1-3: two whole-suite runs with -n 3 (history runs 4-5); at the same time GPU 0: the reverse check,
 #           the suite in one process (no workers; without the model tests, which compare with no baseline) against
 #           .bl4/H200.json, a baseline merged (`perf refresh --from-results --baseline-dir .bl4`) from part a's runs.
+#   PART=c  the speed-up measured, not estimated: GPU 0 the whole suite in one process (-n 0), GPUs 1-2 with -n 2,
+#           side by side (one host, other GPUs), each against baselines/H200.json.
 #
 #   PERF_COMMIT=$(git rev-parse HEAD) PART=a OUT=out bash scripts/round5_gpu.sh
 # The last lines printed are the tables of scripts/workers_gpu.sh (and, in part b, the reverse check's counts).
@@ -14,7 +16,7 @@ export PYTHONPATH=. PYTHONUNBUFFERED=1
 OUT=${OUT:?set OUT to a folder for the results}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=index,name,uuid,driver_version,clocks.sm,temperature.gpu,power.draw --format=csv > "$OUT/gpus.csv"
-case ${PART:?set PART to a or b} in
+case ${PART:?set PART to a, b or c} in
 a)
   mkdir -p "$OUT/n4"
   WORKERS="4 4 4" LIMIT_4=${LIMIT_4:-165} ARGS="--durations=0" OUT="$OUT/n4" bash scripts/workers_gpu.sh \
@@ -48,6 +50,15 @@ PY
   wait
   tar czf "$OUT/n0/n0.tgz" -C "$OUT/n0" n0.json && rm -f "$OUT/n0/n0.json"
   parts="n3 n0"
+  ;;
+c)
+  mkdir -p "$OUT/n1" "$OUT/n2"
+  CUDA_VISIBLE_DEVICES=1,2 WORKERS="2" LIMIT_2=${LIMIT_2:-300} OUT="$OUT/n2" bash scripts/workers_gpu.sh \
+    > "$OUT/n2/table.txt" 2>&1 &
+  CUDA_VISIBLE_DEVICES=0 WORKERS="0" LIMIT_N=${LIMIT_0:-450} OUT="$OUT/n1" bash scripts/workers_gpu.sh \
+    > "$OUT/n1/table.txt" 2>&1
+  wait
+  parts="n1 n2"
   ;;
 esac
 for part in $parts; do echo "== $part"; tail -n 30 "$OUT/$part/table.txt"; done
