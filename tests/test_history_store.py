@@ -231,3 +231,15 @@ def test_a_self_test_run_is_not_imported_into_the_history(tmp_path):
     assert f"skipped {paths[1]}: 1 results carry an injected slowdown (a self-test)" in done.stdout
     assert "stored 1 runs (0 already stored, 1 self-tests skipped)" in done.stdout
     assert counts(url) == (1, 2)
+
+
+def test_trend_plots_tell_runs_of_one_day_and_of_other_commits_apart():
+    import pandas as pd
+
+    from perf.report.plots.trend import run_labels
+
+    nights = pd.DataFrame({"date": [dt.datetime(2026, 11, d, h, m) for d, h, m in ((19, 2, 0), (21, 18, 50), (21, 18, 52))],
+                           "commit": ["78860426a2e1", "78860426a2e1", "78860426a2e1"]})
+    assert run_labels(nights) == ["11-19", "11-21 18:50", "11-21 18:52"]
+    nights["commit"] = ["78860426a2e1", "a08607804703", None]
+    assert run_labels(nights) == ["11-19 7886042", "11-21 18:50 a086078", "11-21 18:52 -"]

@@ -26,12 +26,24 @@ def trend(series, change_points: Sequence, path: Path, *, title: str) -> Path:
         colour = "#d62728" if cp.change > 0 else "#2ca02c"
         ax.axvline(cp.index - 0.5, color=colour, linewidth=1.5,
                    label=f"change {cp.change:+.1%} at {cp.date[:10]}" if i < 6 else None)
-    dates = [d.strftime("%m-%d") for d in series["date"]]
+    labels = run_labels(series)
     step = max(1, len(x) // 12)
-    ax.set_xticks(x[::step], dates[::step], rotation=45)
-    ax.set_xlabel("run (date, UTC)")
+    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right", fontsize=7)
+    ax.set_xlabel("run (UTC" + (", commit)" if "commit" in series and series["commit"].nunique() > 1 else ")"))
     ax.set_ylabel("median time (ms)")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     _legend(ax, fontsize=7, loc="best")
     return _save(fig, path)
+
+
+def run_labels(series) -> list[str]:
+    """A label per run that tells the runs apart: the date, with the time when a date has several runs (a night's
+    reruns, a day of A/B rounds), and the short commit when the commits differ."""
+    dates = list(series["date"])
+    days = [d.strftime("%m-%d") for d in dates]
+    labels = [d.strftime("%m-%d %H:%M") if days.count(day) > 1 else day for d, day in zip(dates, days)]
+    if "commit" in series and series["commit"].nunique() > 1:
+        commits = series["commit"].fillna("-")
+        labels = [f"{label} {str(c)[:7]}" for label, c in zip(labels, commits)]
+    return labels
