@@ -22,9 +22,13 @@ Covered (bf16, fp16 and fp32 inputs of one dtype):
 | scaled_dot_product_attention | F.scaled_dot_product_attention (HF attn_implementation="sdpa") | see below |
 
 Attention: one new query per sequence (q_len 1, not is_causal) runs the split-KV decode kernel
-(kernels.decode_attention); with a boolean padding mask (or an additive one of 0 and "minus
-infinity" only) that is the same for every head, each sequence's visible keys are first gathered
-in order to the front of its cache, so the result does not depend on where the padding sat.
+(kernels.decode_attention), and so does the same step packed: Hugging Face's `pack_gqa` (a decode
+step of a GQA model with a mask) lays the query heads of each KV head along q_len, with a mask of
+one query row; up to 16 such rows are decode queries too, so a sequence takes the same kernel alone
+(no mask, q_len 1) and in a padded batch (a mask, packed). With a boolean padding mask (or an
+additive one of 0 and "minus infinity" only) that is the same for every head, each sequence's
+visible keys are first gathered in order to the front of its cache, so the result does not depend
+on where the padding sat.
 Everything else (prefill, causal, any mask, GQA) runs the flash kernel kernels.attention, whose
 result for a query depends on the positions of its keys: invariant when a sequence keeps its
 positions (padding after it). `aten::scaled_dot_product_attention` is composite; a kernel
@@ -222,6 +226,9 @@ def _native_layer_norm(x, normalized_shape, weight, bias, eps):
 
 # ---------------------------------------------------------------------------------------------- attention
 
+PACKED_GROUP_MAX = 16  # a packed decode query (HF's pack_gqa): up to this many query heads per KV head
+
+
 def _attention_supported(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
     import torch
 
@@ -257,10 +264,14 @@ def _visible_keys(attn_mask, batch: int, kv_len: int):
 
 
 def _decode(query, key, value, attn_mask, scale):
-    """q_len 1: the split-KV decode kernel over each sequence's visible keys, gathered to the front in order."""
+    """One new token per sequence: the split-KV decode kernel over each sequence's visible keys, gathered to the
+    front in order. Its queries are q_len 1 per head, or, packed (HF's pack_gqa), the query heads of each KV head
+    laid along q_len with a mask of one query row: (batch, kv_heads, group, d), which is the same (batch, heads, d)
+    of queries, each reading the KV head it reads unpacked."""
     import torch
 
-    batch, kv_len = query.shape[0], key.shape[2]
+    batch, heads, q_len, head_dim = query.shape
+    kv_len = key.shape[2]
     lens = torch.full((batch,), kv_len, dtype=torch.int32, device=query.device)
     if attn_mask is not None:
         visible = _visible_keys(attn_mask, batch, kv_len)
@@ -274,12 +285,12 @@ def _decode(query, key, value, attn_mask, scale):
             order = torch.sort((~visible).to(torch.uint8), dim=-1, stable=True).indices[:, :most]
             idx = order[:, None, :, None].expand(batch, key.shape[1], most, key.shape[3])
             key, value = key.gather(2, idx), value.gather(2, idx)
-    q = query[:, :, 0]
+    q = query.reshape(batch, heads * q_len, head_dim)  # query row r of head h: head h * q_len + r
     if q.stride(-1) != 1:
         q = q.contiguous()
     key = key if key.stride(-1) == 1 else key.contiguous()
     value = value if value.stride(-1) == 1 else value.contiguous()
-    return _decode_attention_kernel(q, key, value, lens, sm_scale=scale)[:, :, None]
+    return _decode_attention_kernel(q, key, value, lens, sm_scale=scale).view(batch, heads, q_len, head_dim)
 
 
 def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
@@ -289,7 +300,9 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *, 
         return torch.ops.aten._scaled_dot_product_attention_math(  # torch's semantics, and torch's errors
             query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
         )[0]
-    if query.shape[2] == 1 and not is_causal:
+    q_len = query.shape[2]
+    packed = 1 < q_len <= PACKED_GROUP_MAX and attn_mask is not None and attn_mask.dim() >= 2 and attn_mask.shape[-2] == 1
+    if (q_len == 1 or packed) and not is_causal:
         out = _decode(query, key, value, attn_mask, scale)
         if out is not None:
             return out

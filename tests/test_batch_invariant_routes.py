@@ -131,6 +131,33 @@ def test_decode_with_padding_holes_equals_the_sequence_alone(mask_kind):
     assert (batched.float() - outside).abs().max().item() < 2e-3
 
 
+def test_a_packed_gqa_decode_step_equals_the_sequence_alone_unpacked():
+    """Hugging Face's pack_gqa: a decode step of a GQA model with a mask passes q (batch, kv_heads, group, d) and a
+    mask of one query row; alone (no mask) the same step is q (1, heads, 1, d) with enable_gqa. Both must run the
+    decode kernel and give the same bits."""
+    group = HEADS // KV_HEADS
+    t = _randn(3, 3, HEADS, S, D, seed=11)
+    q, k, v = _decode_qkv(t)  # q (3, HEADS, 1, D), k and v (3, KV_HEADS, S, D)
+    visible = torch.ones(3, S, dtype=torch.bool)
+    visible[1, 10:20] = False  # sequence 1: a prompt of 10, padding, then its generated tokens
+    visible[2, 5:] = False
+    packed = q.reshape(3, KV_HEADS, group, D)  # what pack_gqa does
+    keep = visible[1].nonzero()[:, 0]
+    with batch_invariant("CPU"):
+        batched = F.scaled_dot_product_attention(packed, k, v, attn_mask=visible[:, None, None, :])
+        alone = F.scaled_dot_product_attention(q[1:2], k[1:2, :, keep], v[1:2, :, keep], enable_gqa=True)
+    assert batched.shape == (3, KV_HEADS, group, D)
+    assert bitwise_equal(batched.reshape(3, HEADS, 1, D)[1:2], alone)
+    lens = visible.sum(-1).to(torch.int32)
+    order = torch.sort((~visible).to(torch.uint8), dim=-1, stable=True).indices  # visible keys first, in order
+    idx = order[:, None, :, None].expand(3, KV_HEADS, S, D)
+    direct = decode_attention(q[:, :, 0], k.gather(2, idx), v.gather(2, idx), lens)
+    assert bitwise_equal(batched.reshape(3, HEADS, D), direct)  # the decode kernel, not the flash kernel
+    outside = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=visible[:, None, None, :],
+                                             enable_gqa=True)
+    assert (batched.reshape(3, HEADS, 1, D).float() - outside).abs().max().item() < 2e-3
+
+
 def test_what_the_kernels_do_not_take_falls_back_to_torch():
     x64 = _randn(3, 4, 8, dtype=torch.float64)
     q = _randn(1, 2, 5, 24)  # head_dim 24: not a power of two
