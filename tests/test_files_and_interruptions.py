@@ -228,3 +228,14 @@ def test_from_results_writes_into_the_baseline_dir_given_and_leaves_the_compared
     assert _keys(elsewhere / "cpu.json") == _keys(baseline)
     assert all(len(e["run_medians_ms"]) == 2 for e in json.loads((elsewhere / "cpu.json").read_text())["entries"].values())
     assert baseline.read_bytes() == before
+
+    other_host = json.loads(files[1].read_text())
+    other_host["baseline_file"] = "/another/checkout/baselines/cpu.json"  # the same GPU kind, another checkout
+    files[1].write_text(json.dumps(other_host))
+    assert perf("refresh", "--from-results", *map(str, files), "--baseline-dir", str(elsewhere)).returncode == 0
+    other_host["baseline_file"] = "/another/checkout/baselines/H200.json"  # another GPU kind: refused
+    files[1].write_text(json.dumps(other_host))
+    kept = (elsewhere / "cpu.json").read_bytes()
+    refused = perf("refresh", "--from-results", *map(str, files), "--baseline-dir", str(elsewhere))
+    assert refused.returncode == 2 and "expected a file named 'cpu.json'" in refused.stderr
+    assert (elsewhere / "cpu.json").read_bytes() == kept

@@ -172,10 +172,11 @@ class Writer:
 
     def write(self, docs: list[tuple[str, dict]]) -> None:
         base = _target(docs[0][1], docs[0][0], self.folder)  # as the last checkpoint left it
+        first = Path(docs[0][1].get("baseline_file") or "").name  # runs of one GPU kind; their checkouts may differ
         for source, doc in docs[1:]:
-            if doc.get("baseline_file") != docs[0][1].get("baseline_file"):
-                raise baselines.BaselineError(f"{source}: baseline_file: expected {docs[0][1].get('baseline_file')!r} "
-                                              f"like the first run, got {doc.get('baseline_file')!r}")
+            if Path(doc.get("baseline_file") or "").name != first:
+                raise baselines.BaselineError(f"{source}: baseline_file: expected a file named {first!r} like the "
+                                              f"first run's (one GPU kind), got {doc.get('baseline_file')!r}")
         merged, moves = baselines.merge(base, [doc["results"] for _, doc in docs], docs[0][1]["environment"])
         baselines.save(merged)
         done = {m.key for m in moves}

@@ -170,13 +170,29 @@ def write(path: Path, doc: Mapping) -> None:
     tmp.replace(path)
 
 
+def _parse(raw: bytes):
+    """JSON text to Python objects: with orjson when it is installed (the `history` extra; ~3x faster on a 16 MB
+    results file, which matters when a history import reads hundreds), else, and for what orjson refuses (NaN,
+    Infinity, which json writes), with json, whose errors name the line and column."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def read(path: Path) -> dict:
     """A results file, checked enough to be used: names the file and the field when it is not."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = _parse(path.read_bytes())
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON (not UTF-8 text at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
