@@ -2,14 +2,15 @@
 changes` over them, on this machine.
 
 The files are SYNTHETIC, made only to time the import: each is a copy of the shape of one real results file
-written by the CPU suite (its records, samples and pytest-benchmark block), renamed to the 544 keys of
+(its records, samples and pytest-benchmark block; a whole-suite GPU file gives files of a real night's size), renamed to the 544 keys of
 baselines/H200.json, with medians drawn around those entries' medians with their between-run sigmas, a torch
 upgrade on night 200 and a 4% step in ten benchmarks from night 250. They are written to a temporary folder
 named synthetic-results and deleted afterwards; nothing here is a measurement of a GPU.
 
-    PYTHONPATH=. python3 scripts/history_import_timing.py CPU_RESULTS.json [--nights 365] [--db URL]
+    PYTHONPATH=. python3 scripts/history_import_timing.py RESULTS.json [--nights 365] [--db URL]
 
-CPU_RESULTS.json: e.g. `pytest perf/suite --perf-measure-only --perf-max-time 0.05 --perf-json cpu.json`.
+RESULTS.json: a whole-suite results file of a GPU run (15-19 MB), or of the CPU suite, e.g.
+`pytest perf/suite --perf-measure-only --perf-max-time 0.05 --perf-json cpu.json`.
 """
 
 from __future__ import annotations
