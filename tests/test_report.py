@@ -8,7 +8,9 @@ families (a simulated H100 run), so no timing runs here. `synthetic_doc` is reus
 from __future__ import annotations
 
 import json
+import math
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -306,6 +308,27 @@ def test_not_json_is_a_clear_error(tmp_path, capsys):
     path.write_text("{not json")
     assert report.main([str(path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_a_results_file_reads_the_same_with_either_parser_nan_and_errors_included(parser, tmp_path, monkeypatch):
+    """orjson when installed, json otherwise; json also for what orjson refuses (NaN, which json writes)."""
+    if parser == "json":
+        monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson -> ImportError
+    else:
+        pytest.importorskip("orjson")
+    doc = {"schema": results.SCHEMA, "results": [{"key": "k", "family": "f", "summary": {"median_ms": float("nan")},
+                                                  "verdict": "pass"}], "note": "é"}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    read = results.read(path)
+    assert read["note"] == "é" and math.isnan(read["results"][0]["summary"]["median_ms"])
+    path.write_text('{"schema": 1,\n "results": [}')
+    with pytest.raises(results.ResultsError, match=r"r.json: not valid JSON \(line 2, column 14\)"):
+        results.read(path)
+    path.write_bytes(b'{"schema": "\xff"}')
+    with pytest.raises(results.ResultsError, match=r"r.json: not valid JSON \(not UTF-8 text at byte 12\)"):
+        results.read(path)
 
 
 def test_write_report_rejects_a_bad_document(tmp_path):
