@@ -4,7 +4,7 @@
 #   PART=a  three whole-suite runs with -n 4 against baselines/H200.json (taken without workers), each a results
 #           file for the history (runs 1-3) and a wall time; if the model-invariance test fails, the operator audit.
 #   PART=b  GPUs 1-3: two whole-suite runs with -n 3 (history runs 4-5); at the same time GPU 0: the reverse check,
-#           the suite in one process (no workers; without the model tests, which compare with no baseline) against
+#           the suite in one process (no workers; without the model tests, to fit the call) against
 #           .bl4/H200.json, a baseline merged (`perf refresh --from-results --baseline-dir .bl4`) from part a's runs.
 #   PART=c  the speed-up measured, not estimated: GPU 0 the whole suite in one process (-n 0), GPUs 1-2 with -n 2,
 #           side by side (one host, other GPUs), each against baselines/H200.json.
