@@ -13,17 +13,7 @@ timeout -s INT "${LIMIT:-520}" python3 -m pytest perf/ -p no:cacheprovider -q -k
   --durations=30 --perf-json "$OUT/one.json" > "$OUT/one.log" 2>&1
 echo "exit $? wall $(( $(date +%s) - start )) s"
 python3 -m perf claims "$OUT/one.json" > "$OUT/claims.txt" 2>&1
-python3 - "$OUT/one.json" <<'PY'
-import json, sys
-records = json.loads(open(sys.argv[1]).read())["results"]
-counts = {}
-for r in records:
-    counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-print(len(records), "results;", ", ".join(f"{v} {c}" for v, c in sorted(counts.items())))
-for r in sorted(records, key=lambda r: r["key"]):
-    if r["verdict"] == "regression":
-        print("  regression:", r["key"], r.get("change"))
-PY
+python3 scripts/verdict_counts.py "$OUT/one.json"
 tar czf "$OUT/one.tgz" -C "$OUT" one.json && rm -f "$OUT/one.json"
 grep -E "passed|failed" "$OUT/one.log" | tail -n 3
 tail -n 25 "$OUT/claims.txt"

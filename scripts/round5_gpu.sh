@@ -35,18 +35,8 @@ b)
   CUDA_VISIBLE_DEVICES=0 timeout -s INT "${LIMIT_0:-380}" python3 -m pytest perf/ -p no:cacheprovider -q \
     --gpu H200 --baseline-dir .bl4 -k "not test_model" --perf-json "$OUT/n0/n0.json" > "$OUT/n0/n0.log" 2>&1
   echo "n0 exit $? wall $(( $(date +%s) - start )) s" > "$OUT/n0/table.txt"
-  python3 - "$OUT/n0/n0.json" >> "$OUT/n0/table.txt" <<'PY'
-import json, sys
-records = json.loads(open(sys.argv[1]).read())["results"]
-counts = {}
-for r in records:
-    counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-print("reverse check (one process against a baseline of -n 4 runs):", len(records), "results;",
-      ", ".join(f"{v} {c}" for v, c in sorted(counts.items())))
-for r in sorted(records, key=lambda r: r["key"]):
-    if r["verdict"] == "regression":
-        print("  false regression:", r["key"], r.get("change"))
-PY
+  python3 scripts/verdict_counts.py "$OUT/n0/n0.json" "reverse check (one process against a baseline of -n 4 runs)" \
+    >> "$OUT/n0/table.txt"
   wait
   tar czf "$OUT/n0/n0.tgz" -C "$OUT/n0" n0.json && rm -f "$OUT/n0/n0.json"
   parts="n3 n0"

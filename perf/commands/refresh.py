@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from perf.commands.suite_process import Selection, run_suite, select
+from perf.commands.suite_process import ROOT, Selection, run_suite, select
 from perf.report.refresh_table import moves_lines
 from perf.verdict import baselines, results
 
@@ -66,13 +66,12 @@ def _target(doc: dict, source: str, folder: Path | None = None) -> baselines.Bas
 
 
 def _baseline_dir_given(pytest_args: list[str]) -> Path | None:
-    """--baseline-dir DIR (or =DIR) among the pytest options, else $PERF_BASELINE_DIR: where --from-results writes."""
-    for i, arg in enumerate(pytest_args):
-        if arg == "--baseline-dir" and i + 1 < len(pytest_args):
-            return Path(pytest_args[i + 1])
-        if arg.startswith("--baseline-dir="):
-            return Path(arg.split("=", 1)[1])
-    return Path(os.environ["PERF_BASELINE_DIR"]) if os.environ.get("PERF_BASELINE_DIR") else None
+    """Where --from-results writes: the suite's --baseline-dir among the pytest options, else $PERF_BASELINE_DIR;
+    a relative folder is taken from the checkout, as the suite takes it."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--baseline-dir")
+    value = parser.parse_known_args(pytest_args)[0].baseline_dir or os.environ.get("PERF_BASELINE_DIR")
+    return None if not value else Path(value) if Path(value).is_absolute() else ROOT / value
 
 
 def _error(message: str) -> int:
