@@ -1,0 +1,498 @@
+"""Kernel speed exploration on one GPU (issue 13's targets), in one process, timed with the suite's own timer.
+
+    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,mean,decode,prefill]
+    KX_SMOKE=1 TRITON_INTERPRET=1 PYTHONPATH=. python3 scripts/kernel_explore_gpu.py   # code paths on the CPU
+
+Each part times variants of one kernel against its reference on the suite's shapes, with
+perf.measure.timing.measure (device time: CUPTI for short calls, events for long ones; L2 flushed):
+
+- matmul: the current policy; more small-M tiles of the current kernel; a split-K kernel whose split
+  count S is a function of (N, K) only (fp32 partials summed in order 0..S-1 by a second kernel); a
+  TMA-descriptor kernel, plain and persistent. Bits: each variant's row 0 alone (M=1) against the same row
+  in the largest M, and the TMA kernel against the pointer kernel of the same tile.
+- mean: rows per program and warps, against torch and a same-size device copy.
+- decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes.
+- prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and the kernel
+  before the row-sum fix (.abrepo/attention_before_fix.py, if present) against now.
+
+Writes $OUT/kernel_explore.json; prints a short table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+import importlib  # noqa: E402
+
+attn = importlib.import_module("kernels.attention")  # modules, not the functions kernels/__init__ exports
+da = importlib.import_module("kernels.decode_attention")
+mm = importlib.import_module("kernels.matmul")
+mean_mod = importlib.import_module("kernels.mean")
+
+SMOKE = os.environ.get("KX_SMOKE") == "1"
+DEV = "cpu" if SMOKE else "cuda"
+DT = torch.float16 if SMOKE else torch.bfloat16
+
+
+# ------------------------------------------------------------------------------------------- timing
+
+def make_timer():
+    if SMOKE:
+        def host(fn):
+            fn()
+            t = time.perf_counter()
+            fn()
+            return (time.perf_counter() - t) * 1e3
+        return host
+    from perf import gpus
+    from perf.measure import timing
+    from perf.measure.target import Target
+    from perf.spec import Prepared
+
+    present = gpus.detect()
+    target = Target(gpu=present, present=present)
+    settings = timing.TimingSettings(warmup_ms=100.0, min_time_s=0.1, max_time_s=0.6)
+    return lambda fn: timing.measure(Prepared(fn=fn), target, settings).summary().median_ms
+
+
+# ------------------------------------------------------------------------------------------- matmul variants
+
+@triton.jit
+def _splitk_kernel(a_ptr, b_ptr, ws_ptr, M, N, K, K_CHUNK,
+                   stride_am, stride_ak, stride_bk, stride_bn, stride_ws,
+                   EVEN: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                   GROUP_M: tl.constexpr):
+    pid = tl.program_id(0)
+    s = tl.program_id(1)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_pid_in_group = GROUP_M * num_pid_n
+    group_id = pid // num_pid_in_group
+    first_pid_m = group_id * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
+    pid_n = (pid % num_pid_in_group) // group_size_m
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_am = offs_m % M
+    offs_bn = offs_n % N
+    offs_k = tl.arange(0, BLOCK_K)
+    k0 = s * K_CHUNK
+    a_ptrs = a_ptr + offs_am[:, None].to(tl.int64) * stride_am + (k0 + offs_k)[None, :] * stride_ak
+    b_ptrs = b_ptr + (k0 + offs_k)[:, None] * stride_bk + offs_bn[None, :].to(tl.int64) * stride_bn
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for kk in range(0, tl.cdiv(K_CHUNK, BLOCK_K)):
+        if EVEN:
+            a = tl.load(a_ptrs)
+            b = tl.load(b_ptrs)
+        else:
+            k_left = tl.minimum(K - k0, K_CHUNK) - kk * BLOCK_K
+            a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
+            b = tl.load(b_ptrs, mask=offs_k[:, None] < k_left, other=0.0)
+        acc = tl.dot(a, b, acc)
+        a_ptrs += BLOCK_K * stride_ak
+        b_ptrs += BLOCK_K * stride_bk
+    w_ptrs = ws_ptr + s.to(tl.int64) * stride_ws + offs_m[:, None].to(tl.int64) * N + offs_n[None, :]
+    tl.store(w_ptrs, acc, mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+
+
+@triton.jit
+def _splitk_reduce(ws_ptr, c_ptr, total, S, stride_ws, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < total
+    acc = tl.load(ws_ptr + offs, mask=mask, other=0.0)
+    for s in range(1, S):  # in order 0, 1, 2, ...
+        acc += tl.load(ws_ptr + s * stride_ws + offs, mask=mask, other=0.0)
+    tl.store(c_ptr + offs, acc.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+def splitk_matmul(a, b, splits, cfg, ws):
+    m, k = a.shape
+    n = b.shape[1]
+    chunk = triton.cdiv(triton.cdiv(k, splits), cfg.block_k) * cfg.block_k
+    c = torch.empty((m, n), device=a.device, dtype=a.dtype)
+    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n), splits)
+    _splitk_kernel[grid](a, b, ws, m, n, k, chunk, a.stride(0), a.stride(1), b.stride(0), b.stride(1), m * n,
+                         EVEN=(chunk * splits == k), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+                         GROUP_M=cfg.group_m, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    _splitk_reduce[(triton.cdiv(m * n, 1024),)](ws, c, m * n, splits, m * n, BLOCK=1024, num_warps=4)
+    return c
+
+
+@triton.jit
+def _tma_kernel(a_desc, b_desc, c_desc, M, N, K,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr):
+    pid = tl.program_id(0)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_pid_in_group = GROUP_M * num_pid_n
+    group_id = pid // num_pid_in_group
+    first_pid_m = group_id * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
+    pid_n = (pid % num_pid_in_group) // group_size_m
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for kk in range(0, tl.cdiv(K, BLOCK_K)):
+        a = a_desc.load([pid_m * BLOCK_M, kk * BLOCK_K])
+        b = b_desc.load([kk * BLOCK_K, pid_n * BLOCK_N])
+        acc = tl.dot(a, b, acc)
+    c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
+
+
+@triton.jit
+def _tma_persistent_kernel(a_desc, b_desc, c_desc, M, N, K, NUM_SMS: tl.constexpr,
+                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                           GROUP_M: tl.constexpr, FLATTEN: tl.constexpr, WS: tl.constexpr):
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    k_tiles = tl.cdiv(K, BLOCK_K)
+    num_tiles = num_pid_m * num_pid_n
+    num_pid_in_group = GROUP_M * num_pid_n
+    for tile in tl.range(tl.program_id(0), num_tiles, NUM_SMS, flatten=FLATTEN, warp_specialize=WS):
+        group_id = tile // num_pid_in_group
+        first_pid_m = group_id * GROUP_M
+        group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+        pid_m = first_pid_m + ((tile % num_pid_in_group) % group_size_m)
+        pid_n = (tile % num_pid_in_group) // group_size_m
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for kk in range(k_tiles):
+            a = a_desc.load([pid_m * BLOCK_M, kk * BLOCK_K])
+            b = b_desc.load([kk * BLOCK_K, pid_n * BLOCK_N])
+            acc = tl.dot(a, b, acc)
+        c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
+
+
+def _descs(a, b, c, cfg):
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    return (TensorDescriptor.from_tensor(a, [cfg.block_m, cfg.block_k]),
+            TensorDescriptor.from_tensor(b, [cfg.block_k, cfg.block_n]),
+            TensorDescriptor.from_tensor(c, [cfg.block_m, cfg.block_n]))
+
+
+def tma_matmul(a, b, cfg, c):
+    m, k = a.shape
+    n = b.shape[1]
+    da_, db_, dc_ = _descs(a, b, c, cfg)
+    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n),)
+    _tma_kernel[grid](da_, db_, dc_, m, n, k, BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+                      GROUP_M=cfg.group_m, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    return c
+
+
+def tma_persistent(a, b, cfg, c, flatten=False, ws=False, sms=132):
+    m, k = a.shape
+    n = b.shape[1]
+    da_, db_, dc_ = _descs(a, b, c, cfg)
+    tiles = triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n)
+    _tma_persistent_kernel[(min(sms, tiles),)](da_, db_, dc_, m, n, k, NUM_SMS=min(sms, tiles), BLOCK_M=cfg.block_m,
+                                               BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m,
+                                               FLATTEN=flatten, WS=ws, num_warps=cfg.num_warps,
+                                               num_stages=cfg.num_stages)
+    return c
+
+
+C = mm.MatmulConfig
+SMALL_TILES = (C("64x16x64-w4-s6", 64, 16, 64, 8, 4, 6), C("64x16x64-w4-s8", 64, 16, 64, 8, 4, 8),
+               C("64x32x64-w4-s8", 64, 32, 64, 8, 4, 8), C("64x64x64-w4-s6", 64, 64, 64, 8, 4, 6),
+               C("64x128x64-w4-s4", 64, 128, 64, 8, 4, 4), C("64x64x64-w4-s8", 64, 64, 64, 8, 4, 8))
+SPLIT_TILES = (C("64x64x64-w4-s5", 64, 64, 64, 8, 4, 5), C("64x128x64-w4-s4", 64, 128, 64, 8, 4, 4),
+               C("128x128x64-w8-s4", 128, 128, 64, 8, 8, 4), C("128x256x64-w8-s3", 128, 256, 64, 8, 8, 3))
+TMA_TILES = (C("128x256x64-w8-s3", 128, 256, 64, 8, 8, 3), C("128x256x64-w8-s4", 128, 256, 64, 8, 8, 4),
+             C("128x128x64-w8-s4", 128, 128, 64, 8, 8, 4), C("64x64x64-w4-s6", 64, 64, 64, 8, 4, 6),
+             C("64x32x64-w4-s8", 64, 32, 64, 8, 4, 8))
+
+
+def part_matmul(bench, rows):
+    shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
+    ms = (1, 16, 64, 1024, 4096)
+    if SMOKE:
+        shapes, ms = {"n96k128": (96, 128)}, (1, 70)
+    for sname, (n, k) in shapes.items():
+        g = torch.Generator(device=DEV).manual_seed(0)
+        a_full = torch.randn(max(ms), k, device=DEV, dtype=DT, generator=g)
+        b = torch.randn(k, n, device=DEV, dtype=DT, generator=g) / math.sqrt(k)
+        ref_full = torch.matmul(a_full, b)
+        ws = torch.empty(8 * max(ms) * n, device=DEV, dtype=torch.float32)
+        variants = {"policy": lambda a: mm.matmul(a, b)}
+        variants.update({f"tile:{c.name}": (lambda a, c=c: mm.matmul(a, b, config=c)) for c in SMALL_TILES})
+        for s in (2, 4, 8):
+            for c in SPLIT_TILES:
+                variants[f"split{s}:{c.name}"] = lambda a, s=s, c=c: splitk_matmul(a, b, s, c, ws)
+        for c in TMA_TILES:
+            variants[f"tma:{c.name}"] = lambda a, c=c: tma_matmul(a, b, c, torch.empty(a.shape[0], n, device=DEV,
+                                                                                        dtype=DT))
+        for c in TMA_TILES[:2]:
+            for fl, wsp in ((False, False), (True, False), (False, True)):
+                variants[f"tmap{'F' if fl else ''}{'W' if wsp else ''}:{c.name}"] = (
+                    lambda a, c=c, fl=fl, wsp=wsp: tma_persistent(a, b, c, torch.empty(a.shape[0], n, device=DEV,
+                                                                                         dtype=DT), fl, wsp))
+        row0 = {}
+        for m in ms:
+            a = a_full[:m]
+            t_ref = bench(lambda: torch.matmul(a, b))
+            rows.append(dict(part="matmul", shape=f"{sname}:m{m}", variant="cuBLAS", ms=t_ref, ratio=1.0))
+            for vname, fn in variants.items():
+                big = m >= 1024
+                if vname.startswith("tile:") and big:
+                    continue
+                tile = vname.split(":")[-1]
+                if vname.startswith("split") and (tile.startswith("128x256") != big):
+                    continue
+                if vname.startswith("tma") and not big and "64x" not in vname.split(":")[1][:3]:
+                    continue
+                try:
+                    out = fn(a)
+                    err = ((out.float() - ref_full[:m].float()).norm() / ref_full[:m].float().norm()).item()
+                    t = bench(lambda: fn(a))
+                    row0.setdefault(vname, {})[m] = out[0].clone()
+                    rows.append(dict(part="matmul", shape=f"{sname}:m{m}", variant=vname, ms=t, ratio=t_ref / t,
+                                     rel_error=err))
+                except Exception as exc:  # a variant that does not compile here is a finding, not a crash
+                    rows.append(dict(part="matmul", shape=f"{sname}:m{m}", variant=vname, error=repr(exc)[:300]))
+        families = {}
+        for vname, by_m in row0.items():  # a family (policy, split S, tma) across its tiles and M
+            for m, r in by_m.items():
+                families.setdefault(vname.split(":")[0].rstrip("FW"), []).append((m, vname, r))
+        for fam, got in families.items():
+            if len({m for m, _, _ in got}) > 1:
+                first = min(got, key=lambda t: t[0])
+                rows.append(dict(part="matmul-bits", shape=sname, variant=f"family {fam}",
+                                 row0_equal_across_m=all(torch.equal(first[2], r) for _, _, r in got),
+                                 differing=sorted({f"{v}@m{m}" for m, v, r in got if not torch.equal(first[2], r)})[:6]))
+        for vname, by_m in row0.items():
+            if len(by_m) > 1:
+                first = by_m[min(by_m)]
+                same = all(torch.equal(first, r) for r in by_m.values())
+                rows.append(dict(part="matmul-bits", shape=sname, variant=vname, ms_values=sorted(by_m),
+                                 row0_equal_across_m=same))
+        # TMA vs pointer kernel of the same tile: the same bits?
+        a = a_full[:4096]
+        for c in TMA_TILES[:3]:
+            try:
+                same = torch.equal(mm.matmul(a, b, config=c), tma_matmul(a, b, c, torch.empty(a.shape[0], n,
+                                                                                               device=DEV, dtype=DT)))
+                rows.append(dict(part="matmul-bits", shape=sname, variant=f"tma-vs-pointer:{c.name}",
+                                 equal=same))
+            except Exception as exc:
+                rows.append(dict(part="matmul-bits", shape=sname, variant=f"tma-vs-pointer:{c.name}",
+                                 error=repr(exc)[:300]))
+        del a_full, ws, ref_full
+        if not SMOKE:
+            torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------- mean variants
+
+@triton.jit
+def _mean_rows2d(x_ptr, y_ptr, M, N, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    cols = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + rows[:, None].to(tl.int64) * N + cols[None, :], mask=(rows[:, None] < M) & (cols[None, :] < N),
+                other=0.0)
+    total = tl.sum(x.to(tl.float32), axis=1) / N
+    tl.store(y_ptr + rows, total.to(y_ptr.dtype.element_ty), mask=rows < M)
+
+
+@triton.jit
+def _mean_rows_loop(x_ptr, y_ptr, M, N, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    cols = tl.arange(0, BLOCK)
+    for r in tl.static_range(ROWS):
+        row = tl.program_id(0) * ROWS + r
+        if row < M:
+            x = tl.load(x_ptr + row.to(tl.int64) * N + cols, mask=cols < N, other=0.0)
+            total = tl.sum(x.to(tl.float32), axis=0) / N
+            tl.store(y_ptr + row, total.to(y_ptr.dtype.element_ty))
+
+
+def part_mean(bench, rows):
+    hidden = 64 if SMOKE else 4096
+    for tokens in ((4, 16) if SMOKE else (1024, 4096, 8192)):
+        x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
+        y = torch.empty(tokens, device=DEV, dtype=DT)
+        dst = torch.empty_like(x)
+        nbytes = (tokens * hidden + tokens) * x.element_size()
+        t_copy = bench(lambda: dst.copy_(x))
+        copy_gbs = 2 * x.numel() * x.element_size() / (t_copy * 1e-3) / 1e9
+        t_torch = bench(lambda: torch.mean(x, dim=-1))
+        ref = mean_mod.mean(x)
+        shape = f"h{hidden}:tok{tokens}"
+        rows.append(dict(part="mean", shape=shape, variant="copy", ms=t_copy, gbs=copy_gbs))
+        rows.append(dict(part="mean", shape=shape, variant="torch", ms=t_torch, gbs=nbytes / (t_torch * 1e-3) / 1e9))
+        variants = {"current": lambda: mean_mod.mean(x, out=y)}
+        for w in (4, 16):
+            variants[f"single-w{w}"] = lambda w=w: mean_mod._mean_kernel[(tokens,)](
+                x, y, hidden, DIVIDE=True, SINGLE=True, BLOCK=hidden, num_warps=w)
+        for r in (2, 4, 8):
+            for w in (4, 8, 16):
+                variants[f"2d-r{r}-w{w}"] = lambda r=r, w=w: _mean_rows2d[(triton.cdiv(tokens, r),)](
+                    x, y, tokens, hidden, ROWS=r, BLOCK=hidden, num_warps=w)
+            variants[f"loop-r{r}-w8"] = lambda r=r: _mean_rows_loop[(triton.cdiv(tokens, r),)](
+                x, y, tokens, hidden, ROWS=r, BLOCK=hidden, num_warps=8)
+        for vname, fn in variants.items():
+            try:
+                fn()
+                equal = torch.equal(y, ref)
+                t = bench(fn)
+                rows.append(dict(part="mean", shape=shape, variant=vname, ms=t, gbs=nbytes / (t * 1e-3) / 1e9,
+                                 pct_of_copy=100 * nbytes / (t * 1e-3) / 1e9 / copy_gbs, vs_torch=t_torch / t,
+                                 bits_equal_current=equal))
+            except Exception as exc:
+                rows.append(dict(part="mean", shape=shape, variant=vname, error=repr(exc)[:300]))
+
+
+# ------------------------------------------------------------------------------------------- decode attention
+
+DECODE_CONFIGS = ((256, 64, 4, 2), (512, 64, 4, 3), (512, 64, 8, 3), (1024, 64, 4, 3), (128, 64, 4, 3),
+                  (256, 64, 8, 3))
+
+
+def part_decode(bench, rows):
+    from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
+
+    shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
+    batches, lengths, configs = BATCHES["compact"], LENGTHS["compact"], DECODE_CONFIGS
+    if SMOKE:
+        shapes, batches, lengths, configs = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,), ((64, 32, 4, 2),)
+    for name, heads, kv, d in shapes:
+        for batch in batches:
+            for length in lengths:
+                q = torch.randn(batch, heads, d, device=DEV, dtype=DT)
+                k = torch.randn(batch, kv, length, d, device=DEV, dtype=DT)
+                v = torch.randn(batch, kv, length, d, device=DEV, dtype=DT)
+                lens = torch.full((batch,), length, device=DEV, dtype=torch.int32)
+                shape = f"{name}:b{batch}:L{length}"
+                t_ref = bench(lambda: da.torch_sdpa(q, k, v))
+                rows.append(dict(part="decode", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
+                ref = None
+                for split, bn, w, st in configs:
+                    out = torch.empty_like(q)
+                    work = da.workspace(q, length, split)
+                    fn = lambda: da.decode_attention(q, k, v, lens, out=out, work=work, split=split, block_n=bn,  # noqa: E731
+                                                     num_warps=w, num_stages=st, check_lens=False)
+                    try:
+                        fn()
+                        ref = out.clone() if ref is None else ref
+                        t = bench(fn)
+                        rows.append(dict(part="decode", shape=shape, variant=f"s{split}-n{bn}-w{w}-st{st}", ms=t,
+                                         ratio=t_ref / t))
+                    except Exception as exc:
+                        rows.append(dict(part="decode", shape=shape, variant=f"s{split}-n{bn}-w{w}-st{st}",
+                                         error=repr(exc)[:300]))
+                del q, k, v
+                if not SMOKE:
+                    torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------- prefill attention
+
+PREFILL_CONFIGS = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 64, 8, 3), (128, 128, 8, 2), (64, 128, 4, 2),
+                   (128, 64, 4, 3))
+
+
+def _load_before_fix():
+    path = Path(__file__).resolve().parents[1] / ".abrepo" / "attention_before_fix.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("attention_before_fix", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def part_prefill(bench, rows):
+    before = _load_before_fix()
+    shapes = [(1, 32, 32, 1024, 128), (1, 32, 32, 4096, 128), (1, 32, 32, 8192, 128), (4, 32, 8, 2048, 128)]
+    configs = PREFILL_CONFIGS
+    if SMOKE:
+        shapes, configs = [(1, 2, 2, 40, 16)], ((16, 16, 4, 2),)
+    for batch, heads, kv, length, d in shapes:
+        q = torch.randn(batch, heads, length, d, device=DEV, dtype=DT)
+        k = torch.randn(batch, kv, length, d, device=DEV, dtype=DT)
+        v = torch.randn(batch, kv, length, d, device=DEV, dtype=DT)
+        shape = f"b{batch}-h{heads}-kv{kv}-L{length}-d{d}"
+        gqa = {"enable_gqa": True} if heads != kv else {}
+        t_ref = bench(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, **gqa))
+        rows.append(dict(part="prefill", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
+        if before is not None:
+            t_b = bench(lambda: before.attention(q, k, v, causal=True))
+            rows.append(dict(part="prefill", shape=shape, variant="before-fix-64x64", ms=t_b, ratio=t_ref / t_b))
+        for bm, bn, w, st in configs:
+            vname = f"m{bm}-n{bn}-w{w}-st{st}"
+            try:
+                fn = lambda: attn.attention(q, k, v, causal=True, block_m=bm, block_n=bn, num_warps=w,  # noqa: E731
+                                            num_stages=st)
+                fn()
+                t = bench(fn)
+                rows.append(dict(part="prefill", shape=shape, variant=vname, ms=t, ratio=t_ref / t))
+            except Exception as exc:
+                rows.append(dict(part="prefill", shape=shape, variant=vname, error=repr(exc)[:300]))
+        del q, k, v
+        if not SMOKE:
+            torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------- summary
+
+def summary(rows) -> list[str]:
+    lines = []
+    best = {}
+    for r in rows:
+        if r.get("ratio") is not None and r["variant"] not in ("cuBLAS", "sdpa"):
+            key = (r["part"], r["shape"])
+            if key not in best or r["ratio"] > best[key]["ratio"]:
+                best[key] = r
+    cur = {(r["part"], r["shape"]): r for r in rows if r.get("variant") in ("policy", "s256-n64-w4-st2",
+                                                                                "m64-n64-w4-st2")}
+    for key in sorted(best):
+        b, c = best[key], cur.get(key)
+        lines.append(f"{key[0]:<8} {key[1]:<28} now {c['ratio'] if c else float('nan'):5.2f}x  best {b['ratio']:5.2f}x "
+                     f"{b['variant']}")
+    for r in rows:
+        if r["part"] == "mean" and r["variant"] in ("current",) or (r["part"] == "mean" and r.get("pct_of_copy", 0) > 0
+                                                                    and r["variant"].startswith("2d-r4")):
+            lines.append(f"mean {r['shape']} {r['variant']}: {r.get('pct_of_copy', 0):.0f}% of copy, "
+                         f"{r.get('vs_torch', 0):.2f}x torch, bits {r.get('bits_equal_current')}")
+    bad = [r for r in rows if r["part"] == "matmul-bits" and (r.get("row0_equal_across_m") is False
+                                                               or r.get("equal") is False)]
+    lines.append(f"matmul bit checks failing: {[(r['shape'], r['variant']) for r in bad]}")
+    errors = [r for r in rows if "error" in r]
+    lines.append(f"variants that failed: {len(errors)} " + "; ".join(sorted({r['variant'] + ': ' + r['error'][:80]
+                                                                          for r in errors})[:6]))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--parts", default="matmul,mean,decode,prefill")
+    args = parser.parse_args()
+    bench = make_timer()
+    rows: list[dict] = []
+    out = Path(os.environ.get("OUT", "out"))
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {"matmul": part_matmul, "mean": part_mean, "decode": part_decode, "prefill": part_prefill}
+    for name in args.parts.split(","):
+        start = time.time()
+        parts[name](bench, rows)
+        print(f"[{name}] {time.time() - start:.0f} s", flush=True)
+        (out / "kernel_explore.json").write_text(json.dumps(rows, indent=1, default=str))
+    device = "cpu (interpreter)" if SMOKE else torch.cuda.get_device_name()
+    print(f"{device}, {DT}, triton {triton.__version__}, torch {torch.__version__}")
+    print("\n".join(summary(rows)))
+
+
+if __name__ == "__main__":
+    main()
