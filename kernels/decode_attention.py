@@ -12,9 +12,12 @@ Layout (contiguous in the last dimension):
 
 Query head h reads kv head h // (heads // kv_heads) (GQA; MHA when the two are equal).
 
-Split scheme (flash-decoding with a FIXED split): the cache of each sequence is cut into splits of
-SPLIT tokens, a constant of this module that depends on neither the batch nor the cache length.
-Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
+Split scheme (flash-decoding, the split chosen by the sequence's own length): the cache of each sequence
+is cut into splits whose size is a function of that sequence's length alone (`SplitRule.size`: about
+SPLITS_WANTED splits, a multiple of BLOCK_N, clamped to [SPLIT_MIN, SPLIT_MAX]), never of the batch, the
+other sequences or the cache capacity. A short cache gets short splits, so a batch of one still fills the
+GPU; a long one gets long splits, so the combine stays small (measured on an H200, docs/perf-notes.md
+section 22: no single fixed split was within 0.67x of SDPA on every suite shape). Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
 all the query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial
 output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
 sequence's splits in order 0, 1, 2, ... The arithmetic done for a sequence depends only on its own
@@ -25,16 +28,51 @@ or the cache capacity.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import triton
 import triton.language as tl
 
-SPLIT = 256  # tokens per split: fixed, never chosen by batch or cache length
 BLOCK_N = 64  # tokens per tile inside a split
 NUM_WARPS = 4
-NUM_STAGES = 2
+NUM_STAGES = 3
 LOG2E = 1.4426950408889634
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """Tokens per split as a function of a sequence's own length: about `wanted` splits, rounded up to a
+    multiple of the tile, within [smallest, largest]. A fixed split is the rule with smallest == largest."""
+
+    smallest: int
+    largest: int
+    wanted: int = 16
+
+    def size(self, length: int, block_n: int = BLOCK_N) -> int:
+        per = -(-length // self.wanted)
+        return min(max(-(-per // block_n) * block_n, self.smallest), self.largest)
+
+    def max_splits(self, capacity: int) -> int:
+        """The most splits any length from 1 to `capacity` is cut into (the grid's and the workspace's extent)."""
+        if self.smallest == self.largest:
+            return -(-capacity // self.smallest)
+        return max(min(self.wanted, -(-capacity // self.smallest)), -(-capacity // self.largest))
+
+
+SPLIT = SplitRule(smallest=128, largest=1024, wanted=16)  # the module's rule: never chosen by batch or capacity
+
+
+def _rule(split: int | SplitRule) -> SplitRule:
+    return split if isinstance(split, SplitRule) else SplitRule(split, split, 1)
+
+
+@triton.jit
+def _split_size(length, SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr,
+                BLOCK: tl.constexpr):
+    """SplitRule.size in the kernels: the same integer arithmetic on the sequence's own length."""
+    per = tl.cdiv(tl.cdiv(length, SPLITS_WANTED), BLOCK) * BLOCK
+    return tl.minimum(tl.maximum(per, SPLIT_MIN), SPLIT_MAX)
 
 
 @triton.jit
@@ -47,15 +85,16 @@ def _decode_split_kernel(
     stride_lb, stride_lh,
     qk_scale,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
-    SPLIT_SIZE: tl.constexpr, BLOCK: tl.constexpr,
+    SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
 ):
     # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
     b = tl.program_id(0).to(tl.int64)
     kvh = tl.program_id(1).to(tl.int64)
     split = tl.program_id(2)
     length = tl.load(Lens + b)
-    start = split * SPLIT_SIZE
-    end = tl.minimum(start + SPLIT_SIZE, length)
+    split_size = _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK)
+    start = split * split_size
+    end = tl.minimum(start + split_size, length)
 
     offs_g = tl.arange(0, GROUP_PAD)
     offs_d = tl.arange(0, HEAD_DIM)
@@ -99,12 +138,13 @@ def _decode_combine_kernel(
     stride_ob, stride_oh, stride_os,
     stride_lb, stride_lh,
     stride_outb, stride_outh,
-    HEAD_DIM: tl.constexpr, SPLIT_SIZE: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
 ):
     b = tl.program_id(0).to(tl.int64)
     h = tl.program_id(1).to(tl.int64)
     length = tl.load(Lens + b)
-    n_splits = tl.cdiv(length, SPLIT_SIZE)
+    n_splits = tl.cdiv(length, _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK))
     offs_d = tl.arange(0, HEAD_DIM)
     o_base = Opart + b * stride_ob + h * stride_oh
     l_base = Lse + b * stride_lb + h * stride_lh
@@ -156,10 +196,10 @@ def _check_lens(lens: torch.Tensor, capacity: int) -> None:
                          f"capacity {capacity}")
 
 
-def workspace(q: torch.Tensor, capacity: int, split: int = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
+def workspace(q: torch.Tensor, capacity: int, split: int | SplitRule = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
     """The partial outputs and log-sum-exps for one call: allocate once, outside any timed region."""
     batch, heads, head_dim = q.shape
-    n_splits = triton.cdiv(capacity, split)
+    n_splits = _rule(split).max_splits(capacity)
     o_part = torch.empty((batch, heads, n_splits, head_dim), device=q.device, dtype=torch.float32)
     lse = torch.empty((batch, heads, n_splits), device=q.device, dtype=torch.float32)
     return o_part, lse
@@ -174,14 +214,15 @@ def decode_attention(
     sm_scale: float | None = None,
     out: torch.Tensor | None = None,
     work: tuple[torch.Tensor, torch.Tensor] | None = None,
-    split: int = SPLIT,
+    split: int | SplitRule = SPLIT,
     block_n: int = BLOCK_N,
     num_warps: int = NUM_WARPS,
     num_stages: int = NUM_STAGES,
     check_lens: bool = True,
 ) -> torch.Tensor:
     """softmax(q k^T * sm_scale) v over each sequence's first lens[b] cache positions. Pass `out` and `work`
-    (from `workspace`) to allocate nothing. `split` and `block_n` are fixed per call site (tests use small ones).
+    (from `workspace`) to allocate nothing. `split` (a SplitRule, or an int for a fixed split) and `block_n` are fixed
+    per call site (tests use small ones); the split size of a sequence follows from its own length alone.
     `check_lens=False` skips the lens check (and its device sync) for a caller that has checked them once."""
     _check(q, k_cache, v_cache, lens)
     if check_lens:
@@ -189,14 +230,16 @@ def decode_attention(
     batch, heads, head_dim = q.shape
     kv_heads, capacity = k_cache.shape[1], k_cache.shape[2]
     group = heads // kv_heads
-    if split % block_n:
-        raise ValueError(f"decode_attention: split ({split}) must be a multiple of block_n ({block_n})")
+    rule = _rule(split)
+    if rule.smallest % block_n or rule.largest % block_n or rule.smallest > rule.largest or rule.wanted < 1:
+        raise ValueError(f"decode_attention: split {split} must be a multiple of block_n ({block_n}), or a SplitRule "
+                         f"with smallest <= largest, both multiples of block_n, and wanted >= 1")
     if sm_scale is None:
         sm_scale = 1.0 / math.sqrt(head_dim)
     if out is None:
         out = torch.empty_like(q)
     o_part, lse = work if work is not None else workspace(q, capacity, split)
-    n_splits = triton.cdiv(capacity, split)
+    n_splits = rule.max_splits(capacity)
     if o_part.shape[2] < n_splits:
         raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
     _decode_split_kernel[(batch, kv_heads, n_splits)](
@@ -208,7 +251,7 @@ def decode_attention(
         lse.stride(0), lse.stride(1),
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
-        SPLIT_SIZE=split, BLOCK=block_n,
+        SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         num_warps=num_warps, num_stages=num_stages,
     )
     _decode_combine_kernel[(batch, heads)](
@@ -216,7 +259,8 @@ def decode_attention(
         o_part.stride(0), o_part.stride(1), o_part.stride(2),
         lse.stride(0), lse.stride(1),
         out.stride(0), out.stride(1),
-        HEAD_DIM=head_dim, SPLIT_SIZE=split,
+        HEAD_DIM=head_dim,
+        SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         num_warps=1,
     )
     return out

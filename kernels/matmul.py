@@ -14,6 +14,14 @@ choice is the one place where invariance rests on a hardware fact rather than on
 the GPU invariance suite checks it bitwise across the bucket edges (a row computed alone, M=1,
 against the same row inside batches up to 8192), and the "fixed" policy (no M dependence at all)
 is one argument away if a GPU ever disagrees.
+
+Two ways of loading the same tiles: a config with `tma=True` loads A and B through TMA descriptors
+(Hopper's tensor memory accelerator: one bulk copy per tile, rows past M zero-filled, the store clipped
+at the edges) instead of per-thread pointer loads. The tiles, the K order and the MMAs are the same, so
+the bits are the same: measured on an H200, the TMA kernel and the pointer kernel of one tile gave
+bitwise equal outputs, and a row at M = 1 (TMA, 64x64 tiles) equalled the same row at M = 4096 (TMA,
+128x256) and under every pointer tile (docs/perf-notes.md, section 22). Where a descriptor cannot be
+made (a stride not a multiple of 16 bytes, a batched bmm, fp32) the same config runs the pointer kernel.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ class MatmulConfig:
     group_m: int
     num_warps: int
     num_stages: int
+    tma: bool = False  # load through TMA descriptors where the tensors allow (see the module doc)
 
 
 # The candidates a tuning run chooses among. All share BLOCK_K = 64 and BLOCK_M >= 64 (see the module doc).
@@ -46,16 +55,21 @@ CANDIDATES: tuple[MatmulConfig, ...] = (
     MatmulConfig("64x64x64-w4-s5", 64, 64, 64, 8, 4, 5),
     MatmulConfig("64x32x64-w4-s6", 64, 32, 64, 8, 4, 6),
     MatmulConfig("64x64x64-w4-s3", 64, 64, 64, 8, 4, 3),  # fp32 (IEEE FMA path), every M
+    MatmulConfig("64x64x64-w4-s8", 64, 64, 64, 8, 4, 8),
+    MatmulConfig("tma-128x256x64-w8-s4", 128, 256, 64, 8, 8, 4, tma=True),
+    MatmulConfig("tma-64x64x64-w4-s6", 64, 64, 64, 8, 4, 6, tma=True),
 )
 BY_NAME = {c.name: c for c in CANDIDATES}
 
-# Bucketed policy: M <= SMALL_M, M <= MEDIUM_M, larger; inside the small bucket N picks the tile width.
+# Bucketed policy: M <= TINY_M, M <= SMALL_M, M <= MEDIUM_M, larger; inside the small bucket N picks the tile.
+# Chosen from the side-by-side run of docs/perf-notes.md section 22 (H200, bf16, against cuBLAS).
+TINY_M = 8  # a GEMV in all but name: bulk TMA copies of 64x64 weight tiles stream best
 SMALL_M = 64  # decode-like: one row of tiles; parallelism must come from N
 MEDIUM_M = 512
-SMS_HINT = 132  # programs wanted in flight for small M (H100 SXM); a function of the device, never of M
+WIDE_N = 8192  # from this N up, the small bucket has programs enough with 128-wide tiles
 POLICIES = ("bucketed", "fixed")
 DEFAULT_POLICY = "bucketed"
-BUCKET_EDGES = (SMALL_M, MEDIUM_M)  # M values where the bucketed policy changes config
+BUCKET_EDGES = (TINY_M, SMALL_M, MEDIUM_M)  # M values where the bucketed policy changes config
 
 
 def flops(m: int, n: int, k: int, bias: bool = False) -> int:
@@ -69,10 +83,6 @@ def bytes(m: int, n: int, k: int, dtype="bf16", bias: bool = False) -> int:  # n
     return (m * k + k * n + m * n + (n if bias else 0)) * e
 
 
-def _fits_small(n: int, block_n: int) -> bool:
-    return triton.cdiv(n, block_n) >= SMS_HINT
-
-
 def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY) -> MatmulConfig:
     """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of an M bucket."""
     if policy not in POLICIES:
@@ -82,12 +92,13 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
         return BY_NAME["64x64x64-w4-s3"]
     if policy == "fixed":
         return BY_NAME["128x128x64-w8-s4"]
+    if m <= TINY_M:
+        return BY_NAME["tma-64x64x64-w4-s6"]
     if m <= SMALL_M:
-        # Enough programs along N to cover the SMs, with the widest tile that still does.
-        return BY_NAME["64x64x64-w4-s5"] if _fits_small(n, 64) else BY_NAME["64x32x64-w4-s6"]
+        return BY_NAME["64x128x64-w4-s4"] if n >= WIDE_N else BY_NAME["64x64x64-w4-s8"]
     if m <= MEDIUM_M:
         return BY_NAME["64x128x64-w4-s4"]
-    return BY_NAME["128x256x64-w8-s3"]
+    return BY_NAME["tma-128x256x64-w8-s4"]
 
 
 @triton.jit
@@ -145,6 +156,64 @@ def _matmul_kernel(
     tl.store(c_ptrs, c, mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
 
 
+@triton.jit
+def _matmul_tma_kernel(
+    a_desc, b_desc, c_desc, bias_ptr,
+    M, N, K,
+    HAS_BIAS: tl.constexpr,
+    B_TRANSPOSED: tl.constexpr,  # b_desc describes B^T (N, K): B was a transposed view, e.g. a Linear's weight.T
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):
+    # The pointer kernel's program order, tiles and K order; only the loads differ (bulk TMA copies).
+    pid = tl.program_id(0)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_pid_in_group = GROUP_M * num_pid_n
+    group_id = pid // num_pid_in_group
+    first_pid_m = group_id * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
+    pid_n = (pid % num_pid_in_group) // group_size_m
+    off_m = pid_m * BLOCK_M
+    off_n = pid_n * BLOCK_N
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for kk in range(0, tl.cdiv(K, BLOCK_K)):  # always from k = 0 upwards; past K the copies read zeros
+        a = a_desc.load([off_m, kk * BLOCK_K])
+        if B_TRANSPOSED:
+            b = tl.trans(b_desc.load([off_n, kk * BLOCK_K]))
+        else:
+            b = b_desc.load([kk * BLOCK_K, off_n])
+        acc = tl.dot(a, b, acc)
+
+    if HAS_BIAS:
+        offs_n = off_n + tl.arange(0, BLOCK_N)
+        bias = tl.load(bias_ptr + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)
+        acc = acc + bias[None, :]
+    c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
+
+
+def _tma_descriptors(a2, b2, c2, cfg: MatmulConfig):
+    """(a, b, c descriptors, b transposed?) for 2-D operands, or None where TMA cannot describe them: TMA needs
+    a unit last stride, the other strides and the base address multiples of 16 bytes."""
+    try:
+        from triton.tools.tensor_descriptor import TensorDescriptor
+    except ImportError:  # a Triton without host-side descriptors: the pointer kernel
+        return None
+
+    def describable(t):
+        e = t.element_size()
+        return t.stride(-1) == 1 and (t.stride(0) * e) % 16 == 0 and t.data_ptr() % 16 == 0
+
+    b_transposed = b2.stride(-1) != 1
+    bt = b2.t() if b_transposed else b2
+    if not (describable(a2) and describable(bt) and describable(c2)):
+        return None
+    b_block = [cfg.block_n, cfg.block_k] if b_transposed else [cfg.block_k, cfg.block_n]
+    return (TensorDescriptor.from_tensor(a2, [cfg.block_m, cfg.block_k]), TensorDescriptor.from_tensor(bt, b_block),
+            TensorDescriptor.from_tensor(c2, [cfg.block_m, cfg.block_n]), b_transposed)
+
+
 def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLICY, out=None):
     """A @ B (+ bias) for A of shape (..., K) and B of shape (K, N); the output has A's dtype.
 
@@ -184,7 +253,19 @@ def _launch(a3, b3, c3, bias, cfg: MatmulConfig, name: str):
     """One program per (output tile, matrix of the batch): the same tiles and K order for every matrix."""
     batch, m, k = a3.shape
     n = b3.shape[2]
-    grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n), batch)
+    tiles = triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n)
+    descriptors = _tma_descriptors(a3[0], b3[0], c3[0], cfg) if cfg.tma and batch == 1 and name != "fp32" else None
+    if descriptors is not None:
+        a_desc, b_desc, c_desc, b_transposed = descriptors
+        _matmul_tma_kernel[(tiles,)](
+            a_desc, b_desc, c_desc, bias if bias is not None else c3,
+            m, n, k,
+            HAS_BIAS=bias is not None, B_TRANSPOSED=b_transposed,
+            BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m,
+            num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+        )
+        return
+    grid = (tiles, batch)
     _matmul_kernel[grid](
         a3, b3, c3, bias if bias is not None else c3,
         m, n, k,

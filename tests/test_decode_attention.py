@@ -8,7 +8,8 @@ import torch
 
 from kernels import decode_attention as da
 
-SPLIT, BLOCK = 64, 16  # small, fixed, as the module's own SPLIT is: never chosen by batch or length
+SPLIT, BLOCK = 64, 16  # a small fixed split: never chosen by batch or length
+RULE = da.SplitRule(smallest=32, largest=128, wanted=4)  # a small rule of the module's kind: split by own length
 
 
 def _inputs(batch, heads, kv_heads, capacity, head_dim=32, dtype=torch.float32, seed=0):
@@ -63,11 +64,32 @@ def test_bitwise_invariant_across_batch_and_cache_lengths():
     assert torch.equal(_run(q, k2, v2, lens)[1], together[1])
 
 
-def test_fixed_split_is_a_module_constant():
+def test_split_rule_follows_the_sequence_length_alone():
     import inspect
 
     params = inspect.signature(da.decode_attention).parameters
-    assert params["split"].default == da.SPLIT and da.SPLIT % da.BLOCK_N == 0
+    assert params["split"].default is da.SPLIT  # one module rule: no batch or capacity argument reaches it
+    rule = da.SPLIT
+    assert [rule.size(n) for n in (1, 1024, 2048, 4096, 5000, 16384, 32768)] == [128, 128, 128, 256, 320, 1024, 1024]
+    for capacity in (1, 100, 2048, 2049, 4096, 16384, 16385, 40000):
+        most = max(-(-n // rule.size(n)) for n in range(1, capacity + 1))
+        assert rule.max_splits(capacity) >= most, capacity  # the grid and the workspace cover every length
+        assert rule.max_splits(capacity) <= max(most, 16), capacity
+    assert da.SplitRule(64, 64).max_splits(300) == 5
+
+
+@pytest.mark.parametrize("lens", [[250, 3, 300], [40, 100, 129]])
+def test_split_rule_is_bitwise_invariant_and_matches_the_reference(lens):
+    # RULE cuts 3 tokens into one split of 32, 100 into 4 of 32, 250 into 4 of 64, 300 into 3 of 128 (clamped).
+    q, k, v = _inputs(3, 4, 2, 300, dtype=torch.float16, seed=2)
+    t = torch.tensor(lens, dtype=torch.int32)
+    together = da.decode_attention(q, k, v, t, split=RULE, block_n=BLOCK)
+    ref = da.reference(q, k, v, t)
+    assert (together.float() - ref).abs().max().item() < 3e-3
+    for i, n in enumerate(lens):  # each sequence alone, in a cache of its own length
+        alone = da.decode_attention(q[i:i + 1], k[i:i + 1, :, :n].contiguous(), v[i:i + 1, :, :n].contiguous(),
+                                    t[i:i + 1], split=RULE, block_n=BLOCK)
+        assert torch.equal(alone[0], together[i]), f"sequence {i} (length {n})"
 
 
 def test_shape_errors_name_the_problem():

@@ -80,14 +80,15 @@ def test_matmul_config_policy_never_leaves_the_invariance_class():
     # Every candidate reduces K in 64-wide steps with BLOCK_M >= 64 (warpgroup MMA tiles on Hopper).
     assert {c.block_k for c in CANDIDATES} == {64}
     assert all(c.block_m >= 64 and c.num_warps % 4 == 0 for c in CANDIDATES)
-    ms = (1, 2, 63, 64, 65, 512, 513, 8192)
+    ms = (1, 2, 8, 9, 63, 64, 65, 512, 513, 8192)
     fixed = {select_config(m, 4096, 4096, "bf16", "fixed") for m in ms}
     assert len(fixed) == 1, f"the fixed policy depends on M: {fixed}"
     fp32 = {select_config(m, 4096, 4096, "fp32", p) for m in ms for p in POLICIES}
     assert len(fp32) == 1, "fp32 must use one config for every M"
-    assert select_config(1, 4096, 4096).block_n == 32  # 128 programs along N=4096 for decode-sized M
-    assert select_config(1, 14336, 4096).block_n == 64
-    assert select_config(8192, 4096, 4096).name == "128x256x64-w8-s3"
+    assert select_config(1, 4096, 4096).name == "tma-64x64x64-w4-s6"  # GEMV-like: bulk copies of weight tiles
+    assert select_config(9, 4096, 4096).name == "64x64x64-w4-s8"
+    assert select_config(64, 14336, 4096).name == "64x128x64-w4-s4"
+    assert select_config(8192, 4096, 4096).name == "tma-128x256x64-w8-s4"
     with pytest.raises(ValueError, match="policy 'fast'"):
         select_config(1, 64, 64, "bf16", "fast")
 
@@ -220,3 +221,30 @@ def test_bmm_matches_reference_for_strided_and_broadcast_operands(dtype):
     _close(MM.bmm(a, shared), MM.bmm_reference(a, shared), dtype, "bmm broadcast")
     with pytest.raises(ValueError, match="expected \\(B, M, K\\) @ \\(B, K, N\\)"):
         MM.bmm(a, b[:2])
+
+
+@pytest.mark.parametrize("b_layout", ["k-major", "transposed"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_matmul_tma_config_gives_the_pointer_kernels_bits(b_layout, bias):
+    # A TMA config loads the same tiles in the same K order as the pointer kernel of that tile: the same bits, with
+    # rows past M and columns past N (zero-filled loads, clipped stores), a K that is not a multiple of 64, a
+    # Linear-style transposed B, and a bias. A layout TMA cannot describe runs the pointer kernel instead.
+    import torch
+
+    from kernels.matmul import BY_NAME, MatmulConfig
+
+    g = torch.Generator().manual_seed(3)
+    m, k, n = 70, 136, 72
+    a = torch.randn(m, k, generator=g, dtype=torch.float16)
+    b = torch.randn(k, n, generator=g, dtype=torch.float16) if b_layout == "k-major" else \
+        torch.randn(n, k, generator=g, dtype=torch.float16).t()
+    c = torch.randn(n, generator=g, dtype=torch.float16) if bias else None
+    tma = BY_NAME["tma-64x64x64-w4-s6"]
+    pointer = MatmulConfig("pointer twin", tma.block_m, tma.block_n, tma.block_k, tma.group_m, tma.num_warps,
+                           tma.num_stages)
+    got = matmul(a, b, c, config=tma)
+    assert torch.equal(got, matmul(a, b, c, config=pointer))
+    ref = a.double() @ b.double() + (c.double() if bias else 0)
+    assert ((got.double() - ref).norm() / ref.norm()).item() < 2e-3
+    odd = torch.randn(m, k + 1, generator=g, dtype=torch.float16)[:, :k]  # row stride of 137 halves: not 16 bytes
+    assert torch.equal(matmul(odd, b, c, config=tma), matmul(odd, b, c, config=pointer))
