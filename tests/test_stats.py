@@ -196,3 +196,30 @@ def test_the_sibling_spread_widens_a_gpu_sigma_and_leaves_the_cpu_alone():
     assert noise.with_sibling(0.004, "gpu") == pytest.approx(math.hypot(0.004, noise.SIBLING_SPREAD["gpu"]))
     assert noise.with_sibling(0.004, "gpu") > 0.004
     assert noise.with_sibling(0.004, "cpu") == 0.004
+
+
+def test_a_long_call_is_sampled_in_small_batches():
+    from perf.measure.timing import events_per_batch
+
+    settings = TimingSettings(max_time_s=2.0, batch=10, long_from_ms=100.0)
+    assert events_per_batch(0.05, settings) == 10  # a kernel: the full batch
+    assert events_per_batch(99.0, settings) == 10
+    assert events_per_batch(500.0, settings) == 4  # four half-second calls fill the 2 s cap
+    assert events_per_batch(2500.0, settings) == 3  # a generation: the three a median needs, not ten (25 s)
+
+
+def test_warm_up_of_a_long_call_stops_after_two_calls():
+    import time
+
+    from perf.measure.timing import _warm_up
+
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.06)
+
+    assert _warm_up(slow, warmup_ms=50.0, sync=lambda: None, long_from_ms=50.0) == 2
+    assert _warm_up(slow, warmup_ms=50.0, sync=lambda: None) == 3  # no long-call rule: at least three
+    assert _warm_up(lambda: None, warmup_ms=20.0, sync=lambda: None, long_from_ms=50.0) >= 3
+    assert _warm_up(slow, warmup_ms=300.0, sync=lambda: None, long_from_ms=50.0) >= 5  # the warm-up time still holds

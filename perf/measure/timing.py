@@ -19,6 +19,7 @@ cuBLAS GEMM's name says which tile it chose, which the wave-quantization claim r
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -40,6 +41,15 @@ class TimingSettings:
     batch: int = 10  # samples queued per synchronization
     method: str = "auto"  # "auto" (profiler under short_below_ms, events above), "events", "graph", "cupti"
     short_below_ms: float = 0.2
+    long_from_ms: float = 100.0  # a call this long (a whole generation) is timed in fewer, smaller batches
+
+
+def events_per_batch(estimate_ms: float, settings: TimingSettings) -> int:
+    """Calls queued per batch of event samples: settings.batch, or for a long call only as many as fill the
+    sampling time cap (at least 3, the fewest a median is taken of): ten 2.5 s generations would take 25 s."""
+    if estimate_ms < settings.long_from_ms:
+        return settings.batch
+    return max(3, min(settings.batch, math.ceil(settings.max_time_s * 1e3 / estimate_ms)))
 
 
 # The label a Samples set carries for each way of timing (and back): a baseline's label pins the method.
@@ -106,14 +116,19 @@ def _measure_host(prepared: Prepared, settings: TimingSettings) -> Samples:
                    notes=("host timer on the CPU device; caches warm",))
 
 
-def _warm_up(fn: Callable[[], Any], warmup_ms: float, sync: Callable[[], None]) -> int:
+def _warm_up(fn: Callable[[], Any], warmup_ms: float, sync: Callable[[], None], long_from_ms: float = math.inf) -> int:
+    """Call fn for warmup_ms and at least 3 times; a call that takes long_from_ms or more is warm after 2 (the
+    first compiles and allocates, the second runs as the samples will)."""
     calls = 0
     t0 = time.perf_counter()
-    while calls < 3 or (time.perf_counter() - t0) * 1e3 < warmup_ms:
+    while True:
+        elapsed_ms = (time.perf_counter() - t0) * 1e3
+        fewest = 2 if calls and elapsed_ms / calls >= long_from_ms else 3
+        if calls >= fewest and elapsed_ms >= warmup_ms:
+            return calls
         fn()
         calls += 1
         sync()
-    return calls
 
 
 def _done(samples: list[float], settings: TimingSettings, deadline: float, not_before: float = 0.0) -> bool:
@@ -252,15 +267,20 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
 
     notes: list[str] = []
     torch.cuda.synchronize()
-    calls = _warm_up(prepared.fn, settings.warmup_ms, sync=torch.cuda.synchronize)
+    calls = _warm_up(prepared.fn, settings.warmup_ms, sync=torch.cuda.synchronize, long_from_ms=settings.long_from_ms)
     for extra in prepared.rotations:
         extra()
-    try:
-        kernels = kernel_names(prepared.fn)  # one profiled call after warm-up: what cuBLAS chose, for the record
-    except Exception as exc:  # the profiler is optional: its absence costs only the names
-        kernels = ()
-        notes.append(f"kernel names not recorded ({type(exc).__name__}: {exc})")
-    estimate_ms = _event_time_ms(prepared.fn, 3)
+    estimate_ms = _event_time_ms(prepared.fn, 1)
+    if estimate_ms < settings.long_from_ms:
+        estimate_ms = min(estimate_ms, _event_time_ms(prepared.fn, 3))
+    kernels: tuple[str, ...] = ()
+    if estimate_ms >= settings.long_from_ms:
+        notes.append(f"kernel names not recorded: one call takes {estimate_ms:.0f} ms (a workload, not a kernel)")
+    else:
+        try:
+            kernels = kernel_names(prepared.fn)  # one profiled call after warm-up: what cuBLAS chose, for the record
+        except Exception as exc:  # the profiler is optional: its absence costs only the names
+            notes.append(f"kernel names not recorded ({type(exc).__name__}: {exc})")
 
     flush = None
     if cold_l2 and not prepared.rotations:
@@ -291,6 +311,7 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
                 torch.cuda.synchronize()
                 method = "events"
 
+    per_batch = events_per_batch(estimate_ms, settings)
     cycles_per_ms = sleep_cycles_per_ms()
     spin = {"ms": 2.0}  # grows to cover the host's enqueue time of one batch
     position = {"index": 0}
@@ -302,8 +323,8 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
         return batch
 
     def events_batch() -> list[float]:
-        starts = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
-        ends = [torch.cuda.Event(enable_timing=True) for _ in range(settings.batch)]
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(per_batch)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(per_batch)]
         torch.cuda._sleep(int(spin["ms"] * cycles_per_ms))
         t_enqueue = time.perf_counter()
         for start, end in zip(starts, ends):
