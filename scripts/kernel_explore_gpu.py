@@ -360,13 +360,28 @@ DECODE_CONFIGS = ((256, 64, 4, 2), (512, 64, 4, 3), (512, 64, 8, 3), (1024, 64, 
                   (256, 64, 8, 3))
 
 
-def part_decode(bench, rows):
+# The length rule (kernels.decode_attention.SplitRule) with fewer or more splits wanted, and 2 or 3 stages.
+DECODE_RULE_CONFIGS = tuple((da.SplitRule(128, 1024, wanted), 64, 4, stages) for wanted in (16, 8) for stages in (2, 3)) \
+    + ((da.SplitRule(128, 2048, 16), 64, 4, 3), (da.SplitRule(64, 1024, 16), 64, 4, 3))
+
+
+def _config_name(split, bn, w, st) -> str:
+    head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
+    return f"{head}-n{bn}-w{w}-st{st}"
+
+
+def part_decode_rules(bench, rows):
+    part_decode(bench, rows, DECODE_RULE_CONFIGS)
+
+
+def part_decode(bench, rows, configs=DECODE_CONFIGS):
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
 
     shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
-    batches, lengths, configs = BATCHES["compact"], LENGTHS["compact"], DECODE_CONFIGS
+    batches, lengths = BATCHES["compact"], LENGTHS["compact"]
     if SMOKE:
-        shapes, batches, lengths, configs = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,), ((64, 32, 4, 2),)
+        shapes, batches, lengths = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,)
+        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2))
     for name, heads, kv, d in shapes:
         for batch in batches:
             for length in lengths:
@@ -387,10 +402,10 @@ def part_decode(bench, rows):
                         fn()
                         ref = out.clone() if ref is None else ref
                         t = bench(fn)
-                        rows.append(dict(part="decode", shape=shape, variant=f"s{split}-n{bn}-w{w}-st{st}", ms=t,
+                        rows.append(dict(part="decode", shape=shape, variant=_config_name(split, bn, w, st), ms=t,
                                          ratio=t_ref / t))
                     except Exception as exc:
-                        rows.append(dict(part="decode", shape=shape, variant=f"s{split}-n{bn}-w{w}-st{st}",
+                        rows.append(dict(part="decode", shape=shape, variant=_config_name(split, bn, w, st),
                                          error=repr(exc)[:300]))
                 del q, k, v
                 if not SMOKE:
@@ -461,6 +476,11 @@ def summary(rows) -> list[str]:
         b, c = best[key], cur.get(key)
         lines.append(f"{key[0]:<8} {key[1]:<28} now {c['ratio'] if c else float('nan'):5.2f}x  best {b['ratio']:5.2f}x "
                      f"{b['variant']}")
+    decode = [r for r in rows if r["part"] == "decode" and r.get("ratio") and r["variant"] != "sdpa"]
+    for variant in sorted({r["variant"] for r in decode}):
+        got = sorted(r["ratio"] for r in decode if r["variant"] == variant)
+        lines.append(f"decode {variant:<24} min {got[0]:.2f} median {got[len(got) // 2]:.2f} >= 1.0 on "
+                     f"{sum(x >= 1.0 for x in got)}/{len(got)}")
     for r in rows:
         if r["part"] == "mean" and r["variant"] in ("current",) or (r["part"] == "mean" and r.get("pct_of_copy", 0) > 0
                                                                     and r["variant"].startswith("2d-r4")):
@@ -483,7 +503,8 @@ def main() -> None:
     rows: list[dict] = []
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
-    parts = {"matmul": part_matmul, "mean": part_mean, "decode": part_decode, "prefill": part_prefill}
+    parts = {"matmul": part_matmul, "mean": part_mean, "decode": part_decode, "decode-rules": part_decode_rules,
+             "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
