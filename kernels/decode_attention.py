@@ -36,9 +36,19 @@ import triton.language as tl
 
 BLOCK_N = 64  # tokens per tile inside a split
 NUM_WARPS = 4
-# Pipeline stages by query heads per KV head (measured on an H200, docs/perf-notes.md section 23: 3 stages are
-# up to 14% faster for GQA, 2 up to 9% faster for MHA). Stages change how loads overlap, never the arithmetic.
-NUM_STAGES = {"mha": 2, "gqa": 3}
+# Pipeline stages (measured on an H200, docs/perf-notes.md section 23): 3 stages are up to 14% faster for GQA at
+# batch 1-4 and up to 6% slower from batch 8; MHA is up to 9% faster with 2. Stages change how the loads overlap,
+# never the arithmetic, so choosing them by batch keeps the bits (the GPU invariance tests compare a sequence
+# alone, 3 stages, with the same sequence in batches of 8 and more, 2 stages).
+NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
+SMALL_BATCH = 4
+
+
+def stages(batch: int, group: int) -> int:
+    """The pipeline depth for a launch: a speed choice only (see NUM_STAGES)."""
+    if group == 1:
+        return NUM_STAGES["mha"]
+    return NUM_STAGES["gqa-small-batch" if batch <= SMALL_BATCH else "gqa"]
 LOG2E = 1.4426950408889634
 
 
@@ -254,7 +264,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        num_warps=num_warps, num_stages=num_stages or NUM_STAGES["gqa" if group > 1 else "mha"],
+        num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](
         o_part, lse, lens, out,
