@@ -133,9 +133,5 @@ def test_flops_and_bytes():
 def test_pipeline_stages_are_a_speed_choice_by_batch_and_group():
     assert da.stages(batch=1, group=4) == 3 and da.stages(batch=4, group=4) == 3  # GQA at small batch: deeper
     assert da.stages(batch=8, group=4) == 2 and da.stages(batch=1, group=1) == 2  # GQA from 8 sequences; MHA
-    # The bits do not depend on them: a fixed-split call with 2 and with 4 stages (the interpreter ignores stages;
-    # on the GPU, perf/suite/test_invariance.py compares a sequence alone, 3 stages, with batches of 17 and 64, 2).
-    q, k, v = _inputs(2, 4, 2, 100, dtype=torch.float16)
-    lens = torch.tensor([100, 37], dtype=torch.int32)
-    two = da.decode_attention(q, k, v, lens, split=SPLIT, block_n=BLOCK, num_stages=2)
-    assert torch.equal(two, da.decode_attention(q, k, v, lens, split=SPLIT, block_n=BLOCK, num_stages=4))
+    # That the bits do not depend on them is a GPU fact (the interpreter ignores stages): perf/suite/test_invariance.py
+    # compares a sequence alone (3 stages) with the same sequence in batches of 17 and 64 (2 stages).
