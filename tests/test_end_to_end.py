@@ -161,8 +161,9 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
     assert refresh(tmp_path, "--runs", "2").returncode == 0
     out = tmp_path / "detect.json"
     # A disturbed moment of a shared 2-core machine can leave the slowed measurement "unreliable" (too noisy to
-    # decide): one more experiment then; a detection that is broken fails both.
-    for _ in range(2):
+    # decide): up to two more experiments then (it happened twice in a row in one full run here); a detection that
+    # is broken fails all three.
+    for _ in range(3):
         done = subprocess.run([sys.executable, "-m", "perf", "detect", "--inject", "9.0", "*:qkv:*", "--json",
                                str(out), "--baseline-dir", str(tmp_path / "bl"), *SELECT],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
