@@ -82,3 +82,12 @@ def test_a_bad_history_url_stops_the_run_before_timing(pytester, tmp_path):
                                          "--perf-history", "mysql://x@localhost/y")
     assert done.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perf-history: mysql://x@localhost/y: backend 'mysql': expected sqlite or postgresql" in done.stderr.str()
+
+
+def test_a_step_keeps_its_place_when_a_noise_cut_beside_it_is_merged_away():
+    # Thirty runs at one level, three at half of it: the detector's first pass cuts at 27 (noise) and 30 (the step);
+    # the cut at 30, with three runs after it, cannot pass its own test against runs 27-29, so it is merged away, and
+    # the remaining cut must then move to the step, not stay at 27, three runs early (the drift window is five).
+    rng = np.random.default_rng(2)
+    values = np.r_[2.0 * (1 + 0.02 * rng.standard_normal(30)), 1.0 * (1 + 0.02 * rng.standard_normal(2)), 1.0]
+    assert [s.index for s in changes.splits(values)] == [30]
