@@ -1,6 +1,6 @@
 """Kernel speed exploration on one GPU (issue 13's targets), in one process, timed with the suite's own timer.
 
-    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,mean,decode,prefill]
+    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,matmul-tiles,mean,decode,decode-rules,prefill]
     KX_SMOKE=1 TRITON_INTERPRET=1 PYTHONPATH=. python3 scripts/kernel_explore_gpu.py   # code paths on the CPU
 
 Each part times variants of one kernel against its reference on the suite's shapes, with
@@ -10,6 +10,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   count S is a function of (N, K) only (fp32 partials summed in order 0..S-1 by a second kernel); a
   TMA-descriptor kernel, plain and persistent. Bits: each variant's row 0 alone (M=1) against the same row
   in the largest M, and the TMA kernel against the pointer kernel of the same tile.
+- matmul-tiles: every tile of TILE_CONFIGS at M = 1 to 512 (narrow, deep, BLOCK_K 128/256, BLOCK_M 16), each
+  with its row 0 compared bitwise against the policy's row 0 at M = 4096, in both layouts of B.
 - mean: rows per program and warps, against torch and a same-size device copy.
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes.
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and the kernel
@@ -258,6 +260,74 @@ def part_matmul(bench, rows):
             torch.cuda.empty_cache()
 
 
+# Issue 13's matmul at M = 1-8 (0.72-0.80x cuBLAS in round 6) and M = 128-512 (0.62-0.80x): narrower and deeper
+# tiles, longer BLOCK_K, BLOCK_M = 16 (mma.sync instead of the warpgroup MMA: the bits must be checked), TMA or
+# pointer loads. Every (tile, M) is timed and its row 0 compared bitwise with row 0 of the policy at M = 4096, in
+# the suite's layout (B as (K, N)) and in a Linear's (B = weight.T).
+TILE_CONFIGS = (
+    C("tma-64x64x64-w4-s6", 64, 64, 64, 8, 4, 6, tma=True), C("tma-64x32x64-w4-s8", 64, 32, 64, 8, 4, 8, tma=True),
+    C("tma-64x16x64-w4-s8", 64, 16, 64, 8, 4, 8, tma=True), C("tma-64x32x128-w4-s6", 64, 32, 128, 8, 4, 6, tma=True),
+    C("tma-64x64x128-w4-s4", 64, 64, 128, 8, 4, 4, tma=True), C("tma-64x16x128-w4-s8", 64, 16, 128, 8, 4, 8, tma=True),
+    C("tma-64x32x256-w4-s4", 64, 32, 256, 8, 4, 4, tma=True), C("tma-16x32x128-w4-s6", 16, 32, 128, 8, 4, 6, tma=True),
+    C("tma-16x64x128-w4-s4", 16, 64, 128, 8, 4, 4, tma=True), C("tma-16x16x256-w4-s4", 16, 16, 256, 8, 4, 4, tma=True),
+    C("16x32x128-w4-s6", 16, 32, 128, 8, 4, 6),
+    C("tma-64x128x64-w4-s4", 64, 128, 64, 8, 4, 4, tma=True), C("tma-128x128x64-w8-s4", 128, 128, 64, 8, 8, 4, tma=True),
+    C("tma-64x64x64-w4-s8", 64, 64, 64, 8, 4, 8, tma=True),
+    C("64x128x64-w4-s4", 64, 128, 64, 8, 4, 4), C("64x64x64-w4-s8", 64, 64, 64, 8, 4, 8),
+)
+TILE_MS = (1, 8, 16, 64, 128, 256, 512)
+
+
+def part_matmul_tiles(bench, rows):
+    shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
+    ms, configs, big = TILE_MS, TILE_CONFIGS, 4096
+    if SMOKE:
+        shapes, ms, configs, big = {"n96k128": (96, 128)}, (1, 20), TILE_CONFIGS[:3] + TILE_CONFIGS[7:8], 70
+    for sname, (n, k) in shapes.items():
+        g = torch.Generator(device=DEV).manual_seed(0)
+        a_full = torch.randn(big, k, device=DEV, dtype=DT, generator=g)
+        b = torch.randn(k, n, device=DEV, dtype=DT, generator=g) / math.sqrt(k)
+        bt = b.t().contiguous().t()  # the same values as a Linear's weight.T: (N, K) storage
+        want = {"kn": mm.matmul(a_full, b)[0].clone(), "weight.T": mm.matmul(a_full, bt)[0].clone()}
+        for m in ms:
+            a = a_full[:m]
+            out = torch.empty(m, n, device=DEV, dtype=DT)
+            t_ref = bench(lambda: torch.matmul(a, b, out=out))
+            rows.append(dict(part="tiles", shape=f"{sname}:m{m}", variant="cuBLAS", ms=t_ref, ratio=1.0))
+            policy = mm.select_config(m, n, k)
+            t_pol = bench(lambda: mm.matmul(a, b, out=out))
+            rows.append(dict(part="tiles", shape=f"{sname}:m{m}", variant=f"policy:{policy.name}", ms=t_pol,
+                             ratio=t_ref / t_pol))
+            for c in configs:
+                try:
+                    got = mm.matmul(a, b, config=c, out=out)
+                    same = torch.equal(got[0], want["kn"])
+                    same_t = torch.equal(mm.matmul(a, bt, config=c)[0], want["weight.T"]) if m <= 16 else None
+                    t = bench(lambda c=c: mm.matmul(a, b, config=c, out=out))
+                    rows.append(dict(part="tiles", shape=f"{sname}:m{m}", variant=c.name, ms=t, ratio=t_ref / t,
+                                     row0_equal=same, row0_equal_weight_t=same_t))
+                except Exception as exc:  # a tile that does not compile here is a finding, not a crash
+                    rows.append(dict(part="tiles", shape=f"{sname}:m{m}", variant=c.name, error=repr(exc)[:300]))
+        del a_full, b, bt
+        if not SMOKE:
+            torch.cuda.empty_cache()
+
+
+def tiles_summary(rows) -> list[str]:
+    tiles = [r for r in rows if r["part"] == "tiles" and r.get("ratio") is not None]
+    lines = []
+    for shape in dict.fromkeys(r["shape"] for r in tiles):
+        here = [r for r in tiles if r["shape"] == shape]
+        pol = next(r for r in here if r["variant"].startswith("policy"))
+        same = [r for r in here if r.get("row0_equal") and r.get("row0_equal_weight_t") is not False]
+        best = max(same, key=lambda r: r["ratio"], default=None)
+        lines.append(f"tiles {shape:<18} policy {pol['ratio']:.2f}  best with the same bits "
+                     + (f"{best['ratio']:.2f} {best['variant']}" if best else "-"))
+    differ = sorted({r["variant"] for r in tiles if r.get("row0_equal") is False or r.get("row0_equal_weight_t") is False})
+    lines.append(f"tiles whose row 0 differs from the policy's at M = 4096: {differ}")
+    return lines
+
+
 # ------------------------------------------------------------------------------------------- mean variants
 
 @triton.jit
@@ -466,8 +536,8 @@ def main() -> None:
     rows: list[dict] = []
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
-    parts = {"matmul": part_matmul, "mean": part_mean, "decode": part_decode, "decode-rules": part_decode_rules,
-             "prefill": part_prefill}
+    parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
+             "decode-rules": part_decode_rules, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
@@ -475,7 +545,7 @@ def main() -> None:
         (out / "kernel_explore.json").write_text(json.dumps(rows, indent=1, default=str))
     device = "cpu (interpreter)" if SMOKE else torch.cuda.get_device_name()
     print(f"{device}, {DT}, triton {triton.__version__}, torch {torch.__version__}")
-    print("\n".join(summary(rows)))
+    print("\n".join(summary([r for r in rows if r["part"] != "tiles"]) + tiles_summary(rows)))
 
 
 if __name__ == "__main__":
