@@ -6,14 +6,16 @@ chains the tensor-core instructions through one accumulator). There is no split-
 reduction whose order depends on M. Rows past M are loaded (wrapped with `% M`) but never stored,
 so they cannot touch the rows that are.
 
-Config choice: BLOCK_K is 64 in every candidate, and every candidate tile has BLOCK_M >= 64 and a
-multiple of 4 warps, so on Hopper all of them issue the same k16 warpgroup MMAs in the same K
-order for a given output element; only how many elements a program owns changes. `select_config`
-picks by N and K and by an M bucket among such candidates (the "bucketed" policy). That M-dependent
-choice is the one place where invariance rests on a hardware fact rather than on the code alone;
-the GPU invariance suite checks it bitwise across the bucket edges (a row computed alone, M=1,
-against the same row inside batches up to 8192), and the "fixed" policy (no M dependence at all)
-is one argument away if a GPU ever disagrees.
+Config choice: `select_config` picks by N and K and by an M bucket (the "bucketed" policy) among tiles
+from 16x32 to 128x256 with BLOCK_K 64 to 256. The tile and BLOCK_K change which tensor-core instructions
+run (BLOCK_M 16 cannot use Hopper's warpgroup MMA; 64 and up do) and how many elements a program owns, but
+every one of them accumulates a given output element over K in k16 steps from k = 0 upwards in fp32.
+That the instructions then give the same bits is a hardware fact, not a property of the code, and it is
+measured: on an H200, row 0 of every tile of the policy and of nine others tried beside them, at M = 1 to
+512 and in both layouts of B, equalled row 0 of the M = 4096 tile bitwise (docs/perf-notes.md, section 24). The
+GPU invariance suite checks it on every run across the bucket edges (a row computed alone, M=1, against the
+same row inside batches up to 8192), and the "fixed" policy (no M dependence at all) is one argument away
+if a GPU ever disagrees.
 
 Two ways of loading the same tiles: a config with `tma=True` loads A and B through TMA descriptors
 (Hopper's tensor memory accelerator: one bulk copy per tile, rows past M zero-filled, the store clipped
@@ -46,7 +48,7 @@ class MatmulConfig:
     tma: bool = False  # load through TMA descriptors where the tensors allow (see the module doc)
 
 
-# The candidates a tuning run chooses among. All share BLOCK_K = 64 and BLOCK_M >= 64 (see the module doc).
+# The candidates a tuning run chooses among (see the module doc for why they share the bits).
 CANDIDATES: tuple[MatmulConfig, ...] = (
     MatmulConfig("128x256x64-w8-s3", 128, 256, 64, 8, 8, 3),
     MatmulConfig("128x128x64-w8-s4", 128, 128, 64, 8, 8, 4),
@@ -57,19 +59,30 @@ CANDIDATES: tuple[MatmulConfig, ...] = (
     MatmulConfig("64x64x64-w4-s3", 64, 64, 64, 8, 4, 3),  # fp32 (IEEE FMA path), every M
     MatmulConfig("64x64x64-w4-s8", 64, 64, 64, 8, 4, 8),
     MatmulConfig("tma-128x256x64-w8-s4", 128, 256, 64, 8, 8, 4, tma=True),
+    MatmulConfig("tma-128x128x64-w8-s4", 128, 128, 64, 8, 8, 4, tma=True),
+    MatmulConfig("tma-64x128x64-w4-s4", 64, 128, 64, 8, 4, 4, tma=True),
+    MatmulConfig("tma-64x64x64-w4-s8", 64, 64, 64, 8, 4, 8, tma=True),
     MatmulConfig("tma-64x64x64-w4-s6", 64, 64, 64, 8, 4, 6, tma=True),
+    MatmulConfig("tma-64x32x256-w4-s4", 64, 32, 256, 8, 4, 4, tma=True),
+    MatmulConfig("tma-16x64x128-w4-s4", 16, 64, 128, 8, 4, 4, tma=True),
+    MatmulConfig("tma-16x32x128-w4-s6", 16, 32, 128, 8, 4, 6, tma=True),
 )
 BY_NAME = {c.name: c for c in CANDIDATES}
 
-# Bucketed policy: M <= TINY_M, M <= SMALL_M, M <= MEDIUM_M, larger; inside the small bucket N picks the tile.
-# Chosen from the side-by-side run of docs/perf-notes.md section 22 (H200, bf16, against cuBLAS).
-TINY_M = 8  # a GEMV in all but name: bulk TMA copies of 64x64 weight tiles stream best
-SMALL_M = 64  # decode-like: one row of tiles; parallelism must come from N
-MEDIUM_M = 512
-WIDE_N = 8192  # from this N up, the small bucket has programs enough with 128-wide tiles
+# Bucketed policy: an M bucket, then N (wide or not) picks the tile. Chosen from the side-by-side run of
+# docs/perf-notes.md section 24 (H200, bf16, against cuBLAS, N 4096 and 14336, K 4096 and 14336).
+WIDE_N = 8192  # from this N up, a bucket has programs enough with the wider tile
+BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N, tile for N >= WIDE_N)
+    (16, "tma-16x32x128-w4-s6", "tma-16x64x128-w4-s4"),  # a GEMV in all but name: 16-row tiles, many programs
+    (64, "tma-64x32x256-w4-s4", "tma-64x64x64-w4-s6"),
+    (128, "tma-64x64x64-w4-s8", "tma-64x128x64-w4-s4"),
+    (256, "tma-64x64x64-w4-s6", "tma-64x128x64-w4-s4"),
+    (512, "tma-128x128x64-w8-s4", "tma-128x128x64-w8-s4"),
+)
+LARGE_M_TILE = "tma-128x256x64-w8-s4"
 POLICIES = ("bucketed", "fixed")
 DEFAULT_POLICY = "bucketed"
-BUCKET_EDGES = (TINY_M, SMALL_M, MEDIUM_M)  # M values where the bucketed policy changes config
+BUCKET_EDGES = tuple(largest for largest, _, _ in BUCKETS)  # M values where the bucketed policy changes config
 
 
 def flops(m: int, n: int, k: int, bias: bool = False) -> int:
@@ -92,13 +105,10 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
         return BY_NAME["64x64x64-w4-s3"]
     if policy == "fixed":
         return BY_NAME["128x128x64-w8-s4"]
-    if m <= TINY_M:
-        return BY_NAME["tma-64x64x64-w4-s6"]
-    if m <= SMALL_M:
-        return BY_NAME["64x128x64-w4-s4"] if n >= WIDE_N else BY_NAME["64x64x64-w4-s8"]
-    if m <= MEDIUM_M:
-        return BY_NAME["64x128x64-w4-s4"]
-    return BY_NAME["tma-128x256x64-w8-s4"]
+    for largest, narrow, wide in BUCKETS:
+        if m <= largest:
+            return BY_NAME[wide if n >= WIDE_N else narrow]
+    return BY_NAME[LARGE_M_TILE]
 
 
 @triton.jit

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kernels import log_softmax, matmul, mean, rms_norm
-from kernels.matmul import CANDIDATES, POLICIES, select_config
+from kernels.matmul import BUCKET_EDGES, CANDIDATES, POLICIES, WIDE_N, select_config
 from kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
 
 MM = importlib.import_module("kernels.matmul")
@@ -77,17 +77,22 @@ def test_matmul_writes_into_out_and_rejects_bad_shapes():
 
 
 def test_matmul_config_policy_never_leaves_the_invariance_class():
-    # Every candidate reduces K in 64-wide steps with BLOCK_M >= 64 (warpgroup MMA tiles on Hopper).
-    assert {c.block_k for c in CANDIDATES} == {64}
-    assert all(c.block_m >= 64 and c.num_warps % 4 == 0 for c in CANDIDATES)
-    ms = (1, 2, 8, 9, 63, 64, 65, 512, 513, 8192)
+    # Every config the policies choose is a candidate (the tiles measured bitwise equal on the GPU, module doc).
+    ms = (1, 2, 8, 9, 16, 17, 63, 64, 65, 128, 129, 256, 257, 512, 513, 8192)
+    chosen = {select_config(m, n, 4096, "bf16", p) for m in ms for n in (4096, 14336) for p in POLICIES}
+    assert chosen <= set(CANDIDATES)
+    assert all(c.num_warps % 4 == 0 for c in CANDIDATES)
     fixed = {select_config(m, 4096, 4096, "bf16", "fixed") for m in ms}
     assert len(fixed) == 1, f"the fixed policy depends on M: {fixed}"
     fp32 = {select_config(m, 4096, 4096, "fp32", p) for m in ms for p in POLICIES}
     assert len(fp32) == 1, "fp32 must use one config for every M"
-    assert select_config(1, 4096, 4096).name == "tma-64x64x64-w4-s6"  # GEMV-like: bulk copies of weight tiles
-    assert select_config(9, 4096, 4096).name == "64x64x64-w4-s8"
-    assert select_config(64, 14336, 4096).name == "64x128x64-w4-s4"
+    # The bucketed policy changes config only at its bucket edges, and N picks the wider tile from WIDE_N.
+    for lo, hi in zip((1,) + tuple(e + 1 for e in BUCKET_EDGES), BUCKET_EDGES + (8192,)):
+        for n in (4096, WIDE_N):
+            assert select_config(lo, n, 4096) == select_config(hi, n, 4096), f"M {lo}..{hi}, N {n}"
+    assert select_config(1, 4096, 4096).name == "tma-16x32x128-w4-s6"  # GEMV-like: 16-row tiles, many programs
+    assert select_config(16, 14336, 4096).name == "tma-16x64x128-w4-s4"
+    assert select_config(17, 4096, 4096).name == "tma-64x32x256-w4-s4"
     assert select_config(8192, 4096, 4096).name == "tma-128x256x64-w8-s4"
     with pytest.raises(ValueError, match="policy 'fast'"):
         select_config(1, 64, 64, "bf16", "fast")
