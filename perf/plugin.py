@@ -141,7 +141,9 @@ class PerfSession:
         spec = roofline.Ceilings.from_spec(self.target.present)
         if self.target.is_cpu or self.options.measure_only:  # measure-only runs feed baselines: no roofline there
             return [spec]
-        if xdist_hooks.is_controller(self.config):  # the workers measure theirs; a controller never touches a GPU
+        if xdist_hooks.is_controller(self.config):  # a worker measures them; a controller never touches a GPU
+            return [spec]
+        if not xdist_hooks.measures_ceilings(self.worker_id):  # one worker measures them for the run (10-15 s)
             return [spec]
 
         first = dataclasses.replace(self.options.timing,

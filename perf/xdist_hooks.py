@@ -2,7 +2,7 @@
 
 The controller checks the worker count against the visible GPUs, hands each worker a GPU (by UUID, from the
 CUDA_VISIBLE_DEVICES list it was given) and merges what the workers send: every result record rides on its test
-report; at its end a worker sends its target, environment, measured ceilings and placement. A worker pins itself to
+report; at its end a worker sends its target, environment, ceilings (measured by the first worker alone) and placement. A worker pins itself to
 its GPU before CUDA initialises, runs the benchmarks longest first (expected time from the baseline) and writes no
 file: the results file, the report, the step summary and a refreshed baseline are written by the controller alone,
 in perf/plugin.py's session finish, as in a run without workers.
@@ -36,6 +36,16 @@ def is_worker(config) -> bool:
 
 def is_controller(config) -> bool:
     return not is_worker(config) and getattr(config.option, "dist", "no") != "no"
+
+
+CEILINGS_WORKER = "gw0"
+
+
+def measures_ceilings(worker_id: str | None) -> bool:
+    """Does this process measure the GPU's ceilings (a large matmul per dtype and a large copy, 10-15 s)? A run
+    without workers does; with workers only the first, and the controller places every record under its ceilings
+    at the end (the other workers' records carry the spec's until then)."""
+    return worker_id is None or worker_id == CEILINGS_WORKER
 
 
 def register(config, state) -> None:
@@ -212,6 +222,8 @@ class Controller:
         measured = next((o for o in ordered if "environment" in o), None)
         if measured:
             state.environment = measured["environment"]
-            state.ceilings = [Ceilings(**c) for c in measured["ceilings"]]
+            with_ceilings = next((o for o in ordered if any(c.get("source") == "measured" for c in o.get("ceilings", ()))),
+                                 measured)
+            state.ceilings = [Ceilings(**c) for c in with_ceilings["ceilings"]]
         state.workers = [{**o["placement"], **({"ceilings": o["ceilings"]} if "ceilings" in o else {})}
                          for o in ordered]

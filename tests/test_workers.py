@@ -270,3 +270,34 @@ def test_the_controller_hands_items_out_one_at_a_time_unless_told_otherwise(give
     config = SimpleNamespace(option=option, pluginmanager=SimpleNamespace(register=lambda p, n: registered.append(n)))
     xdist_hooks.register(config, SimpleNamespace())
     assert option.maxschedchunk == expected and registered == ["perf-xdist-controller"]
+
+
+def test_one_worker_measures_the_ceilings_and_the_controller_adopts_them():
+    from types import SimpleNamespace
+
+    from perf.verdict.roofline import Ceilings
+    from perf.xdist_hooks import Controller, measures_ceilings
+
+    assert measures_ceilings(None) and measures_ceilings("gw0")  # a run without workers, and the first worker
+    assert not measures_ceilings("gw1") and not measures_ceilings("gw10")
+    spec = {"peak_tflops": {"bf16": 989.0}, "bandwidth_gbs": 4800.0, "source": "spec", "notes": []}
+    measured = {**spec, "peak_tflops": {"bf16": 720.0}, "bandwidth_gbs": 4300.0, "source": "measured"}
+
+    def output(worker, ceilings):
+        return {"placement": {"worker": worker}, "timing_blocked": None, "claims": [], "environment": {"w": worker},
+                "ceilings": ceilings}
+
+    state = SimpleNamespace(options=SimpleNamespace(dtype="bf16", sweep="compact"), timing_blocked=None)
+    controller = Controller(state, gpus=[None, None, None])
+    # gw1 and gw2 finish first with the spec's ceilings only; the run's ceilings are still gw0's measured ones.
+    controller.outputs = {"gw2": output("gw2", [spec]), "gw1": output("gw1", [spec])}
+    controller._adopt()
+    assert [c.source for c in state.ceilings] == ["spec"] and state.environment == {"w": "gw1"}
+    controller.outputs["gw0"] = output("gw0", [spec, measured])
+    controller._adopt()
+    assert state.ceilings == [Ceilings(**spec), Ceilings(**measured)]
+    assert state.environment == {"w": "gw0"}
+    # Without gw0's output (it measured nothing), whichever worker measured them gives them.
+    controller.outputs = {"gw1": output("gw1", [spec]), "gw3": output("gw3", [spec, measured])}
+    controller._adopt()
+    assert [c.source for c in state.ceilings] == ["spec", "measured"] and state.environment == {"w": "gw1"}
