@@ -73,15 +73,19 @@ def _config(dims: ModelDims):
 
 
 def build_model(dims: ModelDims, dtype, device, seed: int = 0):
-    """The architecture's transformers model from a config, random weights (seeded, global RNG untouched), eval mode."""
+    """The architecture's transformers model from a config, random weights (seeded, global RNG untouched), eval mode.
+    The weights are made on `device` itself: drawing a GPU model's 300 M random weights on the host took 10-12 s
+    (docs/perf-notes.md, section 24)."""
     import torch
     import transformers
 
     cls = transformers.LlamaForCausalLM if dims.arch == "llama" else transformers.GPT2LMHeadModel
-    with torch.random.fork_rng(devices=[]):
+    where = torch.device(device)
+    rngs = [where.index if where.index is not None else torch.cuda.current_device()] if where.type == "cuda" else []
+    with torch.random.fork_rng(devices=rngs), where:
         torch.manual_seed(seed)
         model = cls(_config(dims))
-    return model.to(device=device, dtype=dtype).eval()
+    return model.to(dtype=dtype).eval()
 
 
 def prompts(count: int, vocab: int, lengths: tuple[int, int], seed: int) -> list[list[int]]:
