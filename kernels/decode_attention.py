@@ -23,6 +23,15 @@ output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and c
 sequence's splits in order 0, 1, 2, ... The arithmetic done for a sequence depends only on its own
 length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
 or the cache capacity.
+
+TMA loads (opt-in, `tma=True`): kernel 1 can load each key and value tile with a bulk TMA copy through a 4-D
+descriptor of the cache (block [1, 1, BLOCK_N, head_dim], Hopper's tensor memory accelerator) instead of
+per-thread pointer loads. The tiles, their order and the arithmetic are the same, so the output has the same
+bits. The copy reads whole tiles, including cache positions past a sequence's length (whatever the unused
+capacity holds, NaN or Inf included; zeros only past the capacity), so those keys' scores are set to -inf and
+those value rows to 0 with tl.where, exactly what the pointer path's masked loads give. Where no descriptor can
+be made (a Triton without host-side descriptors, a base address or a stride that is not a multiple of 16
+bytes, a tile side over 256) the call runs the pointer path.
 """
 
 from __future__ import annotations
@@ -88,6 +97,19 @@ def _split_size(length, SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS
 
 
 @triton.jit
+def _kv_tile(src, n0, offs, offs_d, nmask, stride_n,
+             HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, USE_TMA: tl.constexpr):
+    """Keys or values at cache positions offs (n0 upwards) of this program's sequence and kv head: [BLOCK, HEAD_DIM].
+    Pointer path: `src` points at the head's first position and rows outside `nmask` read 0. TMA path: `src` is a
+    4-D descriptor of the whole cache; the copy reads the cache past `nmask` too (zeros only past the capacity)."""
+    if USE_TMA:
+        tile = src.load([tl.program_id(0), tl.program_id(1), n0, 0]).reshape(BLOCK, HEAD_DIM)  # int32 coordinates
+    else:
+        tile = tl.load(src + offs[:, None] * stride_n + offs_d[None, :], mask=nmask[:, None], other=0.0)
+    return tile
+
+
+@triton.jit
 def _decode_split_kernel(
     Q, K, V, Lens, Opart, Lse,
     stride_qb, stride_qh,
@@ -98,6 +120,7 @@ def _decode_split_kernel(
     qk_scale,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
+    USE_TMA: tl.constexpr,  # K and V are 4-D descriptors of the caches (see _tma_descriptors), not pointers
 ):
     # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
     b = tl.program_id(0).to(tl.int64)
@@ -115,8 +138,12 @@ def _decode_split_kernel(
     gmask = offs_g < GROUP
 
     q = tl.load(Q + b * stride_qb + heads[:, None] * stride_qh + offs_d[None, :], mask=gmask[:, None], other=0.0)
-    k_base = K + b * stride_kb + kvh * stride_kh
-    v_base = V + b * stride_vb + kvh * stride_vh
+    if USE_TMA:  # the copy's coordinates pick the sequence and the kv head
+        k_src = K
+        v_src = V
+    else:
+        k_src = K + b * stride_kb + kvh * stride_kh
+        v_src = V + b * stride_vb + kvh * stride_vh
 
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
@@ -124,14 +151,16 @@ def _decode_split_kernel(
     for n0 in range(start, end, BLOCK):
         offs = n0 + offs_n
         nmask = offs < end
-        k = tl.load(k_base + offs[:, None] * stride_kn + offs_d[None, :], mask=nmask[:, None], other=0.0)
+        k = _kv_tile(k_src, n0, offs, offs_d, nmask, stride_kn, HEAD_DIM, BLOCK, USE_TMA)
         qk = tl.dot(q, tl.trans(k)) * qk_scale  # log2 domain
         qk = tl.where(nmask[None, :], qk, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(qk, 1))
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(qk - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
-        v = tl.load(v_base + offs[:, None] * stride_vn + offs_d[None, :], mask=nmask[:, None], other=0.0)
+        v = _kv_tile(v_src, n0, offs, offs_d, nmask, stride_vn, HEAD_DIM, BLOCK, USE_TMA)
+        if USE_TMA:  # rows past `end` hold the cache's bytes (NaN, Inf in unused capacity): 0 * NaN would be NaN
+            v = tl.where(nmask[:, None], v, 0.0)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
 
@@ -208,6 +237,26 @@ def _check_lens(lens: torch.Tensor, capacity: int) -> None:
                          f"capacity {capacity}")
 
 
+def _tma_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor, block_n: int):
+    """4-D descriptors of the caches with [1, 1, block_n, head_dim] blocks, or None where TMA cannot describe them
+    (the pointer path then): TMA needs a unit last stride, the other strides and the base address multiples of
+    16 bytes, and block sides of at most 256."""
+    try:
+        from triton.tools.tensor_descriptor import TensorDescriptor
+    except ImportError:  # a Triton without host-side descriptors
+        return None
+
+    def describable(t):
+        e = t.element_size()
+        return (t.stride(-1) == 1 and t.data_ptr() % 16 == 0
+                and all(s > 0 and (s * e) % 16 == 0 for s in t.stride()[:-1]))
+
+    if block_n > 256 or k_cache.shape[-1] > 256 or not (describable(k_cache) and describable(v_cache)):
+        return None
+    block = [1, 1, block_n, k_cache.shape[-1]]
+    return TensorDescriptor.from_tensor(k_cache, block), TensorDescriptor.from_tensor(v_cache, block)
+
+
 def workspace(q: torch.Tensor, capacity: int, split: int | SplitRule = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
     """The partial outputs and log-sum-exps for one call: allocate once, outside any timed region."""
     batch, heads, head_dim = q.shape
@@ -231,11 +280,14 @@ def decode_attention(
     num_warps: int = NUM_WARPS,
     num_stages: int | None = None,
     check_lens: bool = True,
+    tma: bool = False,
 ) -> torch.Tensor:
     """softmax(q k^T * sm_scale) v over each sequence's first lens[b] cache positions. Pass `out` and `work`
     (from `workspace`) to allocate nothing. `split` (a SplitRule, or an int for a fixed split) and `block_n` are fixed
     per call site (tests use small ones); the split size of a sequence follows from its own length alone.
-    `check_lens=False` skips the lens check (and its device sync) for a caller that has checked them once."""
+    `check_lens=False` skips the lens check (and its device sync) for a caller that has checked them once.
+    `tma=True` loads keys and values through TMA descriptors where the caches allow (the same bits; see the module
+    doc), else through pointers."""
     _check(q, k_cache, v_cache, lens)
     if check_lens:
         _check_lens(lens, k_cache.shape[2])
@@ -254,8 +306,10 @@ def decode_attention(
     n_splits = rule.max_splits(capacity)
     if o_part.shape[2] < n_splits:
         raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
+    descriptors = _tma_descriptors(k_cache, v_cache, block_n) if tma else None
+    k_src, v_src = descriptors if descriptors is not None else (k_cache, v_cache)
     _decode_split_kernel[(batch, kv_heads, n_splits)](
-        q, k_cache, v_cache, lens, o_part, lse,
+        q, k_src, v_src, lens, o_part, lse,
         q.stride(0), q.stride(1),
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
@@ -264,6 +318,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
+        USE_TMA=descriptors is not None,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

@@ -1,7 +1,10 @@
-"""Decode attention under the Triton interpreter: correctness against the reference and bitwise batch invariance.
+"""Decode attention under the Triton interpreter: correctness against the reference, bitwise batch invariance, and
+the TMA load path's bits against the pointer path's.
 
 bf16 is left to the GPU run: the interpreter's tl.dot on bf16 operands is wrong on the CPU (fp16 and fp32 are fine).
 """
+
+import functools
 
 import pytest
 import torch
@@ -20,8 +23,12 @@ def _inputs(batch, heads, kv_heads, capacity, head_dim=32, dtype=torch.float32, 
     return q, k, v
 
 
+def _run_with(q, k, v, lens, split=SPLIT, tma=False):
+    return da.decode_attention(q, k, v, torch.tensor(lens, dtype=torch.int32), split=split, block_n=BLOCK, tma=tma)
+
+
 def _run(q, k, v, lens):
-    return da.decode_attention(q, k, v, torch.tensor(lens, dtype=torch.int32), split=SPLIT, block_n=BLOCK)
+    return _run_with(q, k, v, lens)
 
 
 @pytest.mark.parametrize(
@@ -45,23 +52,25 @@ def test_length_one_returns_the_value():
     assert torch.allclose(out[0], v[0, :, 0].repeat_interleave(2, dim=0), atol=1e-6)
 
 
-def test_bitwise_invariant_across_batch_and_cache_lengths():
+@pytest.mark.parametrize("tma", [False, True], ids=["pointer", "tma"])
+def test_bitwise_invariant_across_batch_and_cache_lengths(tma):
     q, k, v = _inputs(3, 4, 2, 300, dtype=torch.float16, seed=1)
     lens = [250, 3, 300]
-    together = _run(q, k, v, lens)
+    run = functools.partial(_run_with, tma=tma)
+    together = run(q, k, v, lens)
     # Sequence 0 alone, in a cache of a different capacity (more dead splits).
     k_big = torch.zeros(1, 2, 448, 32, dtype=k.dtype)
     v_big = torch.zeros(1, 2, 448, 32, dtype=v.dtype)
     k_big[:, :, :300], v_big[:, :, :300] = k[:1], v[:1]
-    alone = _run(q[:1], k_big, v_big, [250])
+    alone = run(q[:1], k_big, v_big, [250])
     assert torch.equal(alone[0], together[0])
     # Sequence 2 at position 0 of a batch of two, next to a different neighbour length.
-    pair = _run(q[[2, 1]], k[[2, 1]], v[[2, 1]], [300, 129])
+    pair = run(q[[2, 1]], k[[2, 1]], v[[2, 1]], [300, 129])
     assert torch.equal(pair[0], together[2])
     # Sequence 1 is not perturbed by garbage past its length.
     k2, v2 = k.clone(), v.clone()
     k2[1, :, 3:], v2[1, :, 3:] = 1e4, -1e4
-    assert torch.equal(_run(q, k2, v2, lens)[1], together[1])
+    assert torch.equal(run(q, k2, v2, lens)[1], together[1])
 
 
 def test_split_rule_follows_the_sequence_length_alone():
@@ -135,3 +144,95 @@ def test_pipeline_stages_are_a_speed_choice_by_batch_and_group():
     assert da.stages(batch=8, group=4) == 2 and da.stages(batch=1, group=1) == 2  # GQA from 8 sequences; MHA
     # That the bits do not depend on them is a GPU fact (the interpreter ignores stages): perf/suite/test_invariance.py
     # compares a sequence alone (3 stages) with the same sequence in batches of 17 and 64 (2 stages).
+
+
+# ------------------------------------------------------------------ the TMA load path: the pointer path's bits
+
+
+def _poison_past_lengths(k, v, lens):
+    """NaN and Inf in every cache position past a sequence's length (what torch.empty may leave there)."""
+    k, v = k.clone(), v.clone()
+    for b, n in enumerate(lens):
+        k[b, :, n::2], k[b, :, n + 1::2] = float("nan"), float("-inf")
+        v[b, :, n::2], v[b, :, n + 1::2] = float("inf"), float("nan")
+    return k, v
+
+
+def _spy_descriptors(monkeypatch, swap=False):
+    """Record what _tma_descriptors returned (None: the pointer path); with swap, hand the kernel the values'
+    descriptor in place of the keys' one, so an output that changes shows the kernel reads through descriptors."""
+    made = []
+    real = da._tma_descriptors
+
+    def spy(k_cache, v_cache, block_n):
+        got = real(k_cache, v_cache, block_n)
+        made.append(got)
+        return (got[1], got[1]) if swap and got is not None else got
+
+    monkeypatch.setattr(da, "_tma_descriptors", spy)
+    return made
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul:RuntimeWarning")  # the NaN keys' scores
+@pytest.mark.parametrize(
+    "heads,kv_heads,dtype,split,tol",
+    [(4, 4, torch.float16, SPLIT, 3e-3), (4, 2, torch.float32, SPLIT, 1e-5), (8, 2, torch.float16, RULE, 3e-3)],
+    ids=["mha-fp16", "gqa-fp32", "gqa-fp16-rule"],
+)
+def test_tma_path_gives_the_pointer_paths_bits_over_poisoned_caches(monkeypatch, heads, kv_heads, dtype, split, tol):
+    # The TMA copy reads whole tiles, also the cache past a sequence's length (here NaN and Inf); only the
+    # capacity (100, not a multiple of the 16-token tile) clips it. Lengths: full, mid-tile, one token, a split
+    # boundary plus one, one short of a tile.
+    lens = [100, 37, 1, 65, 15]
+    q, k, v = _inputs(len(lens), heads, kv_heads, 100, dtype=dtype, seed=3)
+    k, v = _poison_past_lengths(k, v, lens)
+    pointer = _run_with(q, k, v, lens, split)
+    made = _spy_descriptors(monkeypatch)
+    tma = _run_with(q, k, v, lens, split, tma=True)
+    assert len(made) == 1 and made[0] is not None, "the caches are describable: the TMA path must run"
+    assert torch.equal(tma, pointer)
+    ref = da.reference(q, k, v, torch.tensor(lens, dtype=torch.int32))
+    assert (tma.float() - ref).abs().max().item() < tol
+    swapped = _spy_descriptors(monkeypatch, swap=True)
+    assert not torch.equal(_run_with(q, k, v, lens, split, tma=True), pointer) and swapped[0] is not None
+
+
+def test_tma_path_reads_a_position_major_cache_through_its_strides(monkeypatch):
+    # A cache stored [batch, capacity, kv_heads, head_dim] and passed transposed: every stride a multiple of 16
+    # bytes, so the 4-D descriptor describes it as it is.
+    lens = [100, 37, 1]
+    q, k, v = _inputs(3, 4, 2, 100, dtype=torch.float16, seed=5)
+    k_t, v_t = k.transpose(1, 2).contiguous().transpose(1, 2), v.transpose(1, 2).contiguous().transpose(1, 2)
+    made = _spy_descriptors(monkeypatch)
+    assert torch.equal(_run_with(q, k_t, v_t, lens, tma=True), _run_with(q, k, v, lens))
+    assert len(made) == 1 and made[0] is not None
+
+
+def _odd_row_stride(q, k, v):
+    """head_dim slices of caches whose rows are 36 elements apart: a position stride TMA cannot describe."""
+    pad = torch.full((*k.shape[:-1], 36), float("nan"), dtype=k.dtype)
+    k36, v36 = pad.clone(), pad.clone()
+    k36[..., :32], v36[..., :32] = k, v
+    return k36[..., :32], v36[..., :32]
+
+
+def _odd_base(q, k, v):
+    """Caches starting one element past a 16-byte boundary."""
+    def shifted(t):
+        flat = torch.empty(t.numel() + 1, dtype=t.dtype)[1:]
+        return flat.view(t.shape).copy_(t)
+
+    return shifted(k), shifted(v)
+
+
+@pytest.mark.parametrize("layout", [_odd_row_stride, _odd_base], ids=["row-stride-72-bytes", "base-2-bytes-off"])
+def test_tma_falls_back_to_pointers_where_descriptors_cannot_describe_the_cache(monkeypatch, layout):
+    lens = [100, 37, 1]
+    q, k, v = _inputs(3, 4, 2, 100, dtype=torch.float16, seed=4)
+    k_odd, v_odd = layout(q, k, v)
+    assert torch.equal(k_odd, k) and torch.equal(v_odd, v)
+    made = _spy_descriptors(monkeypatch)
+    got = _run_with(q, k_odd, v_odd, lens, tma=True)
+    assert made == [None], "no descriptor for this layout: the pointer path"
+    assert torch.equal(got, _run_with(q, k, v, lens))
+    assert (got.float() - da.reference(q, k, v, torch.tensor(lens, dtype=torch.int32))).abs().max().item() < 3e-3
