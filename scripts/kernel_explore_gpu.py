@@ -1,6 +1,6 @@
 """Kernel speed exploration on one GPU (issue 13's targets), in one process, timed with the suite's own timer.
 
-    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,matmul-tiles,mean,decode,decode-rules,prefill]
+    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,matmul-tiles,mean,decode,decode-rules,decode-tma,prefill]
     KX_SMOKE=1 TRITON_INTERPRET=1 PYTHONPATH=. python3 scripts/kernel_explore_gpu.py   # code paths on the CPU
 
 Each part times variants of one kernel against its reference on the suite's shapes, with
@@ -13,7 +13,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
 - matmul-tiles: every tile of TILE_CONFIGS at M = 1 to 512 (narrow, deep, BLOCK_K 128/256, BLOCK_M 16), each
   with its row 0 compared bitwise against the policy's row 0 at M = 4096, in both layouts of B.
 - mean: rows per program and warps, against torch and a same-size device copy.
-- decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes.
+- decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
+  decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and the kernel
   before the row-sum fix (.abrepo/attention_before_fix.py, if present) against now.
 
@@ -398,13 +399,23 @@ DECODE_RULE_CONFIGS = tuple((da.SplitRule(128, 1024, wanted), 64, 4, stages) for
     + ((da.SplitRule(128, 2048, 16), 64, 4, 3), (da.SplitRule(64, 1024, 16), 64, 4, 3))
 
 
-def _config_name(split, bn, w, st) -> str:
+# TMA loads of the key and value tiles (decode_attention(tma=True)) against pointer loads, with the module's rule,
+# 2-4 stages, and 128-token tiles (which change the split rounding, so their bits may differ from the default's).
+DECODE_TMA_CONFIGS = tuple((da.SPLIT, 64, 4, st, tma) for tma in (False, True) for st in (2, 3, 4)) \
+    + ((da.SPLIT, 128, 4, 2, True), (da.SPLIT, 128, 4, 3, True), (da.SPLIT, 128, 8, 2, True))
+
+
+def _config_name(split, bn, w, st, tma=False) -> str:
     head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
-    return f"{head}-n{bn}-w{w}-st{st}"
+    return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
 
 
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
+
+
+def part_decode_tma(bench, rows):
+    part_decode(bench, rows, DECODE_TMA_CONFIGS)
 
 
 def part_decode(bench, rows, configs=DECODE_CONFIGS):
@@ -414,7 +425,7 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS):
     batches, lengths = BATCHES["compact"], LENGTHS["compact"]
     if SMOKE:
         shapes, batches, lengths = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,)
-        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2))
+        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2, True))
     for name, heads, kv, d in shapes:
         for batch in batches:
             for length in lengths:
@@ -425,21 +436,22 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS):
                 shape = f"{name}:b{batch}:L{length}"
                 t_ref = bench(lambda: da.torch_sdpa(q, k, v))
                 rows.append(dict(part="decode", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
-                ref = None
-                for split, bn, w, st in configs:
+                default = da.decode_attention(q, k, v, lens)  # the module's own choice: the bits to keep
+                for split, bn, w, st, *tma in configs:
+                    tma = bool(tma and tma[0])
+                    vname = _config_name(split, bn, w, st, tma)
                     out = torch.empty_like(q)
                     work = da.workspace(q, length, split)
                     fn = lambda: da.decode_attention(q, k, v, lens, out=out, work=work, split=split, block_n=bn,  # noqa: E731
-                                                     num_warps=w, num_stages=st, check_lens=False)
+                                                     num_warps=w, num_stages=st, check_lens=False, tma=tma)
                     try:
                         fn()
-                        ref = out.clone() if ref is None else ref
+                        same = torch.equal(out, default)
                         t = bench(fn)
-                        rows.append(dict(part="decode", shape=shape, variant=_config_name(split, bn, w, st), ms=t,
-                                         ratio=t_ref / t))
+                        rows.append(dict(part="decode", shape=shape, variant=vname, ms=t, ratio=t_ref / t,
+                                         bits_equal_default=same))
                     except Exception as exc:
-                        rows.append(dict(part="decode", shape=shape, variant=_config_name(split, bn, w, st),
-                                         error=repr(exc)[:300]))
+                        rows.append(dict(part="decode", shape=shape, variant=vname, error=repr(exc)[:300]))
                 del q, k, v
                 if not SMOKE:
                     torch.cuda.empty_cache()
@@ -512,8 +524,9 @@ def summary(rows) -> list[str]:
     decode = [r for r in rows if r["part"] == "decode" and r.get("ratio") and r["variant"] != "sdpa"]
     for variant in sorted({r["variant"] for r in decode}):
         got = sorted(r["ratio"] for r in decode if r["variant"] == variant)
-        lines.append(f"decode {variant:<24} min {got[0]:.2f} median {got[len(got) // 2]:.2f} >= 1.0 on "
-                     f"{sum(x >= 1.0 for x in got)}/{len(got)}")
+        same = [r.get("bits_equal_default") for r in decode if r["variant"] == variant]
+        lines.append(f"decode {variant:<28} min {got[0]:.2f} median {got[len(got) // 2]:.2f} >= 1.0 on "
+                     f"{sum(x >= 1.0 for x in got)}/{len(got)}; bits = default's on {sum(x is True for x in same)}")
     for r in rows:
         if r["part"] == "mean" and r["variant"] in ("current",) or (r["part"] == "mean" and r.get("pct_of_copy", 0) > 0
                                                                     and r["variant"].startswith("2d-r4")):
@@ -537,7 +550,7 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "prefill": part_prefill}
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
