@@ -2,10 +2,10 @@
 
 The controller checks the worker count against the visible GPUs, hands each worker a GPU (by UUID, from the
 CUDA_VISIBLE_DEVICES list it was given) and merges what the workers send: every result record rides on its test
-report; at its end a worker sends its target, environment, ceilings (measured by the first worker alone) and placement. A worker pins itself to
-its GPU before CUDA initialises, runs the benchmarks longest first (expected time from the baseline) and writes no
-file: the results file, the report, the step summary and a refreshed baseline are written by the controller alone,
-in perf/plugin.py's session finish, as in a run without workers.
+report; at its end a worker sends its target, environment, ceilings (measured by the first worker alone) and
+placement. A worker pins itself to its GPU before CUDA initialises, runs the benchmarks longest first (expected
+time from the baseline) and writes no file: the results file, the report, the step summary and a refreshed baseline
+are written by the controller alone, in perf/plugin.py's session finish, as in a run without workers.
 
 The paper's claims read the whole run's measurements, which no worker holds: every worker deselects the claim items
 and names them to the controller (`state.deferred_claims`), whose session finish in perf/plugin.py decides them from
