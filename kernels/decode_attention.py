@@ -43,6 +43,8 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.tma import descriptors as tma_descriptors
+
 BLOCK_N = 64  # tokens per tile inside a split
 NUM_WARPS = 4
 # Pipeline stages (measured on an H200, docs/perf-notes.md section 23): 3 stages are up to 14% faster for GQA at
@@ -239,22 +241,9 @@ def _check_lens(lens: torch.Tensor, capacity: int) -> None:
 
 def _tma_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor, block_n: int):
     """4-D descriptors of the caches with [1, 1, block_n, head_dim] blocks, or None where TMA cannot describe them
-    (the pointer path then): TMA needs a unit last stride, the other strides and the base address multiples of
-    16 bytes, and block sides of at most 256."""
-    try:
-        from triton.tools.tensor_descriptor import TensorDescriptor
-    except ImportError:  # a Triton without host-side descriptors
-        return None
-
-    def describable(t):
-        e = t.element_size()
-        return (t.stride(-1) == 1 and t.data_ptr() % 16 == 0
-                and all(s > 0 and (s * e) % 16 == 0 for s in t.stride()[:-1]))
-
-    if block_n > 256 or k_cache.shape[-1] > 256 or not (describable(k_cache) and describable(v_cache)):
-        return None
-    block = [1, 1, block_n, k_cache.shape[-1]]
-    return TensorDescriptor.from_tensor(k_cache, block), TensorDescriptor.from_tensor(v_cache, block)
+    (kernels.tma; the pointer path then)."""
+    block = (1, 1, block_n, k_cache.shape[-1])
+    return tma_descriptors(((k_cache, block), (v_cache, block)))
 
 
 def workspace(q: torch.Tensor, capacity: int, split: int | SplitRule = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import triton
 import triton.language as tl
 
+from kernels.tma import descriptors as tma_descriptors
 from kernels.dtypes import dtype_name, element_bytes
 
 
@@ -199,24 +200,12 @@ def _matmul_tma_kernel(
 
 
 def _tma_descriptors(a2, b2, c2, cfg: MatmulConfig):
-    """(a, b, c descriptors, b transposed?) for 2-D operands, or None where TMA cannot describe them: TMA needs
-    a unit last stride, the other strides and the base address multiples of 16 bytes."""
-    try:
-        from triton.tools.tensor_descriptor import TensorDescriptor
-    except ImportError:  # a Triton without host-side descriptors: the pointer kernel
-        return None
-
-    def describable(t):
-        e = t.element_size()
-        return t.stride(-1) == 1 and (t.stride(0) * e) % 16 == 0 and t.data_ptr() % 16 == 0
-
+    """(a, b, c descriptors, b transposed?) for 2-D operands, or None where TMA cannot describe them (kernels.tma)."""
     b_transposed = b2.stride(-1) != 1
     bt = b2.t() if b_transposed else b2
-    if not (describable(a2) and describable(bt) and describable(c2)):
-        return None
-    b_block = [cfg.block_n, cfg.block_k] if b_transposed else [cfg.block_k, cfg.block_n]
-    return (TensorDescriptor.from_tensor(a2, [cfg.block_m, cfg.block_k]), TensorDescriptor.from_tensor(bt, b_block),
-            TensorDescriptor.from_tensor(c2, [cfg.block_m, cfg.block_n]), b_transposed)
+    b_block = (cfg.block_n, cfg.block_k) if b_transposed else (cfg.block_k, cfg.block_n)
+    made = tma_descriptors(((a2, (cfg.block_m, cfg.block_k)), (bt, b_block), (c2, (cfg.block_m, cfg.block_n))))
+    return None if made is None else (*made, b_transposed)
 
 
 def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLICY, out=None):

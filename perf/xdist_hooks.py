@@ -206,8 +206,9 @@ class Controller:
                     self.state.extras.setdefault(str(name), []).append(value)
 
     def _adopt(self) -> None:
-        """The session's target, environment and ceilings are those of the lowest-numbered worker that measured,
-        so that the controller never touches a GPU; every worker's placement goes to the results file."""
+        """The session's target and environment are those of the lowest-numbered worker that measured, its ceilings
+        those of the worker that measured them (gw0), so that the controller never touches a GPU; every worker's
+        placement goes to the results file."""
         state = self.state
         ordered = [self.outputs[w] for w in sorted(self.outputs, key=lambda w: (len(w), w))]
         state.deferred_claims = next((o["claims"] for o in ordered if o.get("claims")), [])
