@@ -278,12 +278,32 @@ TILE_CONFIGS = (
 )
 TILE_MS = (1, 8, 16, 64, 128, 256, 512)
 
+# Large M, where the policy has one tile (128x256): wave quantization at M = 1024 (N 14336: 448 tiles on 132 SMs)
+# against smaller or taller tiles and other depths. The bits are compared with the policy's at M = 4096, as above.
+LARGE_CONFIGS = (
+    C("tma-128x256x64-w8-s3", 128, 256, 64, 8, 8, 3, tma=True), C("tma-128x128x64-w8-s5", 128, 128, 64, 8, 8, 5, tma=True),
+    C("tma-128x128x64-w8-s4", 128, 128, 64, 8, 8, 4, tma=True), C("tma-128x128x64-w4-s4", 128, 128, 64, 8, 4, 4, tma=True),
+    C("tma-256x128x64-w8-s3", 256, 128, 64, 8, 8, 3, tma=True), C("tma-64x256x64-w4-s4", 64, 256, 64, 8, 4, 4, tma=True),
+    C("tma-128x256x64-w8-s4-g4", 128, 256, 64, 4, 8, 4, tma=True),
+    C("tma-128x256x64-w8-s4-g16", 128, 256, 64, 16, 8, 4, tma=True),
+    C("tma-128x128x128-w8-s3", 128, 128, 128, 8, 8, 3, tma=True),
+)
+LARGE_MS = (768, 1024, 2048)
 
-def part_matmul_tiles(bench, rows):
-    shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
-    ms, configs, big = TILE_MS, TILE_CONFIGS, 4096
+
+def part_matmul_large(bench, rows):
     if SMOKE:
-        shapes, ms, configs, big = {"n96k128": (96, 128)}, (1, 20), TILE_CONFIGS[:3] + TILE_CONFIGS[7:8], 70
+        return part_matmul_tiles(bench, rows, ms=(40, 70), configs=LARGE_CONFIGS[2:4])
+    return part_matmul_tiles(bench, rows, ms=LARGE_MS, configs=LARGE_CONFIGS)
+
+
+def part_matmul_tiles(bench, rows, ms=TILE_MS, configs=TILE_CONFIGS):
+    shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
+    big = 4096
+    if SMOKE and configs is TILE_CONFIGS:
+        ms, configs = (1, 20), TILE_CONFIGS[:3] + TILE_CONFIGS[7:8]
+    if SMOKE:
+        shapes, big = {"n96k128": (96, 128)}, 70
     for sname, (n, k) in shapes.items():
         g = torch.Generator(device=DEV).manual_seed(0)
         a_full = torch.randn(big, k, device=DEV, dtype=DT, generator=g)
@@ -347,9 +367,20 @@ def _mean_rows_loop(x_ptr, y_ptr, M, N, ROWS: tl.constexpr, BLOCK: tl.constexpr)
     for r in tl.static_range(ROWS):
         row = tl.program_id(0) * ROWS + r
         if row < M:
-            x = tl.load(x_ptr + row.to(tl.int64) * N + cols, mask=cols < N, other=0.0)
+            x = tl.load(x_ptr + row * N + cols, mask=cols < N, other=0.0)  # 32-bit offsets: x has < 2**31 elements
             total = tl.sum(x.to(tl.float32), axis=0) / N
             tl.store(y_ptr + row, total.to(y_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _mean_persistent(x_ptr, y_ptr, M, N, BLOCK: tl.constexpr, STAGES: tl.constexpr):
+    """Rows pid, pid + grid, ...: the next rows' loads are in flight (software-pipelined through shared memory)
+    while this row is reduced. Each row's reduction is the current kernel's (same block, same warps)."""
+    cols = tl.arange(0, BLOCK)
+    for row in tl.range(tl.program_id(0), M, tl.num_programs(0), num_stages=STAGES):
+        x = tl.load(x_ptr + row * N + cols, mask=cols < N, other=0.0)  # 32-bit offsets: x has < 2**31 elements
+        total = tl.sum(x.to(tl.float32), axis=0) / N
+        tl.store(y_ptr + row, total.to(y_ptr.dtype.element_ty))
 
 
 def part_mean(bench, rows):
@@ -366,7 +397,16 @@ def part_mean(bench, rows):
         shape = f"h{hidden}:tok{tokens}"
         rows.append(dict(part="mean", shape=shape, variant="copy", ms=t_copy, gbs=copy_gbs))
         rows.append(dict(part="mean", shape=shape, variant="torch", ms=t_torch, gbs=nbytes / (t_torch * 1e-3) / 1e9))
+        t_sum = bench(lambda: torch.sum(x))  # one reduction of everything: what reading x can cost
+        rows.append(dict(part="mean", shape=shape, variant="torch-sum-all", ms=t_sum, gbs=nbytes / (t_sum * 1e-3) / 1e9,
+                         pct_of_copy=100 * nbytes / (t_sum * 1e-3) / 1e9 / copy_gbs))
         variants = {"current": lambda: mean_mod.mean(x, out=y)}
+        sms = 4 if SMOKE else torch.cuda.get_device_properties(0).multi_processor_count
+        for per_sm in (2, 4, 8):
+            for stages in (2, 3, 4):
+                for w in (4, 8):
+                    variants[f"persist-p{per_sm}-s{stages}-w{w}"] = lambda p=per_sm, st=stages, w=w: _mean_persistent[
+                        (min(tokens, sms * p),)](x, y, tokens, hidden, BLOCK=hidden, STAGES=st, num_warps=w)
         for w in (4, 16):
             variants[f"single-w{w}"] = lambda w=w: mean_mod._mean_kernel[(tokens,)](
                 x, y, hidden, DIVIDE=True, SINGLE=True, BLOCK=hidden, num_warps=w)
@@ -405,9 +445,15 @@ DECODE_TMA_CONFIGS = tuple((da.SPLIT, 64, 4, st, tma) for tma in (False, True) f
     + ((da.SPLIT, 128, 4, 2, True), (da.SPLIT, 128, 4, 3, True), (da.SPLIT, 128, 8, 2, True))
 
 
-def _config_name(split, bn, w, st, tma=False) -> str:
+# Consecutive splits per program (decode_attention(per_program=...)): 1 is one program per split, "auto" the module's
+# rule (splits_per_program); the bits are compared with per_program=1's.
+DECODE_PROGRAM_CONFIGS = tuple((da.SPLIT, 64, 4, None, False, per) for per in (1, 2, 4, 8, 32, "auto"))
+
+
+def _config_name(split, bn, w, st, tma=False, per=None) -> str:
     head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
-    return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
+    tail = f"-st{st}" if st else ""
+    return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}{tail}" + (f"-per{per}" if per else "")
 
 
 def part_decode_rules(bench, rows):
@@ -418,14 +464,19 @@ def part_decode_tma(bench, rows):
     part_decode(bench, rows, DECODE_TMA_CONFIGS)
 
 
-def part_decode(bench, rows, configs=DECODE_CONFIGS):
+def part_decode_programs(bench, rows):
+    part_decode(bench, rows, DECODE_PROGRAM_CONFIGS, reference_per_program=1)
+
+
+def part_decode(bench, rows, configs=DECODE_CONFIGS, reference_per_program=None):
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
 
     shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
     batches, lengths = BATCHES["compact"], LENGTHS["compact"]
     if SMOKE:
         shapes, batches, lengths = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,)
-        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2, True))
+        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2, True),
+                   (da.SplitRule(32, 64, 4), 32, 4, 2, False, 2))
     for name, heads, kv, d in shapes:
         for batch in batches:
             for length in lengths:
@@ -436,14 +487,18 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS):
                 shape = f"{name}:b{batch}:L{length}"
                 t_ref = bench(lambda: da.torch_sdpa(q, k, v))
                 rows.append(dict(part="decode", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
-                default = da.decode_attention(q, k, v, lens)  # the module's own choice: the bits to keep
-                for split, bn, w, st, *tma in configs:
-                    tma = bool(tma and tma[0])
-                    vname = _config_name(split, bn, w, st, tma)
+                # the module's own choice: the bits to keep
+                default = da.decode_attention(q, k, v, lens, per_program=reference_per_program)
+                for split, bn, w, st, *extra in configs:
+                    tma = bool(extra and extra[0])
+                    per = extra[1] if len(extra) > 1 else None
+                    vname = _config_name(split, bn, w, st, tma, per)
+                    per = None if per == "auto" else per
                     out = torch.empty_like(q)
                     work = da.workspace(q, length, split)
                     fn = lambda: da.decode_attention(q, k, v, lens, out=out, work=work, split=split, block_n=bn,  # noqa: E731
-                                                     num_warps=w, num_stages=st, check_lens=False, tma=tma)
+                                                     num_warps=w, num_stages=st, check_lens=False, tma=tma,
+                                                     per_program=per)
                     try:
                         fn()
                         same = torch.equal(out, default)
@@ -527,11 +582,13 @@ def summary(rows) -> list[str]:
         same = [r.get("bits_equal_default") for r in decode if r["variant"] == variant]
         lines.append(f"decode {variant:<28} min {got[0]:.2f} median {got[len(got) // 2]:.2f} >= 1.0 on "
                      f"{sum(x >= 1.0 for x in got)}/{len(got)}; bits = default's on {sum(x is True for x in same)}")
-    for r in rows:
-        if r["part"] == "mean" and r["variant"] in ("current",) or (r["part"] == "mean" and r.get("pct_of_copy", 0) > 0
-                                                                    and r["variant"].startswith("2d-r4")):
-            lines.append(f"mean {r['shape']} {r['variant']}: {r.get('pct_of_copy', 0):.0f}% of copy, "
-                         f"{r.get('vs_torch', 0):.2f}x torch, bits {r.get('bits_equal_current')}")
+    means = [r for r in rows if r["part"] == "mean" and r.get("pct_of_copy")]
+    for shape in dict.fromkeys(r["shape"] for r in means):
+        here = {r["variant"]: r for r in means if r["shape"] == shape}
+        best = max((r for r in here.values() if r.get("bits_equal_current")), key=lambda r: r["pct_of_copy"])
+        lines.append(f"mean {shape}: current {here['current']['pct_of_copy']:.0f}% of copy, torch.sum(all) "
+                     f"{here['torch-sum-all']['pct_of_copy']:.0f}%, best with the same bits {best['pct_of_copy']:.0f}% "
+                     f"{best['variant']} ({best['vs_torch']:.2f}x torch)")
     bad = [r for r in rows if r["part"] == "matmul-bits" and (r.get("row0_equal_across_m") is False
                                                                or r.get("equal") is False)]
     lines.append(f"matmul bit checks failing: {[(r['shape'], r['variant']) for r in bad]}")
@@ -550,7 +607,8 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "prefill": part_prefill}
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma,
+             "decode-programs": part_decode_programs, "matmul-large": part_matmul_large, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
