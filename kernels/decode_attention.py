@@ -60,22 +60,6 @@ def stages(batch: int, group: int) -> int:
     if group == 1:
         return NUM_STAGES["mha"]
     return NUM_STAGES["gqa-small-batch" if batch <= SMALL_BATCH else "gqa"]
-# Consecutive splits per program: a speed choice only. The bits of a split do not depend on which program walks
-# it (the running max, sum and output restart at every split boundary and each split's partial is stored as
-# before), so a large batch can stream each sequence's cache in a few long programs, as a non-split kernel would,
-# while a batch of one still spreads a sequence over many. A program walks up to PROGRAMS_WANTED-th of the grid.
-PROGRAMS_WANTED = 1024
-
-
-def splits_per_program(batch: int, kv_heads: int, n_splits: int) -> int:
-    """The most consecutive splits (a power of two) one program may walk while the grid keeps PROGRAMS_WANTED
-    programs."""
-    per = 1
-    while per < n_splits and batch * kv_heads * -(-n_splits // (2 * per)) >= PROGRAMS_WANTED:
-        per *= 2
-    return per
-
-
 LOG2E = 1.4426950408889634
 
 
@@ -139,16 +123,15 @@ def _decode_split_kernel(
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
     USE_TMA: tl.constexpr,  # K and V are 4-D descriptors of the caches (see _tma_descriptors), not pointers
-    PER_PROGRAM: tl.constexpr,  # consecutive splits walked by one program (a speed choice: see splits_per_program)
 ):
     # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
     b = tl.program_id(0).to(tl.int64)
     kvh = tl.program_id(1).to(tl.int64)
-    split = tl.program_id(2) * PER_PROGRAM  # this program's first split
+    split = tl.program_id(2)
     length = tl.load(Lens + b)
     split_size = _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK)
     start = split * split_size
-    end = tl.minimum(start + PER_PROGRAM * split_size, length)
+    end = tl.minimum(start + split_size, length)
 
     offs_g = tl.arange(0, GROUP_PAD)
     offs_d = tl.arange(0, HEAD_DIM)
@@ -182,29 +165,13 @@ def _decode_split_kernel(
             v = tl.where(nmask[:, None], v, 0.0)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
-        if PER_PROGRAM > 1:  # a split ends at this tile: store it and start the next one from nothing
-            after = offs_g * 0 + n0 + BLOCK  # per row, as the masks below are (the interpreter wants them whole)
-            done = ((after - start) % split_size == 0) | (after >= end)
-            _store_partial(Opart, Lse, acc, l_i, m_i, b, heads, split + (n0 - start) // split_size, offs_d,
-                           gmask & done, stride_ob, stride_oh, stride_os, stride_lb, stride_lh)
-            m_i = tl.where(done, float("-inf"), m_i)
-            l_i = tl.where(done, 0.0, l_i)
-            acc = tl.where(done[:, None], 0.0, acc)
 
-    if PER_PROGRAM == 1:  # splits past this sequence's length write nothing
-        _store_partial(Opart, Lse, acc, l_i, m_i, b, heads, split, offs_d, gmask & (offs_g * 0 + start < length),
-                       stride_ob, stride_oh, stride_os, stride_lb, stride_lh)
-
-
-@triton.jit
-def _store_partial(Opart, Lse, acc, l_i, m_i, b, heads, split, offs_d, live,
-                   stride_ob, stride_oh, stride_os, stride_lb, stride_lh):
-    """A split's normalised partial output and log-sum-exp (log2 domain) for the rows in `live`."""
+    live = gmask & (offs_g * 0 + start < length)  # splits past this sequence's length write nothing
     l_safe = tl.where(l_i > 0, l_i, 1.0)  # l_i is 0 only in splits past the length, which store nothing
     o = acc / l_safe[:, None]
     lse = m_i + tl.log2(l_safe)
     o_ptrs = Opart + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + offs_d[None, :]
-    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < o.shape[1]))  # a full mask (the interpreter's store)
+    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM))
     tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live)
 
 
@@ -303,15 +270,13 @@ def decode_attention(
     num_stages: int | None = None,
     check_lens: bool = True,
     tma: bool = False,
-    per_program: int | None = None,
 ) -> torch.Tensor:
     """softmax(q k^T * sm_scale) v over each sequence's first lens[b] cache positions. Pass `out` and `work`
     (from `workspace`) to allocate nothing. `split` (a SplitRule, or an int for a fixed split) and `block_n` are fixed
     per call site (tests use small ones); the split size of a sequence follows from its own length alone.
     `check_lens=False` skips the lens check (and its device sync) for a caller that has checked them once.
     `tma=True` loads keys and values through TMA descriptors where the caches allow (the same bits; see the module
-    doc), else through pointers. `per_program` consecutive splits are walked by one program (default:
-    `splits_per_program`; the same bits whatever it is)."""
+    doc), else through pointers."""
     _check(q, k_cache, v_cache, lens)
     if check_lens:
         _check_lens(lens, k_cache.shape[2])
@@ -330,12 +295,9 @@ def decode_attention(
     n_splits = rule.max_splits(capacity)
     if o_part.shape[2] < n_splits:
         raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
-    per_program = splits_per_program(batch, kv_heads, n_splits) if per_program is None else per_program
-    if per_program < 1:
-        raise ValueError(f"decode_attention: per_program must be >= 1, got {per_program}")
     descriptors = _tma_descriptors(k_cache, v_cache, block_n) if tma else None
     k_src, v_src = descriptors if descriptors is not None else (k_cache, v_cache)
-    _decode_split_kernel[(batch, kv_heads, -(-n_splits // per_program))](
+    _decode_split_kernel[(batch, kv_heads, n_splits)](
         q, k_src, v_src, lens, o_part, lse,
         q.stride(0), q.stride(1),
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
@@ -345,7 +307,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        USE_TMA=descriptors is not None, PER_PROGRAM=per_program,
+        USE_TMA=descriptors is not None,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

@@ -28,6 +28,7 @@ made (a stride not a multiple of 16 bytes, a batched bmm, fp32) the same config 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import triton
@@ -61,6 +62,7 @@ CANDIDATES: tuple[MatmulConfig, ...] = (
     MatmulConfig("64x64x64-w4-s8", 64, 64, 64, 8, 4, 8),
     MatmulConfig("tma-128x256x64-w8-s4", 128, 256, 64, 8, 8, 4, tma=True),
     MatmulConfig("tma-128x128x64-w8-s4", 128, 128, 64, 8, 8, 4, tma=True),
+    MatmulConfig("tma-128x128x64-w8-s5", 128, 128, 64, 8, 8, 5, tma=True),
     MatmulConfig("tma-64x128x64-w4-s4", 64, 128, 64, 8, 4, 4, tma=True),
     MatmulConfig("tma-64x64x64-w4-s8", 64, 64, 64, 8, 4, 8, tma=True),
     MatmulConfig("tma-64x64x64-w4-s6", 64, 64, 64, 8, 4, 6, tma=True),
@@ -80,10 +82,18 @@ BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N
     (256, "tma-64x64x64-w4-s6", "tma-64x128x64-w4-s4"),
     (512, "tma-128x128x64-w8-s4", "tma-128x128x64-w8-s4"),
 )
+# Above the last bucket: 128x256 tiles, or 128x128 where the 128x256 grid would leave its last wave mostly idle. Either
+# tile fills an SM's shared memory (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and a wave of
+# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave (H200, bf16, four (M, N) points, 0.53-0.55: section 29 of
+# docs/perf-notes.md). The narrow tile is taken only where the model says it saves more than WAVE_MARGIN.
 LARGE_M_TILE = "tma-128x256x64-w8-s4"
+LARGE_M_NARROW_TILE = "tma-128x128x64-w8-s5"
+NARROW_WAVE_COST = 0.54
+WAVE_MARGIN = 0.03
+DEFAULT_SMS = 132  # H100 SXM and H200: the count assumed where no CUDA device says otherwise
 POLICIES = ("bucketed", "fixed")
 DEFAULT_POLICY = "bucketed"
-BUCKET_EDGES = tuple(largest for largest, _, _ in BUCKETS)  # M values where the bucketed policy changes config
+BUCKET_EDGES = tuple(largest for largest, _, _ in BUCKETS)  # M values where the small-M buckets change config
 
 
 def flops(m: int, n: int, k: int, bias: bool = False) -> int:
@@ -97,8 +107,33 @@ def bytes(m: int, n: int, k: int, dtype="bf16", bias: bool = False) -> int:  # n
     return (m * k + k * n + m * n + (n if bias else 0)) * e
 
 
-def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY) -> MatmulConfig:
-    """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of an M bucket."""
+def sm_count(device=None) -> int:
+    """Streaming multiprocessors of a CUDA device (the current one by default); DEFAULT_SMS for any other device."""
+    import torch
+
+    if device is not None and torch.device(device).type != "cuda" or not torch.cuda.is_available():
+        return DEFAULT_SMS
+    index = torch.device(device).index if device is not None else None
+    return _cuda_sm_count(torch.cuda.current_device() if index is None else index)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_sm_count(index: int) -> int:
+    import torch
+
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def waves(m: int, n: int, config: MatmulConfig, sms: int) -> int:
+    """How many rounds of one program per SM the output tiles of an (M, N) product take."""
+    return -(-(-(-m // config.block_m) * -(-n // config.block_n)) // sms)
+
+
+def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY,
+                  sms: int | None = None) -> MatmulConfig:
+    """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of M, through the
+    small-M buckets and, above them, the waves each large tile takes on `sms` SMs (default: the current CUDA
+    device's). Every config it returns accumulates in the same order (module doc): a speed choice only."""
     if policy not in POLICIES:
         raise ValueError(f"kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
     name = dtype_name(dtype)
@@ -109,7 +144,19 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
     for largest, narrow, wide in BUCKETS:
         if m <= largest:
             return BY_NAME[wide if n >= WIDE_N else narrow]
-    return BY_NAME[LARGE_M_TILE]
+    sms = sms or sm_count()
+    wide, narrow = BY_NAME[LARGE_M_TILE], BY_NAME[LARGE_M_NARROW_TILE]
+    if waves(m, n, narrow, sms) * NARROW_WAVE_COST < waves(m, n, wide, sms) * (1 - WAVE_MARGIN):
+        return narrow
+    return wide
+
+
+def config_edges(n: int, k: int, dtype="bf16", max_m: int = 8192, sms: int | None = None) -> tuple[int, ...]:
+    """The M values up to max_m at which the default policy changes config for (N, K): where invariance tests
+    should put a row alone against batches on either side."""
+    sms = sms or sm_count()
+    picks = [select_config(m, n, k, dtype, sms=sms) for m in range(1, max_m + 2)]
+    return tuple(m for m in range(1, max_m + 1) if picks[m - 1] != picks[m])
 
 
 @triton.jit
@@ -239,7 +286,8 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
         if bias is not None:
             out += bias
         return out.reshape(*lead, n)
-    _launch(a2[None], b[None], out[None], bias, config or select_config(m, n, k, name, policy), name)
+    config = config or select_config(m, n, k, name, policy, sm_count(a.device))
+    _launch(a2[None], b[None], out[None], bias, config, name)
     return out.reshape(*lead, n)
 
 
@@ -296,7 +344,7 @@ def bmm(a, b, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLIC
         return out
     if k == 0:
         return out.zero_()
-    _launch(a, b, out, None, config or select_config(m, n, k, name, policy), name)
+    _launch(a, b, out, None, config or select_config(m, n, k, name, policy, sm_count(a.device)), name)
     return out
 
 

@@ -1,6 +1,6 @@
 """Kernel speed exploration on one GPU (issue 13's targets), in one process, timed with the suite's own timer.
 
-    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,matmul-tiles,mean,decode,decode-rules,decode-tma,prefill]
+    OUT=out PYTHONPATH=. python3 scripts/kernel_explore_gpu.py [--parts matmul,matmul-tiles,matmul-large,matmul-waves,mean,decode,...]
     KX_SMOKE=1 TRITON_INTERPRET=1 PYTHONPATH=. python3 scripts/kernel_explore_gpu.py   # code paths on the CPU
 
 Each part times variants of one kernel against its reference on the suite's shapes, with
@@ -12,7 +12,10 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   in the largest M, and the TMA kernel against the pointer kernel of the same tile.
 - matmul-tiles: every tile of TILE_CONFIGS at M = 1 to 512 (narrow, deep, BLOCK_K 128/256, BLOCK_M 16), each
   with its row 0 compared bitwise against the policy's row 0 at M = 4096, in both layouts of B.
-- mean: rows per program and warps, against torch and a same-size device copy.
+- matmul-large: more tiles and depths at M = 768-2048; matmul-waves: the policy's two large-M tiles at the M values
+  where its wave rule chooses between them, against cuBLAS.
+- mean: rows per program and warps, and persistent rows with pipelined loads, against torch, torch.sum over the
+  whole tensor and a same-size device copy.
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and the kernel
@@ -297,6 +300,16 @@ def part_matmul_large(bench, rows):
     return part_matmul_tiles(bench, rows, ms=LARGE_MS, configs=LARGE_CONFIGS)
 
 
+# The large-M rule (kernels.matmul.select_config: 128x256 or 128x128 tiles by the waves they take on the SMs) at M
+# values it predicts for and that section 29 did not measure, and at its edges.
+WAVE_MS = (513, 640, 768, 896, 1024, 1025, 1152, 1536, 2048, 2049, 2560)
+
+
+def part_matmul_waves(bench, rows):
+    configs = (mm.BY_NAME[mm.LARGE_M_TILE], mm.BY_NAME[mm.LARGE_M_NARROW_TILE])
+    return part_matmul_tiles(bench, rows, ms=(40, 70) if SMOKE else WAVE_MS, configs=configs)
+
+
 def part_matmul_tiles(bench, rows, ms=TILE_MS, configs=TILE_CONFIGS):
     shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
     big = 4096
@@ -445,15 +458,9 @@ DECODE_TMA_CONFIGS = tuple((da.SPLIT, 64, 4, st, tma) for tma in (False, True) f
     + ((da.SPLIT, 128, 4, 2, True), (da.SPLIT, 128, 4, 3, True), (da.SPLIT, 128, 8, 2, True))
 
 
-# Consecutive splits per program (decode_attention(per_program=...)): 1 is one program per split, "auto" the module's
-# rule (splits_per_program); the bits are compared with per_program=1's.
-DECODE_PROGRAM_CONFIGS = tuple((da.SPLIT, 64, 4, None, False, per) for per in (1, 2, 4, 8, 32, "auto"))
-
-
-def _config_name(split, bn, w, st, tma=False, per=None) -> str:
+def _config_name(split, bn, w, st, tma=False) -> str:
     head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
-    tail = f"-st{st}" if st else ""
-    return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}{tail}" + (f"-per{per}" if per else "")
+    return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
 
 
 def part_decode_rules(bench, rows):
@@ -464,19 +471,14 @@ def part_decode_tma(bench, rows):
     part_decode(bench, rows, DECODE_TMA_CONFIGS)
 
 
-def part_decode_programs(bench, rows):
-    part_decode(bench, rows, DECODE_PROGRAM_CONFIGS, reference_per_program=1)
-
-
-def part_decode(bench, rows, configs=DECODE_CONFIGS, reference_per_program=None):
+def part_decode(bench, rows, configs=DECODE_CONFIGS):
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
 
     shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
     batches, lengths = BATCHES["compact"], LENGTHS["compact"]
     if SMOKE:
         shapes, batches, lengths = [("gqa-h4-kv2-d32", 4, 2, 32)], (1, 2), (64,)
-        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2, True),
-                   (da.SplitRule(32, 64, 4), 32, 4, 2, False, 2))
+        configs = ((64, 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2), (da.SplitRule(32, 64, 4), 32, 4, 2, True))
     for name, heads, kv, d in shapes:
         for batch in batches:
             for length in lengths:
@@ -487,18 +489,14 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS, reference_per_program=None)
                 shape = f"{name}:b{batch}:L{length}"
                 t_ref = bench(lambda: da.torch_sdpa(q, k, v))
                 rows.append(dict(part="decode", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
-                # the module's own choice: the bits to keep
-                default = da.decode_attention(q, k, v, lens, per_program=reference_per_program)
-                for split, bn, w, st, *extra in configs:
-                    tma = bool(extra and extra[0])
-                    per = extra[1] if len(extra) > 1 else None
-                    vname = _config_name(split, bn, w, st, tma, per)
-                    per = None if per == "auto" else per
+                default = da.decode_attention(q, k, v, lens)  # the module's own choice: the bits to keep
+                for split, bn, w, st, *tma in configs:
+                    tma = bool(tma and tma[0])
+                    vname = _config_name(split, bn, w, st, tma)
                     out = torch.empty_like(q)
                     work = da.workspace(q, length, split)
                     fn = lambda: da.decode_attention(q, k, v, lens, out=out, work=work, split=split, block_n=bn,  # noqa: E731
-                                                     num_warps=w, num_stages=st, check_lens=False, tma=tma,
-                                                     per_program=per)
+                                                     num_warps=w, num_stages=st, check_lens=False, tma=tma)
                     try:
                         fn()
                         same = torch.equal(out, default)
@@ -608,7 +606,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
              "decode-rules": part_decode_rules, "decode-tma": part_decode_tma,
-             "decode-programs": part_decode_programs, "matmul-large": part_matmul_large, "prefill": part_prefill}
+             "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)

@@ -101,35 +101,6 @@ def test_split_rule_is_bitwise_invariant_and_matches_the_reference(lens):
         assert torch.equal(alone[0], together[i]), f"sequence {i} (length {n})"
 
 
-@pytest.mark.parametrize("tma", [False, True], ids=["pointer", "tma"])
-@pytest.mark.parametrize("split", [SPLIT, RULE], ids=["fixed", "rule"])
-def test_splits_walked_per_program_leave_the_bits_alone(monkeypatch, split, tma):
-    # A program walking 2, 3 or all of a sequence's splits restarts its softmax at each split boundary and stores each
-    # split's partial as one program per split does; the lengths end mid-split, at a boundary and inside the first.
-    lens = [300, 129, 64, 3]
-    q, k, v = _inputs(4, 4, 2, 300, dtype=torch.float16, seed=3)
-    k, v = _poison_past_lengths(k, v, lens)
-    t = torch.tensor(lens, dtype=torch.int32)
-    made = _spy_descriptors(monkeypatch)
-    one = da.decode_attention(q, k, v, t, split=split, block_n=BLOCK, tma=tma, per_program=1)
-    assert (one.float() - da.reference(q, k, v, t)).abs().max().item() < 3e-3
-    for per in (2, 3, 64):
-        got = da.decode_attention(q, k, v, t, split=split, block_n=BLOCK, tma=tma, per_program=per)
-        assert torch.equal(got, one), f"per_program={per}"
-    assert all((m is not None) == tma for m in made)
-    with pytest.raises(ValueError, match="per_program must be >= 1"):
-        da.decode_attention(q, k, v, t, split=split, block_n=BLOCK, per_program=0)
-
-
-def test_splits_per_program_grow_with_the_grid_only():
-    wanted = da.PROGRAMS_WANTED
-    assert da.splits_per_program(batch=1, kv_heads=8, n_splits=16) == 1  # a small grid: one program per split
-    per = da.splits_per_program(batch=64, kv_heads=8, n_splits=32)
-    assert per > 1 and 64 * 8 * -(-32 // per) >= wanted  # a large one: longer programs, still enough of them
-    assert 64 * 8 * -(-32 // (2 * per)) < wanted or 2 * per > 32
-    assert da.splits_per_program(batch=4096, kv_heads=8, n_splits=4) == 4  # never more than a sequence has
-
-
 def test_shape_errors_name_the_problem():
     q, k, v = _inputs(2, 4, 3, 64)
     with pytest.raises(ValueError, match="kv_heads must divide heads"):

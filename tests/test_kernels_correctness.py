@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kernels import log_softmax, matmul, mean, rms_norm
-from kernels.matmul import BUCKET_EDGES, CANDIDATES, POLICIES, WIDE_N, select_config
+from kernels.matmul import BUCKET_EDGES, BY_NAME, CANDIDATES, POLICIES, WIDE_N, config_edges, select_config, waves
 from kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
 
 MM = importlib.import_module("kernels.matmul")
@@ -86,14 +86,30 @@ def test_matmul_config_policy_never_leaves_the_invariance_class():
     assert len(fixed) == 1, f"the fixed policy depends on M: {fixed}"
     fp32 = {select_config(m, 4096, 4096, "fp32", p) for m in ms for p in POLICIES}
     assert len(fp32) == 1, "fp32 must use one config for every M"
-    # The bucketed policy changes config only at its bucket edges, and N picks the wider tile from WIDE_N.
-    for lo, hi in zip((1,) + tuple(e + 1 for e in BUCKET_EDGES), BUCKET_EDGES + (8192,)):
+    # Up to the last bucket the policy changes config only at its bucket edges, and N picks the wider tile from WIDE_N.
+    for lo, hi in zip((1,) + tuple(e + 1 for e in BUCKET_EDGES[:-1]), BUCKET_EDGES):
         for n in (4096, WIDE_N):
             assert select_config(lo, n, 4096) == select_config(hi, n, 4096), f"M {lo}..{hi}, N {n}"
     assert select_config(1, 4096, 4096).name == "tma-16x32x128-w4-s6"  # GEMV-like: 16-row tiles, many programs
     assert select_config(16, 14336, 4096).name == "tma-16x64x128-w4-s4"
     assert select_config(17, 4096, 4096).name == "tma-64x32x256-w4-s4"
     assert select_config(8192, 4096, 4096).name == "tma-128x256x64-w8-s4"
+
+
+def test_large_m_tile_follows_the_waves_on_the_sms():
+    wide, narrow = "tma-128x256x64-w8-s4", "tma-128x128x64-w8-s5"
+    pick = lambda m, n, sms=132: select_config(m, n, 4096, "bf16", sms=sms).name  # noqa: E731
+    # N 14336 on 132 SMs: M 1024 is 448 wide tiles (4 waves, the last a third full) or 896 narrow ones (7 waves).
+    assert waves(1024, 14336, BY_NAME[wide], 132) == 4 and waves(1024, 14336, BY_NAME[narrow], 132) == 7
+    assert pick(1024, 14336) == narrow and pick(2048, 14336) == wide and pick(8192, 14336) == wide
+    assert pick(1024, 4096) == wide  # 128 tiles: one wave, nearly full
+    assert pick(1152, 4096) == narrow  # 144 wide tiles: a second wave of 12
+    assert pick(1024, 14336, sms=112) == wide  # 448 tiles on 112 SMs: 4 full waves
+    # config_edges lists exactly the M values after which the choice changes, small-M buckets included.
+    edges = config_edges(14336, 4096, max_m=4096, sms=132)
+    assert set(BUCKET_EDGES) - {128} <= set(edges) and 1024 in edges  # 65-128 and 129-256 share the wide tile
+    for m in range(1, 4096):
+        assert (pick(m, 14336) != pick(m + 1, 14336)) == (m in edges), m
     with pytest.raises(ValueError, match="policy 'fast'"):
         select_config(1, 64, 64, "bf16", "fast")
 

@@ -1,14 +1,12 @@
 """Batch invariance on the GPU: our kernels must be bitwise batch-invariant; the vendor's are audited.
 
 - test_<kernel>_invariant: a row computed alone equals, bit for bit, the same row inside batches of
-  sizes up to 8192 (every size to 16, then 2^k - 1, 2^k, 2^k + 1, and the matmul config-bucket edges),
+  sizes up to 8192 (every size to 16, then 2^k - 1, 2^k, 2^k + 1, and every M where the matmul config changes),
   at the first, middle and last position. A difference fails the test with the first failing
   size/position and the largest difference.
 - test_attention_invariant: a prompt's causal prefill attention (kernels.attention, GQA) alone and
   inside batches of 1..64 prompts padded after it; a decode step through the routed SDPA with
   padding holes against the sequence alone.
-- test_decode_attention_splits_per_program: the decode kernel walking one split per program and several
-  (a speed choice by grid size) gives the same bits.
 - test_batch_invariant_mode: inside `batch_invariant()`, torch's mm / addmm / F.linear / bmm / softmax /
   log_softmax / mean / sum / F.layer_norm / F.rms_norm / SDPA on CUDA give our kernels' bits and are
   batch-invariant; on exit the CUDA kernels that were registered before are back.
@@ -27,11 +25,10 @@ import torch.nn.functional as F
 
 from kernels.attention import attention
 from kernels.batch_invariant import batch_invariant, is_active
-from kernels.decode_attention import decode_attention
 from kernels.layer_norm import layer_norm
 from kernels.invariance import bitwise_equal, check_batch_invariance, edge_sizes
 from kernels.log_softmax import log_softmax, softmax
-from kernels.matmul import BUCKET_EDGES, matmul
+from kernels.matmul import BUCKET_EDGES, config_edges, matmul
 from kernels.mean import mean
 from kernels.rms_norm import rms_norm
 
@@ -72,7 +69,7 @@ def _assert_invariant(result):
 )
 def test_matmul_invariant(cuda, k, n, dtype):
     w = _weight(k, n, dtype)
-    sizes = edge_sizes(MAX_TOKENS, edges=BUCKET_EDGES)
+    sizes = edge_sizes(MAX_TOKENS, edges=config_edges(n, k, dtype, MAX_TOKENS))  # every M where the config changes
     result = check_batch_invariance(lambda x: matmul(x, w), _row(k, dtype), max_batch=MAX_TOKENS, sizes=sizes,
                                     name=f"matmul k{k} n{n} {dtype}")
     _assert_invariant(result)
@@ -123,22 +120,6 @@ def test_attention_invariant(cuda, length):
                                                   enable_gqa=True)[pos]
             ref = F.scaled_dot_product_attention(q[:1, :, -1:], k[:1, :, :length], v[:1, :, :length], enable_gqa=True)[0]
         assert bitwise_equal(step, ref), f"decode step over {length} keys in a batch of {size} differs"
-
-
-@pytest.mark.parametrize("heads,kv_heads", [(32, 8), (32, 32)], ids=["gqa", "mha"])
-def test_decode_attention_splits_per_program(cuda, heads, kv_heads):
-    # Sequences of one batch walked one split per program (a batch of one's grid) and several per program (a large
-    # batch's): lengths inside the first split, at a split edge, mid-split and the whole cache.
-    lens = torch.tensor([1, 128, 1000, 4097, 12345, 16384], dtype=torch.int32, device="cuda")
-    shape = (len(lens), kv_heads, 16384, 128)
-    q = torch.randn((len(lens), heads, 128), device="cuda", generator=_gen(21)).to(torch.bfloat16)
-    k = torch.randn(shape, device="cuda", generator=_gen(22)).to(torch.bfloat16)
-    v = torch.randn(shape, device="cuda", generator=_gen(23)).to(torch.bfloat16)
-    one = decode_attention(q, k, v, lens, per_program=1)
-    for per in (2, 3, 16):
-        got = decode_attention(q, k, v, lens, per_program=per)
-        assert bitwise_equal(got, one), f"{per} splits per program: max |diff| " \
-            f"{(got.float() - one.float()).abs().max().item():.3e}"
 
 
 # ------------------------------------------------------------------------------------------ the context manager
