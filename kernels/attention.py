@@ -17,7 +17,9 @@ boolean, additive), and the compiler lays the softmax out differently in each, s
 result depends on that layout may decide a bit: the row sums of the softmax weights are an MMA with a
 tile of ones (the tensor core's order, the same in every variant; a tl.sum would follow the layout),
 the row max is exact in any order, and no multiply-add is contracted into one rounding (FP fusion
-off), so an `is_causal` call and a boolean-mask call compute the same bits. Masked scores are set to -inf before the softmax, so a
+off), so an `is_causal` call and a boolean-mask call compute the same bits. Without a mask, the key blocks
+that every query of a program sees whole (before its causal diagonal, inside kv_len) skip the masking step,
+which would select each of their scores unchanged. Masked scores are set to -inf before the softmax, so a
 masked key adds exactly 0 to the sums, and key blocks past a sequence's last visible key change
 nothing (the running max stays, the scale is exp2(0) = 1, the added terms are 0). The arithmetic for
 a query therefore depends only on its own row, the keys and values at the positions it sees, and
@@ -76,11 +78,43 @@ def _attention_kernel(
     hi = kv_len
     if CAUSAL:  # keys past this block's last query are masked for every row: skipping them changes no bit
         hi = tl.minimum(kv_len, (pid_m + 1) * BLOCK_Q)
-    for n0 in range(0, hi, BLOCK_K):  # always from key 0 upwards, one BLOCK_K at a time
-        offs = n0 + offs_n
-        kmask = offs < kv_len
+    # Key blocks every query of this program sees whole (no mask to load, inside kv_len, wholly before the causal
+    # diagonal) skip the masking: for them it selects every score as it is, so the bits are those of the masked step.
+    whole = 0
+    if MASK_KIND == 0:
+        whole = (kv_len // BLOCK_K) * BLOCK_K
+        if CAUSAL:
+            whole = tl.minimum(whole, pid_m * BLOCK_Q // BLOCK_K * BLOCK_K)
+    for n0 in range(0, whole, BLOCK_K):  # always from key 0 upwards, one BLOCK_K at a time
+        m_i, l_i, acc = _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
+                                stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
+                                False, MASK_KIND, CAUSAL, DOT_PRECISION, BLOCK_K, ROWSUM_N)
+    for n0 in range(whole, hi, BLOCK_K):
+        m_i, l_i, acc = _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
+                                stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
+                                True, MASK_KIND, CAUSAL, DOT_PRECISION, BLOCK_K, ROWSUM_N)
+
+    l_safe = tl.where(l_i > 0, l_i, 1.0)
+    o = acc / l_safe[:, None]
+    o_ptrs = Out + b * stride_ob + h * stride_oh + offs_m[:, None].to(tl.int64) * stride_om + offs_d[None, :]
+    tl.store(o_ptrs, o.to(Out.dtype.element_ty), mask=qmask[:, None])
+
+
+@triton.jit
+def _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
+            stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
+            MASKED: tl.constexpr, MASK_KIND: tl.constexpr, CAUSAL: tl.constexpr, DOT_PRECISION: tl.constexpr,
+            BLOCK_K: tl.constexpr, ROWSUM_N: tl.constexpr):
+    """One online-softmax step over keys n0 .. n0 + BLOCK_K: the running max, row sums and output after it. MASKED
+    applies the key range, the causal diagonal and the mask; without it every score counts."""
+    offs = n0 + offs_n
+    kmask = offs < kv_len
+    if MASKED:
         k = tl.load(k_base + offs[:, None].to(tl.int64) * stride_kn + offs_d[None, :], mask=kmask[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * qk_scale  # log2 domain
+    else:
+        k = tl.load(k_base + offs[:, None].to(tl.int64) * stride_kn + offs_d[None, :])
+    s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * qk_scale  # log2 domain
+    if MASKED:
         seen = kmask[None, :] & qmask[:, None]
         if CAUSAL:
             seen = seen & (offs[None, :] <= offs_m[:, None])
@@ -91,23 +125,21 @@ def _attention_kernel(
             bias = tl.load(m_base + offs[None, :] * stride_mn, mask=seen, other=0.0).to(tl.float32)
             s = s + bias * 1.4426950408889634
         s = tl.where(seen, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows that have seen nothing yet
-        alpha = tl.exp2(m_i - m_safe)
-        p = tl.exp2(s - m_safe[:, None]).to(Q.dtype.element_ty)  # the weights the values are multiplied with
-        # the row sums as an MMA (every column of p @ ones is the row sum): its order is the tensor core's, the
-        # same in every variant of this kernel; tl.sum's order follows the layout the compiler picks for p,
-        # which differs between the mask kinds. The max over equal columns is exact.
-        ones = tl.full([BLOCK_K, ROWSUM_N], 1.0, Q.dtype.element_ty)
-        l_i = l_i * alpha + tl.max(tl.dot(p, ones, input_precision=DOT_PRECISION), 1)
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows that have seen nothing yet
+    alpha = tl.exp2(m_i - m_safe)
+    p = tl.exp2(s - m_safe[:, None]).to(q.dtype)  # the weights the values are multiplied with
+    # the row sums as an MMA (every column of p @ ones is the row sum): its order is the tensor core's, the
+    # same in every variant of this kernel; tl.sum's order follows the layout the compiler picks for p,
+    # which differs between the mask kinds. The max over equal columns is exact.
+    ones = tl.full([BLOCK_K, ROWSUM_N], 1.0, q.dtype)
+    l_i = l_i * alpha + tl.max(tl.dot(p, ones, input_precision=DOT_PRECISION), 1)
+    if MASKED:
         v = tl.load(v_base + offs[:, None].to(tl.int64) * stride_vn + offs_d[None, :], mask=kmask[:, None], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
-        m_i = m_new
-
-    l_safe = tl.where(l_i > 0, l_i, 1.0)
-    o = acc / l_safe[:, None]
-    o_ptrs = Out + b * stride_ob + h * stride_oh + offs_m[:, None].to(tl.int64) * stride_om + offs_d[None, :]
-    tl.store(o_ptrs, o.to(Out.dtype.element_ty), mask=qmask[:, None])
+    else:
+        v = tl.load(v_base + offs[:, None].to(tl.int64) * stride_vn + offs_d[None, :])
+    acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
+    return m_new, l_i, acc
 
 
 def _check(q, k, v):

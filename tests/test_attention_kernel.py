@@ -62,17 +62,24 @@ def test_bitwise_batch_invariant_and_position_independent_of_the_batch_index():
     assert result.invariant, result.summary()
 
 
-def test_alone_with_is_causal_and_padded_with_a_bool_mask_give_the_same_bits():
+@pytest.mark.parametrize("block", [64, 16], ids=["module-blocks", "small-blocks"])
+def test_alone_with_is_causal_and_padded_with_a_bool_mask_give_the_same_bits(block):
     """HF's two calls for one prompt: alone (is_causal, no mask) and inside a right-padded batch (a boolean
-    causal-and-padding mask over a longer kv_len, other sequences beside it)."""
+    causal-and-padding mask over a longer kv_len, other sequences beside it). With 16-token blocks the prompt alone
+    has key blocks that skip the masking (before the diagonal), which the padded batch masks."""
     length, padded = 37, 70
     q, k, v = _inputs(3, 4, 2, padded, padded, seed=6)
-    alone = att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], causal=True)
+    blocks = dict(block_m=block, block_n=block)
+    alone = att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], causal=True, **blocks)
     lens = torch.tensor([padded, length, 50])
     keys = torch.arange(padded)[None, :] < lens[:, None]
     mask = torch.ones(padded, padded, dtype=torch.bool).tril()[None, None] & keys[:, None, None, :]
-    batch = att.attention(q, k, v, mask)
+    batch = att.attention(q, k, v, mask, **blocks)
     assert torch.equal(batch[1:2, :, :length], alone)
+    unmasked = att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], **blocks)  # no mask at all
+    everything = torch.ones(length, length, dtype=torch.bool)
+    assert torch.equal(att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], everything, **blocks),
+                       unmasked)
 
 
 _COMPILE_FOR_SM90 = """
