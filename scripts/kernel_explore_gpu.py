@@ -18,8 +18,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   whole tensor and a same-size device copy.
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
-- prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and the kernel
-  before the row-sum fix (.abrepo/attention_before_fix.py, if present) against now.
+- prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and an earlier kernel
+  ($KX_PREFILL_BEFORE, else .abrepo/attention_before_fix.py, if present) against now, bits included.
 
 Writes $OUT/kernel_explore.json; prints a short table last.
 """
@@ -516,18 +516,21 @@ PREFILL_CONFIGS = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 64, 8, 3), (128, 128, 
                    (128, 64, 4, 3))
 
 
-def _load_before_fix():
-    path = Path(__file__).resolve().parents[1] / ".abrepo" / "attention_before_fix.py"
+def _load_before():
+    """An earlier kernels/attention.py to time beside the current one: $KX_PREFILL_BEFORE, else
+    .abrepo/attention_before_fix.py (the kernel before the row-sum fix), if present."""
+    path = Path(os.environ.get("KX_PREFILL_BEFORE") or Path(__file__).resolve().parents[1] / ".abrepo" /
+                "attention_before_fix.py")
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location("attention_before_fix", path)
+    spec = importlib.util.spec_from_file_location("attention_before", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def part_prefill(bench, rows):
-    before = _load_before_fix()
+    before = _load_before()
     shapes = [(1, 32, 32, 1024, 128), (1, 32, 32, 4096, 128), (1, 32, 32, 8192, 128), (4, 32, 8, 2048, 128)]
     configs = PREFILL_CONFIGS
     if SMOKE:
@@ -542,7 +545,9 @@ def part_prefill(bench, rows):
         rows.append(dict(part="prefill", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
         if before is not None:
             t_b = bench(lambda: before.attention(q, k, v, causal=True))
-            rows.append(dict(part="prefill", shape=shape, variant="before-fix-64x64", ms=t_b, ratio=t_ref / t_b))
+            same = torch.equal(before.attention(q, k, v, causal=True), attn.attention(q, k, v, causal=True))
+            rows.append(dict(part="prefill", shape=shape, variant="before-64x64", ms=t_b, ratio=t_ref / t_b,
+                             bits_equal_now=same))
         for bm, bn, w, st in configs:
             vname = f"m{bm}-n{bn}-w{w}-st{st}"
             try:
@@ -574,6 +579,12 @@ def summary(rows) -> list[str]:
         b, c = best[key], cur.get(key)
         lines.append(f"{key[0]:<8} {key[1]:<28} now {c['ratio'] if c else float('nan'):5.2f}x  best {b['ratio']:5.2f}x "
                      f"{b['variant']}")
+    for r in rows:
+        if r["part"] == "prefill" and r["variant"] == "before-64x64":
+            now = cur.get(("prefill", r["shape"]))
+            lines.append(f"prefill {r['shape']:<24} before {r['ratio']:.2f}x ({r['ms']:.3f} ms) now "
+                         f"{now['ratio'] if now else float('nan'):.2f}x ({now['ms'] if now else float('nan'):.3f} ms), "
+                         f"bits equal: {r['bits_equal_now']}")
     decode = [r for r in rows if r["part"] == "decode" and r.get("ratio") and r["variant"] != "sdpa"]
     for variant in sorted({r["variant"] for r in decode}):
         got = sorted(r["ratio"] for r in decode if r["variant"] == variant)
