@@ -17,9 +17,9 @@ boolean, additive), and the compiler lays the softmax out differently in each, s
 result depends on that layout may decide a bit: the row sums of the softmax weights are an MMA with a
 tile of ones (the tensor core's order, the same in every variant; a tl.sum would follow the layout),
 the row max is exact in any order, and no multiply-add is contracted into one rounding (FP fusion
-off), so an `is_causal` call and a boolean-mask call compute the same bits. Without a mask, the key blocks
-that every query of a program sees whole (before its causal diagonal, inside kv_len) skip the masking step,
-which would select each of their scores unchanged. Masked scores are set to -inf before the softmax, so a
+off), so an `is_causal` call and a boolean-mask call compute the same bits. Without a mask and from
+WHOLE_BLOCKS_FROM key blocks on, the key blocks that every query of a program sees whole (before its causal
+diagonal, inside kv_len) skip the masking step, which would select each of their scores unchanged. Masked scores are set to -inf before the softmax, so a
 masked key adds exactly 0 to the sums, and key blocks past a sequence's last visible key change
 nothing (the running max stays, the scale is exp2(0) = 1, the added terms are 0). The arithmetic for
 a query therefore depends only on its own row, the keys and values at the positions it sees, and
@@ -42,6 +42,10 @@ NUM_STAGES = 2
 LOG2E = 1.4426950408889634
 ROWSUM_N = 16  # columns of the ones tile the row sums are taken with (the smallest tl.dot N)
 MASK_KINDS = {"none": 0, "bool": 1, "additive": 2}
+# Without a mask, from this many key blocks on, the blocks every query of a program sees whole skip the masking step:
+# 5-18% faster from 512 keys on an H200, and 5-10% slower at 32-128 keys, where a second loop costs more than it saves
+# (docs/perf-notes.md section 32). A speed choice only: the skipped step selects every score unchanged.
+WHOLE_BLOCKS_FROM = 4
 
 
 @triton.jit
@@ -55,6 +59,7 @@ def _attention_kernel(
     heads, q_len, kv_len, qk_scale,
     GROUP: tl.constexpr, MASK_KIND: tl.constexpr, CAUSAL: tl.constexpr, DOT_PRECISION: tl.constexpr,
     HEAD_DIM: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_K: tl.constexpr, ROWSUM_N: tl.constexpr,
+    WHOLE_BLOCKS: tl.constexpr,  # walk the key blocks every query sees whole without the masking step
 ):
     pid_m = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
@@ -81,14 +86,14 @@ def _attention_kernel(
     # Key blocks every query of this program sees whole (no mask to load, inside kv_len, wholly before the causal
     # diagonal) skip the masking: for them it selects every score as it is, so the bits are those of the masked step.
     whole = 0
-    if MASK_KIND == 0:
+    if WHOLE_BLOCKS:  # no mask, and keys enough for it to pay (see attention())
         whole = (kv_len // BLOCK_K) * BLOCK_K
         if CAUSAL:
             whole = tl.minimum(whole, pid_m * BLOCK_Q // BLOCK_K * BLOCK_K)
-    for n0 in range(0, whole, BLOCK_K):  # always from key 0 upwards, one BLOCK_K at a time
-        m_i, l_i, acc = _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
-                                stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
-                                False, MASK_KIND, CAUSAL, DOT_PRECISION, BLOCK_K, ROWSUM_N)
+        for n0 in range(0, whole, BLOCK_K):  # always from key 0 upwards, one BLOCK_K at a time
+            m_i, l_i, acc = _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
+                                    stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
+                                    False, MASK_KIND, CAUSAL, DOT_PRECISION, BLOCK_K, ROWSUM_N)
     for n0 in range(whole, hi, BLOCK_K):
         m_i, l_i, acc = _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l_i, acc,
                                 stride_kn, stride_vn, stride_mn, kv_len, qk_scale,
@@ -216,6 +221,7 @@ def attention(
         GROUP=heads // kv_heads, MASK_KIND=kind, CAUSAL=bool(causal),
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",  # fp32: no TF32, as torch's SDPA
         HEAD_DIM=head_dim, BLOCK_Q=block_m, BLOCK_K=block_n, ROWSUM_N=ROWSUM_N,
+        WHOLE_BLOCKS=kind == MASK_KINDS["none"] and kv_len >= WHOLE_BLOCKS_FROM * block_n,
         num_warps=num_warps, num_stages=num_stages,
         enable_fp_fusion=False,  # no a*b+c contracted in one variant and rounded twice in another
     )

@@ -531,7 +531,7 @@ def _load_before():
 
 def part_prefill(bench, rows):
     before = _load_before()
-    shapes = [(1, 32, 32, 1024, 128), (1, 32, 32, 4096, 128), (1, 32, 32, 8192, 128), (4, 32, 8, 2048, 128)]
+    shapes = [(1, 32, 32, n, 128) for n in (64, 128, 256, 512, 1024, 4096, 8192)] + [(4, 32, 8, 2048, 128)]
     configs = PREFILL_CONFIGS
     if SMOKE:
         shapes, configs = [(1, 2, 2, 40, 16)], ((16, 16, 4, 2),)

@@ -28,8 +28,10 @@ def _err(got, ref):
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float16, 3e-3), (torch.float32, 1e-5)], ids=["fp16", "fp32"])
-@pytest.mark.parametrize("q_len,kv_len,causal", [(37, 37, True), (5, 40, True), (1, 70, False), (33, 20, False)],
-                         ids=["prefill-causal", "chunk-causal", "decode", "more-queries"])
+@pytest.mark.parametrize("q_len,kv_len,causal",
+                         [(37, 37, True), (5, 40, True), (1, 70, False), (33, 20, False), (70, 70, True), (20, 80, False)],
+                         ids=["prefill-causal", "chunk-causal", "decode", "more-queries", "whole-blocks-causal",
+                              "whole-blocks"])  # the last two: kv_len >= WHOLE_BLOCKS_FROM blocks of 16
 def test_matches_reference(dtype, tol, q_len, kv_len, causal):
     q, k, v = _inputs(2, 4, 2, q_len, kv_len, dtype=dtype)
     got = att.attention(q, k, v, causal=causal, block_m=16, block_n=16)
@@ -66,12 +68,14 @@ def test_bitwise_batch_invariant_and_position_independent_of_the_batch_index():
 def test_alone_with_is_causal_and_padded_with_a_bool_mask_give_the_same_bits(block):
     """HF's two calls for one prompt: alone (is_causal, no mask) and inside a right-padded batch (a boolean
     causal-and-padding mask over a longer kv_len, other sequences beside it). With 16-token blocks the prompt alone
-    has key blocks that skip the masking (before the diagonal), which the padded batch masks."""
-    length, padded = 37, 70
+    has key blocks that skip the masking (before the diagonal; kv_len >= WHOLE_BLOCKS_FROM blocks), which the padded
+    batch masks."""
+    length, padded = 77, 100
+    assert length >= att.WHOLE_BLOCKS_FROM * 16
     q, k, v = _inputs(3, 4, 2, padded, padded, seed=6)
     blocks = dict(block_m=block, block_n=block)
     alone = att.attention(q[1:2, :, :length], k[1:2, :, :length], v[1:2, :, :length], causal=True, **blocks)
-    lens = torch.tensor([padded, length, 50])
+    lens = torch.tensor([padded, length, 90])
     keys = torch.arange(padded)[None, :] < lens[:, None]
     mask = torch.ones(padded, padded, dtype=torch.bool).tril()[None, None] & keys[:, None, None, :]
     batch = att.attention(q, k, v, mask, **blocks)
