@@ -19,9 +19,9 @@ tile of ones (the tensor core's order, the same in every variant; a tl.sum would
 the row max is exact in any order, and no multiply-add is contracted into one rounding (FP fusion
 off), so an `is_causal` call and a boolean-mask call compute the same bits. Without a mask and from
 WHOLE_BLOCKS_FROM key blocks on, the key blocks that every query of a program sees whole (before its causal
-diagonal, inside kv_len) skip the masking step, which would select each of their scores unchanged. Masked scores are set to -inf before the softmax, so a
-masked key adds exactly 0 to the sums, and key blocks past a sequence's last visible key change
-nothing (the running max stays, the scale is exp2(0) = 1, the added terms are 0). The arithmetic for
+diagonal, inside kv_len) skip the masking step, which would select each of their scores unchanged. Masked
+scores are set to -inf before the softmax, so a masked key adds exactly 0 to the sums, and key blocks
+past a sequence's last visible key change nothing (the running max stays, the scale is exp2(0) = 1, the added terms are 0). The arithmetic for
 a query therefore depends only on its own row, the keys and values at the positions it sees, and
 where those positions sit: a sequence gives the same bits alone and inside a padded batch when its
 tokens keep their positions (padding after the sequence). A query that sees no key gets zeros.
@@ -43,8 +43,8 @@ LOG2E = 1.4426950408889634
 ROWSUM_N = 16  # columns of the ones tile the row sums are taken with (the smallest tl.dot N)
 MASK_KINDS = {"none": 0, "bool": 1, "additive": 2}
 # Without a mask, from this many key blocks on, the blocks every query of a program sees whole skip the masking step:
-# 5-18% faster from 512 keys on an H200, and 5-10% slower at 32-128 keys, where a second loop costs more than it saves
-# (docs/perf-notes.md section 32). A speed choice only: the skipped step selects every score unchanged.
+# 4-22% faster from 256 keys on an H200 and an H100, and 5-10% slower at 32-128 keys, where a second loop costs more
+# than it saves (docs/perf-notes.md sections 32-33). A speed choice only: the skipped step selects every score as is.
 WHOLE_BLOCKS_FROM = 4
 
 

@@ -84,8 +84,9 @@ BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N
 )
 # Above the last bucket: 128x256 tiles, or 128x128 where the 128x256 grid would leave its last wave mostly idle. Either
 # tile fills an SM's shared memory (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and a wave of
-# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave (H200, bf16, four (M, N) points, 0.53-0.55: section 29 of
-# docs/perf-notes.md). The narrow tile is taken only where the model says it saves more than WAVE_MARGIN.
+# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave (H200, bf16: 0.53-0.55 at four (M, N) points, section 29 of
+# docs/perf-notes.md; 0.52-0.56 at 30 of 33 more, section 30). The narrow tile is taken only where the model says it
+# saves more than WAVE_MARGIN.
 LARGE_M_TILE = "tma-128x256x64-w8-s4"
 LARGE_M_NARROW_TILE = "tma-128x128x64-w8-s5"
 NARROW_WAVE_COST = 0.54
@@ -111,7 +112,7 @@ def sm_count(device=None) -> int:
     """Streaming multiprocessors of a CUDA device (the current one by default); DEFAULT_SMS for any other device."""
     import torch
 
-    if device is not None and torch.device(device).type != "cuda" or not torch.cuda.is_available():
+    if (device is not None and torch.device(device).type != "cuda") or not torch.cuda.is_available():
         return DEFAULT_SMS
     index = torch.device(device).index if device is not None else None
     return _cuda_sm_count(torch.cuda.current_device() if index is None else index)
