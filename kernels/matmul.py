@@ -131,10 +131,11 @@ def waves(m: int, n: int, config: MatmulConfig, sms: int) -> int:
 
 
 def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY,
-                  sms: int | None = None) -> MatmulConfig:
+                  sms: int | None = None, device=None) -> MatmulConfig:
     """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of M, through the
-    small-M buckets and, above them, the waves each large tile takes on `sms` SMs (default: the current CUDA
-    device's). Every config it returns accumulates in the same order (module doc): a speed choice only."""
+    small-M buckets and, above them, the waves each large tile takes on `sms` SMs (default: those of `device`, or
+    of the current CUDA device; asked only above the buckets). Every config it returns accumulates in the same
+    order (module doc): a speed choice only."""
     if policy not in POLICIES:
         raise ValueError(f"kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
     name = dtype_name(dtype)
@@ -145,7 +146,7 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
     for largest, narrow, wide in BUCKETS:
         if m <= largest:
             return BY_NAME[wide if n >= WIDE_N else narrow]
-    sms = sms or sm_count()
+    sms = sms or sm_count(device)
     wide, narrow = BY_NAME[LARGE_M_TILE], BY_NAME[LARGE_M_NARROW_TILE]
     if waves(m, n, narrow, sms) * NARROW_WAVE_COST < waves(m, n, wide, sms) * (1 - WAVE_MARGIN):
         return narrow
@@ -287,8 +288,7 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
         if bias is not None:
             out += bias
         return out.reshape(*lead, n)
-    config = config or select_config(m, n, k, name, policy, sm_count(a.device))
-    _launch(a2[None], b[None], out[None], bias, config, name)
+    _launch(a2[None], b[None], out[None], bias, config or select_config(m, n, k, name, policy, device=a.device), name)
     return out.reshape(*lead, n)
 
 
@@ -345,7 +345,7 @@ def bmm(a, b, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLIC
         return out
     if k == 0:
         return out.zero_()
-    _launch(a, b, out, None, config or select_config(m, n, k, name, policy, sm_count(a.device)), name)
+    _launch(a, b, out, None, config or select_config(m, n, k, name, policy, device=a.device), name)
     return out
 
 

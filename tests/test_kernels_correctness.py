@@ -107,6 +107,7 @@ def test_large_m_tile_follows_the_waves_on_the_sms():
     assert pick(1024, 4096) == wide  # 128 tiles: one wave, nearly full
     assert pick(1152, 4096) == narrow  # 144 wide tiles: a second wave of 12
     assert pick(1024, 14336, sms=112) == wide  # 448 tiles on 112 SMs: 4 full waves
+    assert select_config(1024, 14336, 4096, device="cpu").name == narrow  # no CUDA device: DEFAULT_SMS (132)
     # config_edges lists exactly the M values after which the choice changes, small-M buckets included.
     edges = config_edges(14336, 4096, max_m=4096, sms=132)
     assert set(BUCKET_EDGES) - {128} <= set(edges) and 1024 in edges  # 65-128 and 129-256 share the wide tile
