@@ -463,6 +463,24 @@ def _config_name(split, bn, w, st, tma=False) -> str:
     return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
 
 
+# The combine fused into the split kernel (the last split to finish combines) against the kernel with a second,
+# combine launch ($KX_DECODE_BEFORE, else .abrepo/decode_before_fuse.py), and split rules that the cheaper combine
+# may now afford (more, shorter splits), each with the module's stages (None).
+DECODE_FUSED_CONFIGS = tuple((rule, 64, 4, None) for rule in (
+    da.SPLIT, da.SplitRule(64, 1024, 16), da.SplitRule(64, 1024, 32), da.SplitRule(128, 1024, 32)))
+FUSED_REPEATS = 3 if SMOKE else 50  # calls per shape whose bits must all equal the first call's (the count's race)
+
+
+def _load_decode_before():
+    path = Path(os.environ.get("KX_DECODE_BEFORE") or Path(__file__).resolve().parents[1] / ".abrepo" /
+                "decode_before_fuse.py")
+    return _load_module("decode_before", path)
+
+
+def part_decode_fused(bench, rows):
+    part_decode(bench, rows, DECODE_FUSED_CONFIGS, before=_load_decode_before(), repeats=FUSED_REPEATS)
+
+
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
 
@@ -471,7 +489,9 @@ def part_decode_tma(bench, rows):
     part_decode(bench, rows, DECODE_TMA_CONFIGS)
 
 
-def part_decode(bench, rows, configs=DECODE_CONFIGS):
+def part_decode(bench, rows, configs=DECODE_CONFIGS, before=None, repeats=0):
+    """`before`: an earlier kernels/decode_attention.py, timed as variant "before" with its bits against the current
+    default's; `repeats`: the default called that many more times, its bits against its first call's."""
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
 
     shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
@@ -490,6 +510,16 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS):
                 t_ref = bench(lambda: da.torch_sdpa(q, k, v))
                 rows.append(dict(part="decode", shape=shape, variant="sdpa", ms=t_ref, ratio=1.0))
                 default = da.decode_attention(q, k, v, lens)  # the module's own choice: the bits to keep
+                if repeats:
+                    again = [torch.equal(da.decode_attention(q, k, v, lens), default) for _ in range(repeats)]
+                    rows.append(dict(part="decode-repeat", shape=shape, calls=repeats, equal=sum(again)))
+                if before is not None:
+                    out_b, work_b = torch.empty_like(q), before.workspace(q, length)
+                    fn_b = lambda: before.decode_attention(q, k, v, lens, out=out_b, work=work_b,  # noqa: E731
+                                                           check_lens=False)
+                    fn_b()
+                    rows.append(dict(part="decode", shape=shape, variant="before", ms=(t := bench(fn_b)),
+                                     ratio=t_ref / t, bits_equal_default=torch.equal(out_b, default)))
                 for split, bn, w, st, *tma in configs:
                     tma = bool(tma and tma[0])
                     vname = _config_name(split, bn, w, st, tma)
@@ -516,17 +546,23 @@ PREFILL_CONFIGS = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 64, 8, 3), (128, 128, 
                    (128, 64, 4, 3))
 
 
+def _load_module(name: str, path: Path):
+    """A kernel module from a file outside the package (an earlier version kept for comparison), or None."""
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # a dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_before():
     """An earlier kernels/attention.py to time beside the current one: $KX_PREFILL_BEFORE, else
     .abrepo/attention_before_fix.py (the kernel before the row-sum fix), if present."""
     path = Path(os.environ.get("KX_PREFILL_BEFORE") or Path(__file__).resolve().parents[1] / ".abrepo" /
                 "attention_before_fix.py")
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("attention_before", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_module("attention_before", path)
 
 
 def part_prefill(bench, rows):
@@ -591,6 +627,17 @@ def summary(rows) -> list[str]:
         same = [r.get("bits_equal_default") for r in decode if r["variant"] == variant]
         lines.append(f"decode {variant:<28} min {got[0]:.2f} median {got[len(got) // 2]:.2f} >= 1.0 on "
                      f"{sum(x >= 1.0 for x in got)}/{len(got)}; bits = default's on {sum(x is True for x in same)}")
+    befores = {r["shape"]: r for r in decode if r["variant"] == "before"}
+    for shape, b in befores.items():
+        now = next((r for r in decode if r["shape"] == shape and r["variant"] == _config_name(da.SPLIT, 64, 4, None)),
+                   None)
+        best = max((r for r in decode if r["shape"] == shape), key=lambda r: r["ratio"])
+        lines.append(f"decode {shape:<26} before {b['ratio']:.2f}x now {now['ratio'] if now else float('nan'):.2f}x "
+                     f"(bits {'=' if b['bits_equal_default'] else '!='}), best {best['ratio']:.2f}x {best['variant']}")
+    repeats = [r for r in rows if r["part"] == "decode-repeat"]
+    if repeats:
+        lines.append(f"decode repeated calls with the first call's bits: {sum(r['equal'] for r in repeats)} of "
+                     f"{sum(r['calls'] for r in repeats)}")
     means = [r for r in rows if r["part"] == "mean" and r.get("pct_of_copy")]
     for shape in dict.fromkeys(r["shape"] for r in means):
         here = {r["variant"]: r for r in means if r["shape"] == shape}
@@ -616,7 +663,7 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma,
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-fused": part_decode_fused,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
