@@ -19,12 +19,10 @@ other sequences or the cache capacity. A short cache gets short splits, so a bat
 GPU; a long one gets long splits, so the combine stays small (measured on an H200, docs/perf-notes.md
 section 22: no single fixed split was within 0.67x of SDPA on every suite shape). Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
 all the query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial
-output and its log-sum-exp. The last program of a (sequence, kv head) to finish (counted with an atomic
-add on a per-call counter, which it then sets back to 0) combines that sequence's splits for the group's heads in
-order 0, 1, 2, ... There is no second kernel: at batch 64 and short caches a separate combine launch cost 5-10%
-(docs/perf-notes.md section 34). Which program combines depends on timing; what it computes does not. The
-arithmetic done for a sequence depends only on its own length and data: the result is bitwise the same whatever
-the batch size, the other sequences' lengths or the cache capacity.
+output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
+sequence's splits in order 0, 1, 2, ... The arithmetic done for a sequence depends only on its own
+length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
+or the cache capacity.
 
 TMA loads (opt-in, `tma=True`): kernel 1 can load each key and value tile with a bulk TMA copy through a 4-D
 descriptor of the cache (block [1, 1, BLOCK_N, head_dim], Hopper's tensor memory accelerator) instead of
@@ -115,13 +113,12 @@ def _kv_tile(src, n0, offs, offs_d, nmask, stride_n,
 
 @triton.jit
 def _decode_split_kernel(
-    Q, K, V, Lens, Opart, Lse, Count, Out,
+    Q, K, V, Lens, Opart, Lse,
     stride_qb, stride_qh,
     stride_kb, stride_kh, stride_kn,
     stride_vb, stride_vh, stride_vn,
     stride_ob, stride_oh, stride_os,
     stride_lb, stride_lh,
-    stride_outb, stride_outh,
     qk_scale,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
@@ -173,40 +170,42 @@ def _decode_split_kernel(
     l_safe = tl.where(l_i > 0, l_i, 1.0)  # l_i is 0 only in splits past the length, which store nothing
     o = acc / l_safe[:, None]
     lse = m_i + tl.log2(l_safe)
-    o_rows = Opart + b * stride_ob + heads[:, None] * stride_oh + offs_d[None, :]
-    l_rows = Lse + b * stride_lb + heads * stride_lh
-    tl.store(o_rows + split * stride_os, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM))
-    tl.store(l_rows + split, lse, mask=live)
-
-    if start < length:  # the same for every thread of the program
-        n_splits = tl.cdiv(length, split_size)
-        counter = Count + b * tl.num_programs(1) + kvh
-        tl.debug_barrier()  # every thread's partial is stored before the count that publishes it
-        finished = tl.atomic_add(counter, 1, sem="acq_rel")
-        if finished == n_splits - 1:  # the last split of this (sequence, kv head) to finish: combine them all
-            tl.atomic_xchg(counter, 0)  # ready for the next call
-            _combine(o_rows, l_rows, n_splits, stride_os, gmask, gmask[:, None] & (offs_d[None, :] < HEAD_DIM),
-                     Out + b * stride_outb + heads[:, None] * stride_outh + offs_d[None, :])
+    o_ptrs = Opart + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + offs_d[None, :]
+    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM))
+    tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live)
 
 
 @triton.jit
-def _combine(o_rows, l_rows, n_splits, stride_os, gmask, rows_mask, out_ptrs):
-    """out = the splits' partial outputs weighted by their log-sum-exps, taken in order 0, 1, 2, ...: the same for
-    a sequence whatever the batch. The partials are read through L2 (.cg): other programs wrote them."""
-    m = tl.load(l_rows, mask=gmask, other=0.0, cache_modifier=".cg")
-    acc = tl.load(o_rows, mask=rows_mask, other=0.0, cache_modifier=".cg")
+def _decode_combine_kernel(
+    Opart, Lse, Lens, Out,
+    stride_ob, stride_oh, stride_os,
+    stride_lb, stride_lh,
+    stride_outb, stride_outh,
+    HEAD_DIM: tl.constexpr,
+    SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0).to(tl.int64)
+    h = tl.program_id(1).to(tl.int64)
+    length = tl.load(Lens + b)
+    n_splits = tl.cdiv(length, _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK))
+    offs_d = tl.arange(0, HEAD_DIM)
+    o_base = Opart + b * stride_ob + h * stride_oh
+    l_base = Lse + b * stride_lb + h * stride_lh
+
+    m = tl.load(l_base)
+    acc = tl.load(o_base + offs_d)
     denom = tl.exp2(m - m)  # 1.0
-    for s in range(1, n_splits):
-        lse = tl.load(l_rows + s, mask=gmask, other=0.0, cache_modifier=".cg")
-        o = tl.load(o_rows + s * stride_os, mask=rows_mask, other=0.0, cache_modifier=".cg")
+    for s in range(1, n_splits):  # in order: the same for a sequence whatever the batch
+        lse = tl.load(l_base + s)
+        o = tl.load(o_base + s * stride_os + offs_d)
         m_new = tl.maximum(m, lse)
         alpha = tl.exp2(m - m_new)
         w = tl.exp2(lse - m_new)
-        acc = acc * alpha[:, None] + o * w[:, None]
+        acc = acc * alpha + o * w
         denom = denom * alpha + w
         m = m_new
-    out = acc / denom[:, None]
-    tl.store(out_ptrs, out.to(out_ptrs.dtype.element_ty), mask=rows_mask)
+    out = acc / denom
+    tl.store(Out + b * stride_outb + h * stride_outh + offs_d, out.to(Out.dtype.element_ty))
 
 
 def _check(q, k_cache, v_cache, lens):
@@ -247,17 +246,13 @@ def _tma_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor, block_n: int)
     return tma_descriptors(((k_cache, block), (v_cache, block)))
 
 
-def workspace(q: torch.Tensor, capacity: int, split: int | SplitRule = SPLIT, kv_heads: int | None = None,
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The partial outputs, their log-sum-exps and the per-(sequence, kv head) counts of finished splits (zeros;
-    every call leaves them at zero again) for calls with q's batch and heads: allocate once, outside any timed
-    region. `kv_heads` defaults to the heads (MHA); more counters than a call needs do no harm."""
+def workspace(q: torch.Tensor, capacity: int, split: int | SplitRule = SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The partial outputs and log-sum-exps for one call: allocate once, outside any timed region."""
     batch, heads, head_dim = q.shape
     n_splits = _rule(split).max_splits(capacity)
     o_part = torch.empty((batch, heads, n_splits, head_dim), device=q.device, dtype=torch.float32)
     lse = torch.empty((batch, heads, n_splits), device=q.device, dtype=torch.float32)
-    counts = torch.zeros((batch, kv_heads or heads), device=q.device, dtype=torch.int32)
-    return o_part, lse, counts
+    return o_part, lse
 
 
 def decode_attention(
@@ -296,28 +291,33 @@ def decode_attention(
         sm_scale = 1.0 / math.sqrt(head_dim)
     if out is None:
         out = torch.empty_like(q)
-    o_part, lse, counts = work if work is not None else workspace(q, capacity, split, kv_heads)
+    o_part, lse = work if work is not None else workspace(q, capacity, split)
     n_splits = rule.max_splits(capacity)
     if o_part.shape[2] < n_splits:
         raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
-    if counts.shape[0] < batch or counts.shape[1] < kv_heads or counts.dtype != torch.int32 or not counts.is_contiguous():
-        raise ValueError(f"decode_attention: the workspace's counts must be contiguous int32 with at least ({batch}, "
-                         f"{kv_heads}), got {counts.dtype} {tuple(counts.shape)} (make the workspace with workspace())")
     descriptors = _tma_descriptors(k_cache, v_cache, block_n) if tma else None
     k_src, v_src = descriptors if descriptors is not None else (k_cache, v_cache)
     _decode_split_kernel[(batch, kv_heads, n_splits)](
-        q, k_src, v_src, lens, o_part, lse, counts, out,
+        q, k_src, v_src, lens, o_part, lse,
         q.stride(0), q.stride(1),
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
         o_part.stride(0), o_part.stride(1), o_part.stride(2),
         lse.stride(0), lse.stride(1),
-        out.stride(0), out.stride(1),
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         USE_TMA=descriptors is not None,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
+    )
+    _decode_combine_kernel[(batch, heads)](
+        o_part, lse, lens, out,
+        o_part.stride(0), o_part.stride(1), o_part.stride(2),
+        lse.stride(0), lse.stride(1),
+        out.stride(0), out.stride(1),
+        HEAD_DIM=head_dim,
+        SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
+        num_warps=1,
     )
     return out
 

@@ -18,6 +18,7 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   whole tensor and a same-size device copy.
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
+  decode-before: an earlier kernel ($KX_DECODE_BEFORE) against the current one, bits and 50 repeated calls compared.
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and an earlier kernel
   ($KX_PREFILL_BEFORE, else .abrepo/attention_before_fix.py, if present) against now, bits included.
 
@@ -463,22 +464,18 @@ def _config_name(split, bn, w, st, tma=False) -> str:
     return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
 
 
-# The combine fused into the split kernel (the last split to finish combines) against the kernel with a second,
-# combine launch ($KX_DECODE_BEFORE, else .abrepo/decode_before_fuse.py), and split rules that the cheaper combine
-# may now afford (more, shorter splits), each with the module's stages (None).
-DECODE_FUSED_CONFIGS = tuple((rule, 64, 4, None) for rule in (
+# An earlier decode kernel ($KX_DECODE_BEFORE) against the current one with the module's rule, or with rules of
+# more, shorter splits, each with the module's stages (None). The combine fused into the split kernel (commit
+# fd211f4: the last split to finish combines) was measured this way against the two-launch kernel.
+DECODE_BEFORE_CONFIGS = tuple((rule, 64, 4, None) for rule in (
     da.SPLIT, da.SplitRule(64, 1024, 16), da.SplitRule(64, 1024, 32), da.SplitRule(128, 1024, 32)))
-FUSED_REPEATS = 3 if SMOKE else 50  # calls per shape whose bits must all equal the first call's (the count's race)
+BEFORE_REPEATS = 3 if SMOKE else 50  # calls per shape whose bits must all equal the first call's
 
 
-def _load_decode_before():
-    path = Path(os.environ.get("KX_DECODE_BEFORE") or Path(__file__).resolve().parents[1] / ".abrepo" /
-                "decode_before_fuse.py")
-    return _load_module("decode_before", path)
-
-
-def part_decode_fused(bench, rows):
-    part_decode(bench, rows, DECODE_FUSED_CONFIGS, before=_load_decode_before(), repeats=FUSED_REPEATS)
+def part_decode_before(bench, rows):
+    path = os.environ.get("KX_DECODE_BEFORE")
+    before = _load_module("decode_before", Path(path)) if path else None
+    part_decode(bench, rows, DECODE_BEFORE_CONFIGS, before=before, repeats=BEFORE_REPEATS)
 
 
 def part_decode_rules(bench, rows):
@@ -663,7 +660,7 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-fused": part_decode_fused,
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round 9 on one GPU (about 7 minutes): decode attention with the combine fused into the split kernel, against the
+# Round 9 on one GPU (about 7 minutes), as run at commit fd211f4 (the fused combine, since reverted; its part was
+# decode-fused, now decode-before with KX_DECODE_BEFORE): decode attention with the combine fused into the split kernel, against the
 # kernel with a separate combine launch (carry .abrepo: .abrepo/decode_before_fuse.py; bits compared) and split
 # rules with more splits, on the 24 suite shapes, each shape's default also called 50 more times against its first
 # call's bits; on an H100 also the large-M matmul tiles (`--parts matmul-large`). Then the GPU invariance tests of
@@ -14,9 +15,9 @@ GPU=${GPU:?set GPU to the baseline name: H200 or H100-SXM}
 unset TRITON_INTERPRET
 mkdir -p "$OUT/r9"
 chmod u+w baselines/*.json
-parts=decode-fused
-[ "$GPU" = H100-SXM ] && parts=decode-fused,matmul-large
-OUT="$OUT/r9" timeout 230 python3 scripts/kernel_explore_gpu.py --parts "$parts" > "$OUT/r9/explore.txt" 2>&1
+parts=decode-before
+[ "$GPU" = H100-SXM ] && parts=decode-before,matmul-large
+KX_DECODE_BEFORE=.abrepo/decode_before_fuse.py OUT="$OUT/r9" timeout 230 python3 scripts/kernel_explore_gpu.py --parts "$parts" > "$OUT/r9/explore.txt" 2>&1
 timeout 150 python3 -m pytest perf/suite/test_invariance.py perf/suite/test_model_invariance.py \
   -k "attention or mode or (test_model_invariance and not generate)" -p no:cacheprovider -q --gpu "$GPU" \
   > "$OUT/r9/invariance.log" 2>&1

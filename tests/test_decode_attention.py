@@ -127,30 +127,6 @@ def test_lens_at_the_limits_are_accepted():
     assert (out - da.reference(q, k, v, lens)).abs().max().item() < 1e-5
 
 
-def test_a_reused_workspace_counts_from_zero_every_call():
-    """The last split of each (sequence, kv head) combines and sets its count back to 0: a second call with the same
-    workspace (and a batch of a different size in between) gives the same bits, and leaves every count at 0."""
-    q, k, v = _inputs(3, 4, 2, 300, dtype=torch.float16, seed=2)
-    lens = torch.tensor([300, 17, 129], dtype=torch.int32)
-    work = da.workspace(q, 300, RULE, kv_heads=2)
-    first = da.decode_attention(q, k, v, lens, work=work, split=RULE, block_n=BLOCK)
-    assert int(work[2].abs().sum()) == 0
-    da.decode_attention(q[:1], k[:1], v[:1], lens[:1], work=work, split=RULE, block_n=BLOCK)
-    again = da.decode_attention(q, k, v, lens, out=torch.full_like(q, float("nan")), work=work, split=RULE,
-                                block_n=BLOCK)
-    assert torch.equal(first, again)
-    assert int(work[2].abs().sum()) == 0
-
-
-def test_a_workspace_without_counters_for_every_kv_head_is_refused():
-    q, k, v = _inputs(2, 4, 2, 64)
-    o_part, lse, _ = da.workspace(q, 64, SPLIT)
-    with pytest.raises(ValueError, match=r"counts must be contiguous int32 with at least \(2, 2\), got torch.int32 "
-                                         r"\(2, 1\)"):
-        da.decode_attention(q, k, v, torch.tensor([64, 64], dtype=torch.int32), split=SPLIT, block_n=BLOCK,
-                            work=(o_part, lse, torch.zeros((2, 1), dtype=torch.int32)))
-
-
 def test_flops_and_bytes():
     # Llama-3-8B-like decode at batch 1, L=4096: K and V of 8 kv heads dominate.
     assert da.flops(1, 32, 8, 4096, 128) == 4 * 32 * 4096 * 128
