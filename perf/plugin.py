@@ -225,8 +225,10 @@ class PerfSession:
         if prepared.verify is not None:
             prepared.verify()  # a wrong result fails here and is never timed
         reference = self.baselines.reference(spec.key)
-        method = reference.method if reference and not target.is_cpu else None  # the baseline's method, pinned
+        method = None if target.is_cpu else spec.method or (reference.method if reference else None)  # pinned
         extra: dict = {"placement": workers.placement(self.worker_id)}
+        if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
+            extra["wall_ms"] = timing.wall_ms(prepared.fn)
         fraction = self.options.injection_for(spec.key)
         if fraction is not None:
             prepared, injection = self._inject(spec, prepared, fraction, method)

@@ -40,6 +40,10 @@ class BenchSpec:
     threshold: float | None = None  # regression threshold for this benchmark (fraction); None: the family's/run's
     cold_l2: bool = True  # flush L2 before each sample
     requires: tuple[str, ...] = ()  # names from perf.measure.requirements.REQUIREMENTS
+    # How a GPU times it, always (a label of perf.measure.timing.METHOD_LABELS); None: chosen from a first estimate,
+    # or the baseline entry's. "cuda-profiler" times a workload whose wall time the host's CPU sets (an eager model
+    # generation launches thousands of small kernels) by the device's own work, the sum of its kernels' durations.
+    method: str | None = None
 
     @property
     def key(self) -> str:

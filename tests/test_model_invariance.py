@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from perf.gpus import CPU
+from perf.gpus import CPU, resolve
 from perf.measure.target import Target
 from perf.suite.hf_generation import CPU_DIMS, build_model, greedy, prompts
 from perf.suite.model_invariance_specs import check, model_specs, plan
@@ -14,6 +14,7 @@ from perf.suite.model_invariance_specs import check, model_specs, plan
 pytest.importorskip("transformers", reason="the test extra installs transformers")
 
 ON_CPU = Target(gpu=CPU, present=CPU)
+ON_GPU = Target(gpu=resolve("H100"), present=resolve("H100"))
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
@@ -73,5 +74,7 @@ def test_specs_time_both_modes_per_model():
     ]
     assert all(s.family == "model" and s.params["generated_tokens"] == 4 * 4 for s in specs)
     assert [s.requires for s in specs[:2]] == [("transformers", "triton"), ("transformers",)]
+    # On a GPU both modes are timed by the device's work (the wall time follows the host's CPU), on every GPU
+    assert {s.method for s in model_specs(ON_GPU)} == {"cuda-profiler"}
     prepared = specs[1].build(ON_CPU)
     prepared.verify()

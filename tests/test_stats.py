@@ -208,6 +208,15 @@ def test_a_long_call_is_sampled_in_small_batches():
     assert events_per_batch(2500.0, settings) == 3  # a generation: the three a median needs, not ten (25 s)
 
 
+def test_a_long_call_pinned_to_the_profiler_is_profiled_in_small_batches():
+    from perf.measure.timing import profiled_per_batch
+
+    settings = TimingSettings(batch=10, max_time_s=2.0, short_below_ms=0.2, long_from_ms=100.0)
+    assert profiled_per_batch(0.05, settings) == 50  # a short kernel: five batches' worth per profiler session
+    assert profiled_per_batch(60.0, settings) == 10  # a generation of 60 ms: an event batch, not 50 calls
+    assert profiled_per_batch(500.0, settings) == 4
+
+
 def test_warm_up_of_a_long_call_stops_after_two_calls():
     import time
 

@@ -42,7 +42,8 @@ def _git_commit(root: Path) -> str | None:
         return None
 
 
-def _cpu_name() -> str:
+def host_cpu() -> str:
+    """The host CPU's model name (from /proc/cpuinfo, else the platform's word for it)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -66,7 +67,7 @@ def collect(target: Target, root: Path) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
     }
     if target.is_cpu:
-        env.update(device=_cpu_name(), threads=torch.get_num_threads())
+        env.update(device=host_cpu(), threads=torch.get_num_threads())
     else:
         props = torch.cuda.get_device_properties(0)
         reading = clocks.read()
@@ -78,6 +79,9 @@ def collect(target: Target, root: Path) -> dict:
             driver=clocks.driver_version(),
             cuda=torch.version.cuda or torch.version.hip,
             sm_max_mhz=reading.sm_max_mhz if reading else None,
+            # The host, for what it sets: the wall time of host-bound work (an eager model generation), not compared
+            host_cpu=host_cpu(),
+            host_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         )
     return env
 

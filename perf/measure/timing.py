@@ -52,6 +52,13 @@ def events_per_batch(estimate_ms: float, settings: TimingSettings) -> int:
     return max(3, min(settings.batch, math.ceil(settings.max_time_s * 1e3 / estimate_ms)))
 
 
+def profiled_per_batch(estimate_ms: float, settings: TimingSettings) -> int:
+    """Calls per profiled batch: 5 x settings.batch for the short calls the profiler is chosen for; a longer call
+    pinned to the profiler (a benchmark's `method`, e.g. a whole generation) as many as an event batch, so one batch's
+    records stay a few thousand kernels and a few seconds."""
+    return 5 * settings.batch if estimate_ms < settings.short_below_ms else events_per_batch(estimate_ms, settings)
+
+
 # The label a Samples set carries for each way of timing (and back): a baseline's label pins the method.
 METHOD_LABELS = {"cupti": "cuda-profiler", "graph": "cuda-graph", "events": "cuda-events", "host": "host"}
 LABEL_METHODS = {label: method for method, label in METHOD_LABELS.items()}
@@ -199,6 +206,21 @@ def _capture_graph(fn: Callable[[], Any]):
     return graph
 
 
+def wall_ms(fn: Callable[[], Any], calls: int = 3) -> list[float]:
+    """Host-clock time of `calls` calls, each from its launch until the device has finished it: what a user waits,
+    host overhead included (for a workload timed by its device time, to report beside it)."""
+    import torch
+
+    times = []
+    torch.cuda.synchronize()
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
 def _event_time_ms(fn: Callable[[], Any], calls: int) -> float:
     import torch
 
@@ -317,7 +339,8 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
     position = {"index": 0}
 
     def profiler_batch() -> list[float] | None:
-        batch = _profiled_samples(runs, boundary, position["index"], 5 * settings.batch, boundary_name)
+        batch = _profiled_samples(runs, boundary, position["index"], profiled_per_batch(estimate_ms, settings),
+                                  boundary_name)
         if batch is not None:
             position["index"] += len(batch)
         return batch
