@@ -161,15 +161,16 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
     assert refresh(tmp_path, "--runs", "2").returncode == 0
     out = tmp_path / "detect.json"
     # A disturbed moment of a shared 2-core machine can leave the slowed measurement "unreliable" (too noisy to
-    # decide): up to two more experiments then (it happened twice in a row in one full run here); a detection that
-    # is broken fails all three.
+    # decide), or move the untouched one by 30% twice (the host timer, right after a full test run): up to two more
+    # experiments then (each happened twice in a row here); a detection that is broken fails all three.
+    expected = "caught 1 of 1 injected; false alarms 0 of 1 untouched"
     for _ in range(3):
         done = subprocess.run([sys.executable, "-m", "perf", "detect", "--inject", "9.0", "*:qkv:*", "--json",
                                str(out), "--baseline-dir", str(tmp_path / "bl"), *SELECT],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
-        if "caught 1 of 1 injected" in done.stdout:
+        if expected in done.stdout:
             break
-    assert "caught 1 of 1 injected; false alarms 0 of 1 untouched" in done.stdout, done.stdout + done.stderr
+    assert expected in done.stdout, done.stdout + done.stderr
     assert done.returncode == 0
     data = json.loads(out.read_text())
     assert data["caught"] == 1 and data["rows"][0]["key"] == QKV and data["rows"][0]["injected"]["measured"] > 1.0
