@@ -19,6 +19,7 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
   decode-before: an earlier kernel ($KX_DECODE_BEFORE) against the current one, bits and 50 repeated calls compared.
+  decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4).
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and an earlier kernel
   ($KX_PREFILL_BEFORE, else .abrepo/attention_before_fix.py, if present) against now, bits included.
 
@@ -472,6 +473,16 @@ DECODE_BEFORE_CONFIGS = tuple((rule, 64, 4, None) for rule in (
 BEFORE_REPEATS = 3 if SMOKE else 50  # calls per shape whose bits must all equal the first call's
 
 
+# The module's rule with other tiles, warps and stages (bits may differ from the default's where the tile does:
+# another tile is another order of the online softmax, still fixed by the length alone).
+DECODE_LAUNCH_CONFIGS = tuple((da.SPLIT, bn, w, st) for bn, w, st in (
+    (64, 4, None), (64, 8, 2), (64, 8, 3), (32, 4, 3), (32, 4, 4), (32, 2, 4), (64, 4, 4)))
+
+
+def part_decode_launch(bench, rows):
+    part_decode(bench, rows, DECODE_LAUNCH_CONFIGS)
+
+
 def part_decode_before(bench, rows):
     path = os.environ.get("KX_DECODE_BEFORE")
     before = _load_module("decode_before", Path(path)) if path else None
@@ -660,7 +671,7 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before,
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before, "decode-launch": part_decode_launch,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()
