@@ -225,7 +225,8 @@ class PerfSession:
         if prepared.verify is not None:
             prepared.verify()  # a wrong result fails here and is never timed
         reference = self.baselines.reference(spec.key)
-        method = None if target.is_cpu else spec.method or (reference.method if reference else None)  # pinned
+        # Pinned: the benchmark's own method, else its baseline entry's (the CPU device has the host timer only)
+        method = None if target.is_cpu else (spec.method or (reference.method if reference else None))
         extra: dict = {"placement": workers.placement(self.worker_id)}
         if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
             extra["wall_ms"] = timing.wall_ms(prepared.fn)
