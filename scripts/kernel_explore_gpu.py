@@ -671,7 +671,8 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
-             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before, "decode-launch": part_decode_launch,
+             "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before,
+             "decode-launch": part_decode_launch,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()

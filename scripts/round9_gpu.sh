@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Round 9 on one GPU (about 7 minutes), as run at commit fd211f4 (the fused combine, since reverted; its part was
-# decode-fused, now decode-before with KX_DECODE_BEFORE): decode attention with the combine fused into the split kernel, against the
-# kernel with a separate combine launch (carry .abrepo: .abrepo/decode_before_fuse.py; bits compared) and split
+# decode-fused, now decode-before with KX_DECODE_BEFORE): decode attention with the combine fused into the split
+# kernel, against the kernel with a separate combine launch (carry .abrepo: .abrepo/decode_before_fuse.py; bits compared) and split
 # rules with more splits, on the 24 suite shapes, each shape's default also called 50 more times against its first
 # call's bits; on an H100 also the large-M matmul tiles (`--parts matmul-large`). Then the GPU invariance tests of
 # attention, the mode and the models, and, if they pass, a 3-run refresh of the decode attention (triton) entries on
