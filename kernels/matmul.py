@@ -86,7 +86,8 @@ BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N
 # tile fills an SM's shared memory (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and a wave of
 # 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave (H200, bf16: 0.53-0.55 at four (M, N) points, section 29 of
 # docs/perf-notes.md; 0.52-0.56 at 30 of 33 more, section 30). The narrow tile is taken only where the model says it
-# saves more than WAVE_MARGIN.
+# saves more than WAVE_MARGIN. The cost is the H200's: on an H100 at M 1024, N 14336 the narrow tile read 0.86x cuBLAS
+# and 128x256 with 3 stages 0.91x (one run, section 35), so there the rule is not the best choice.
 LARGE_M_TILE = "tma-128x256x64-w8-s4"
 LARGE_M_NARROW_TILE = "tma-128x128x64-w8-s5"
 NARROW_WAVE_COST = 0.54
