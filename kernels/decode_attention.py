@@ -20,7 +20,9 @@ GPU; a long one gets long splits, so the combine stays small (measured on an H20
 section 22: no single fixed split was within 0.67x of SDPA on every suite shape). Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
 all the query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial
 output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
-sequence's splits in order 0, 1, 2, ... The arithmetic done for a sequence depends only on its own
+sequence's splits: COMBINE_CHUNK at a time, all their loads issued at once (one round trip through L2 for up to
+32 splits, where a split-by-split loop waited for each in turn), weighted by exp2(lse - max) and summed in a
+fixed order, chunk after chunk. The arithmetic done for a sequence depends only on its own
 length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
 or the cache capacity.
 
@@ -53,6 +55,10 @@ NUM_WARPS = 4
 # alone, 3 stages, with the same sequence in batches of 8 and more, 2 stages).
 NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
 SMALL_BATCH = 4
+# The combine reads COMBINE_CHUNK splits' partials in one step (all the splits of a cache up to 32k tokens under the
+# module's rule). Both are fixed for every call, so the order of the combine's sums is fixed by the length alone.
+COMBINE_CHUNK = 32
+COMBINE_WARPS = 4
 
 
 def stages(batch: int, group: int) -> int:
@@ -183,26 +189,33 @@ def _decode_combine_kernel(
     stride_outb, stride_outh,
     HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
+    CHUNK: tl.constexpr,
 ):
     b = tl.program_id(0).to(tl.int64)
     h = tl.program_id(1).to(tl.int64)
     length = tl.load(Lens + b)
     n_splits = tl.cdiv(length, _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK))
+    offs_s = tl.arange(0, CHUNK)
     offs_d = tl.arange(0, HEAD_DIM)
     o_base = Opart + b * stride_ob + h * stride_oh
     l_base = Lse + b * stride_lb + h * stride_lh
 
-    m = tl.load(l_base)
-    acc = tl.load(o_base + offs_d)
-    denom = tl.exp2(m - m)  # 1.0
-    for s in range(1, n_splits):  # in order: the same for a sequence whatever the batch
-        lse = tl.load(l_base + s)
-        o = tl.load(o_base + s * stride_os + offs_d)
-        m_new = tl.maximum(m, lse)
-        alpha = tl.exp2(m - m_new)
-        w = tl.exp2(lse - m_new)
-        acc = acc * alpha + o * w
-        denom = denom * alpha + w
+    # CHUNK splits at a time, every load of a chunk issued at once (one round trip for up to CHUNK splits), chunks
+    # in order. Within a chunk the weighted sum is one fixed-order tl.sum over CHUNK lanes; lanes past n_splits
+    # weigh exactly 0. Which lanes are live depends on the sequence's length alone, so the result does too.
+    m = tl.max(tl.full([CHUNK], float("-inf"), tl.float32), 0)
+    acc = tl.zeros([HEAD_DIM], tl.float32)
+    denom = tl.sum(tl.zeros([CHUNK], tl.float32), 0)
+    for s0 in range(0, n_splits, CHUNK):
+        splits = s0 + offs_s
+        live = splits < n_splits
+        lse = tl.load(l_base + splits, mask=live, other=float("-inf"))
+        o = tl.load(o_base + splits[:, None] * stride_os + offs_d[None, :], mask=live[:, None], other=0.0)
+        m_new = tl.maximum(m, tl.max(lse, 0))  # split 0 is always live: m_new is finite
+        scale = tl.exp2(m - m_new)  # 0 at the first chunk (m = -inf), where acc and denom are 0
+        w = tl.exp2(lse - m_new)  # 0 on lanes past n_splits
+        acc = acc * scale + tl.sum(o * w[:, None], 0)
+        denom = denom * scale + tl.sum(w, 0)
         m = m_new
     out = acc / denom
     tl.store(Out + b * stride_outb + h * stride_outh + offs_d, out.to(Out.dtype.element_ty))
@@ -317,7 +330,7 @@ def decode_attention(
         out.stride(0), out.stride(1),
         HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        num_warps=1,
+        CHUNK=COMBINE_CHUNK, num_warps=COMBINE_WARPS,
     )
     return out
 

@@ -20,6 +20,10 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
   decode-before: an earlier kernel ($KX_DECODE_BEFORE) against the current one, bits and 50 repeated calls compared.
   decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4).
+  decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
+  cost), and the combine with other warps and chunks.
+- mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
+  dirty) and after a clean one (a read of another buffer), on one event timer.
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and an earlier kernel
   ($KX_PREFILL_BEFORE, else .abrepo/attention_before_fix.py, if present) against now, bits included.
 
@@ -443,6 +447,53 @@ def part_mean(bench, rows):
                 rows.append(dict(part="mean", shape=shape, variant=vname, error=repr(exc)[:300]))
 
 
+def _event_ms(fn, flush, reps: int) -> float:
+    """Median CUDA-event time of fn over `reps` samples, each after `flush` (the same timer for every flush kind)."""
+    for _ in range(3):
+        fn()
+    pairs = []
+    for _ in range(reps):
+        flush()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        pairs.append((start, end))
+    torch.cuda.synchronize()
+    times = sorted(s.elapsed_time(e) for s, e in pairs)
+    return times[len(times) // 2]
+
+
+def part_mean_flush(bench, rows):
+    """The suite's cold L2 is a zero_() of a buffer twice the L2: it leaves the L2 full of dirty lines, whose
+    write-backs a kernel that only reads pays for as it evicts them. Here mean, rms_norm, torch.sum and a copy of the
+    same tensor are timed after that flush ("dirty") and after a read of another buffer twice the L2 ("clean": the
+    dirty lines are written back before the sample), with one event timer for both."""
+    if SMOKE:
+        return
+    rms_mod = importlib.import_module("kernels.rms_norm")
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    dirty_buf = torch.empty(max(2 * l2, 64 * 2**20), dtype=torch.int8, device=DEV)
+    clean_buf = torch.ones(max(2 * l2, 64 * 2**20) // 4, dtype=torch.float32, device=DEV)
+    flushes = {"dirty": dirty_buf.zero_, "clean": lambda: (dirty_buf.zero_(), clean_buf.max())}
+    hidden = 4096
+    for tokens in (1024, 4096, 8192, 32768):
+        x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
+        y = torch.empty(tokens, device=DEV, dtype=DT)
+        z = torch.empty_like(x)
+        w = torch.ones(hidden, device=DEV, dtype=DT)
+        size = x.numel() * x.element_size()
+        work = {"copy": (lambda: z.copy_(x), 2 * size), "mean": (lambda: mean_mod.mean(x, out=y), size),
+                "torch-mean": (lambda: torch.mean(x, dim=-1), size), "torch-sum-all": (lambda: torch.sum(x), size),
+                "rms_norm": (lambda: rms_mod.rms_norm(x, w, out=z), 2 * size)}
+        for flush_name, flush in flushes.items():
+            for name, (fn, nbytes) in work.items():
+                t = _event_ms(fn, flush, reps=40)
+                rows.append(dict(part="mean-flush", shape=f"h{hidden}:tok{tokens}", variant=f"{name}:{flush_name}",
+                                 ms=t, gbs=nbytes / (t * 1e-3) / 1e9))
+        del x, z
+
+
 # ------------------------------------------------------------------------------------------- decode attention
 
 DECODE_CONFIGS = ((256, 64, 4, 2), (512, 64, 4, 3), (512, 64, 8, 3), (1024, 64, 4, 3), (128, 64, 4, 3),
@@ -489,6 +540,32 @@ def part_decode_before(bench, rows):
     part_decode(bench, rows, DECODE_BEFORE_CONFIGS, before=before, repeats=BEFORE_REPEATS)
 
 
+
+def _no_launch(*args, **kwargs):
+    return None
+
+
+class _NoKernel:
+    """Stands in for a kernel: launching it does nothing (to time the rest of a call alone)."""
+
+    def __getitem__(self, grid):
+        return _no_launch
+
+
+def part_decode_combine(bench, rows):
+    """The combine of all splits at once (now) against the split-by-split combine ($KX_DECODE_BEFORE), and the earlier
+    kernel's split kernel alone (its combine launch skipped): what its combine cost. Also the new combine with 2 or 8
+    warps and 16-split chunks (other reduction layouts: other bits, still fixed by the length alone)."""
+    path = os.environ.get("KX_DECODE_BEFORE")
+    before = _load_module("decode_before", Path(path)) if path else None
+    split_only = None
+    if before is not None:
+        split_only = _load_module("decode_split_only", Path(path))
+        split_only._decode_combine_kernel = _NoKernel()
+    variants = {"warps2": {"COMBINE_WARPS": 2}, "warps8": {"COMBINE_WARPS": 8}, "chunk16": {"COMBINE_CHUNK": 16}}
+    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), before=before, repeats=BEFORE_REPEATS,
+                split_only=split_only, module_variants=variants)
+
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
 
@@ -497,9 +574,11 @@ def part_decode_tma(bench, rows):
     part_decode(bench, rows, DECODE_TMA_CONFIGS)
 
 
-def part_decode(bench, rows, configs=DECODE_CONFIGS, before=None, repeats=0):
+def part_decode(bench, rows, configs=DECODE_CONFIGS, before=None, repeats=0, split_only=None, module_variants=None):
     """`before`: an earlier kernels/decode_attention.py, timed as variant "before" with its bits against the current
-    default's; `repeats`: the default called that many more times, its bits against its first call's."""
+    default's; `repeats`: the default called that many more times, its bits against its first call's; `split_only`:
+    a module timed as variant "before-split-only"; `module_variants`: name -> module constants to set for a variant
+    of the current kernel's default call."""
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS
 
     shapes = [(s.name, s.heads, s.kv_heads, s.head_dim) for s in ATTENTION_SHAPES]
@@ -528,6 +607,28 @@ def part_decode(bench, rows, configs=DECODE_CONFIGS, before=None, repeats=0):
                     fn_b()
                     rows.append(dict(part="decode", shape=shape, variant="before", ms=(t := bench(fn_b)),
                                      ratio=t_ref / t, bits_equal_default=torch.equal(out_b, default)))
+                if split_only is not None:
+                    out_s, work_s = torch.empty_like(q), split_only.workspace(q, length)
+                    t = bench(lambda: split_only.decode_attention(q, k, v, lens, out=out_s, work=work_s,
+                                                                  check_lens=False))
+                    rows.append(dict(part="decode", shape=shape, variant="before-split-only", ms=t, ratio=t_ref / t))
+                for vname, constants in (module_variants or {}).items():
+                    saved = {c: getattr(da, c) for c in constants}
+                    try:
+                        for c, value in constants.items():
+                            setattr(da, c, value)
+                        out_v, work_v = torch.empty_like(q), da.workspace(q, length)
+                        fn_v = lambda: da.decode_attention(q, k, v, lens, out=out_v, work=work_v,  # noqa: E731
+                                                           check_lens=False)
+                        fn_v()
+                        same = torch.equal(out_v, default)
+                        alone = torch.equal(da.decode_attention(q[:1], k[:1], v[:1], lens[:1]), out_v[:1])
+                        t = bench(fn_v)
+                        rows.append(dict(part="decode", shape=shape, variant=vname, ms=t, ratio=t_ref / t,
+                                         bits_equal_default=same, first_alone_equal=alone))
+                    finally:
+                        for c, value in saved.items():
+                            setattr(da, c, value)
                 for split, bn, w, st, *tma in configs:
                     tma = bool(tma and tma[0])
                     vname = _config_name(split, bn, w, st, tma)
@@ -642,6 +743,18 @@ def summary(rows) -> list[str]:
         best = max((r for r in decode if r["shape"] == shape), key=lambda r: r["ratio"])
         lines.append(f"decode {shape:<26} before {b['ratio']:.2f}x now {now['ratio'] if now else float('nan'):.2f}x "
                      f"(bits {'=' if b['bits_equal_default'] else '!='}), best {best['ratio']:.2f}x {best['variant']}")
+    splits_only = {r["shape"]: r for r in decode if r["variant"] == "before-split-only"}
+    for shape, r in splits_only.items():
+        b = befores.get(shape)
+        if b:
+            lines.append(f"decode {shape:<26} before's combine {1e3 * (b['ms'] - r['ms']):5.1f} us of {1e3 * b['ms']:.1f} us")
+    flushes = [r for r in rows if r["part"] == "mean-flush"]
+    for shape in dict.fromkeys(r["shape"] for r in flushes):
+        gbs = {r["variant"]: r["gbs"] for r in flushes if r["shape"] == shape}
+        cells = [f"{kind}: " + ", ".join(f"{name} {100 * gbs[f'{name}:{kind}'] / gbs[f'copy:{kind}']:.0f}%"
+                                         for name in ("mean", "torch-sum-all", "rms_norm"))
+                 + f" of copy ({gbs[f'copy:{kind}']:.0f} GB/s)" for kind in ("dirty", "clean")]
+        lines.append(f"mean-flush {shape}: " + "; ".join(cells))
     repeats = [r for r in rows if r["part"] == "decode-repeat"]
     if repeats:
         lines.append(f"decode repeated calls with the first call's bits: {sum(r['equal'] for r in repeats)} of "
@@ -672,7 +785,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
              "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before,
-             "decode-launch": part_decode_launch,
+             "decode-launch": part_decode_launch, "decode-combine": part_decode_combine,
+             "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
         start = time.time()

@@ -101,6 +101,21 @@ def test_split_rule_is_bitwise_invariant_and_matches_the_reference(lens):
         assert torch.equal(alone[0], together[i]), f"sequence {i} (length {n})"
 
 
+def test_more_splits_than_one_combine_chunk_stay_invariant_and_right():
+    # A 16-token split cuts 700 tokens into 44 splits: the combine folds a full chunk of COMBINE_CHUNK, then a ragged
+    # one; 520 tokens make 33 splits (one live lane in the second chunk); 30 tokens make 2 (one chunk).
+    assert -(-520 // 16) == da.COMBINE_CHUNK + 1 and -(-700 // 16) > da.COMBINE_CHUNK
+    lens = [700, 30, 520]
+    q, k, v = _inputs(3, 4, 2, 700, dtype=torch.float16, seed=3)
+    t = torch.tensor(lens, dtype=torch.int32)
+    together = da.decode_attention(q, k, v, t, split=16, block_n=16)
+    assert (together.float() - da.reference(q, k, v, t)).abs().max().item() < 3e-3
+    for i, n in enumerate(lens):
+        alone = da.decode_attention(q[i:i + 1], k[i:i + 1, :, :n].contiguous(), v[i:i + 1, :, :n].contiguous(),
+                                    t[i:i + 1], split=16, block_n=16)
+        assert torch.equal(alone[0], together[i]), f"sequence {i} (length {n})"
+
+
 def test_shape_errors_name_the_problem():
     q, k, v = _inputs(2, 4, 3, 64)
     with pytest.raises(ValueError, match="kv_heads must divide heads"):
