@@ -57,8 +57,8 @@ NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
 SMALL_BATCH = 4
 # The combine reads COMBINE_CHUNK splits' partials in one step (all the splits of a cache up to 32k tokens under the
 # module's rule). Both are fixed for every call, so the order of the combine's sums is fixed by the length alone.
-COMBINE_CHUNK = 32
-COMBINE_WARPS = 4
+COMBINE_CHUNK = 16
+COMBINE_WARPS = 1
 
 
 def stages(batch: int, group: int) -> int:

@@ -554,15 +554,16 @@ class _NoKernel:
 
 def part_decode_combine(bench, rows):
     """The combine of all splits at once (now) against the split-by-split combine ($KX_DECODE_BEFORE), and the earlier
-    kernel's split kernel alone (its combine launch skipped): what its combine cost. Also the new combine with 2 or 8
-    warps and 16-split chunks (other reduction layouts: other bits, still fixed by the length alone)."""
+    kernel's split kernel alone (its combine launch skipped): what its combine cost. Also the new combine with other
+    chunks and warps (other reduction layouts: other bits, still fixed by the length alone)."""
     path = os.environ.get("KX_DECODE_BEFORE")
     before = _load_module("decode_before", Path(path)) if path else None
     split_only = None
     if before is not None:
         split_only = _load_module("decode_split_only", Path(path))
         split_only._decode_combine_kernel = _NoKernel()
-    variants = {"warps2": {"COMBINE_WARPS": 2}, "warps8": {"COMBINE_WARPS": 8}, "chunk16": {"COMBINE_CHUNK": 16}}
+    variants = {f"combine-c{chunk}-w{warps}": {"COMBINE_CHUNK": chunk, "COMBINE_WARPS": warps}
+                for chunk, warps in ((8, 1), (32, 1), (16, 2), (32, 2), (32, 4))}
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), before=before, repeats=BEFORE_REPEATS,
                 split_only=split_only, module_variants=variants)
 
