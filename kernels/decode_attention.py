@@ -56,8 +56,10 @@ NUM_WARPS = 4
 NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
 SMALL_BATCH = 4
 # The combine reads COMBINE_CHUNK splits' partials in one step (all the splits of a cache up to 32k tokens under the
-# module's rule). Both are fixed for every call, so the order of the combine's sums is fixed by the length alone.
-COMBINE_CHUNK = 16
+# module's rule) on one warp: measured on an H200 (docs/perf-notes.md sections 38-39) against 8-16 splits per step and
+# 2-4 warps, it cost the least at batch 1-8 and within 0.5 us of the others at batch 64, where reading the fp32
+# partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length alone.
+COMBINE_CHUNK = 32
 COMBINE_WARPS = 1
 
 
