@@ -23,7 +23,7 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
 - mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
-  dirty) and after a clean one (a read of another buffer), on one event timer.
+  dirty) and after a clean one (a read of another buffer), on one event timer; and on the suite's timer.
 - prefill: the flash kernel's fixed (block_m, block_n, warps, stages) against SDPA, causal; and an earlier kernel
   ($KX_PREFILL_BEFORE, else .abrepo/attention_before_fix.py, if present) against now, bits included.
 
@@ -448,9 +448,15 @@ def part_mean(bench, rows):
 
 
 def _event_ms(fn, flush, reps: int) -> float:
-    """Median CUDA-event time of fn over `reps` samples, each after `flush` (the same timer for every flush kind)."""
+    """Median CUDA-event time of fn over `reps` samples, each after `flush` (the same timer for every flush kind).
+    A spin kernel queued first holds the GPU while the host queues every sample, so no sample waits for the host
+    (section 40: without it, a flush shorter than the host's launch of the next call timed that gap too)."""
+    from perf.measure import timing
+
     for _ in range(3):
         fn()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(int(50.0 * timing.sleep_cycles_per_ms()))  # 50 ms: more than the host needs to queue reps
     pairs = []
     for _ in range(reps):
         flush()
@@ -486,6 +492,10 @@ def part_mean_flush(bench, rows):
         work = {"copy": (lambda: z.copy_(x), 2 * size), "mean": (lambda: mean_mod.mean(x, out=y), size),
                 "torch-mean": (lambda: torch.mean(x, dim=-1), size), "torch-sum-all": (lambda: torch.sum(x), size),
                 "rms_norm": (lambda: rms_mod.rms_norm(x, w, out=z), 2 * size)}
+        for name, (fn, nbytes) in work.items():  # the suite's own timer (its flush is the dirty one)
+            t = bench(fn)
+            rows.append(dict(part="mean-flush", shape=f"h{hidden}:tok{tokens}", variant=f"{name}:suite", ms=t,
+                             gbs=nbytes / (t * 1e-3) / 1e9))
         for flush_name, flush in flushes.items():
             for name, (fn, nbytes) in work.items():
                 t = _event_ms(fn, flush, reps=40)
@@ -754,7 +764,7 @@ def summary(rows) -> list[str]:
         gbs = {r["variant"]: r["gbs"] for r in flushes if r["shape"] == shape}
         cells = [f"{kind}: " + ", ".join(f"{name} {100 * gbs[f'{name}:{kind}'] / gbs[f'copy:{kind}']:.0f}%"
                                          for name in ("mean", "torch-sum-all", "rms_norm"))
-                 + f" of copy ({gbs[f'copy:{kind}']:.0f} GB/s)" for kind in ("dirty", "clean")]
+                 + f" of copy ({gbs[f'copy:{kind}']:.0f} GB/s)" for kind in ("suite", "dirty", "clean")]
         lines.append(f"mean-flush {shape}: " + "; ".join(cells))
     repeats = [r for r in rows if r["part"] == "decode-repeat"]
     if repeats:
