@@ -550,7 +550,6 @@ def part_decode_before(bench, rows):
     part_decode(bench, rows, DECODE_BEFORE_CONFIGS, before=before, repeats=BEFORE_REPEATS)
 
 
-
 def _no_launch(*args, **kwargs):
     return None
 
@@ -576,6 +575,7 @@ def part_decode_combine(bench, rows):
                 for chunk, warps in ((8, 1), (32, 1), (16, 2), (32, 2), (32, 4))}
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), before=before, repeats=BEFORE_REPEATS,
                 split_only=split_only, module_variants=variants)
+
 
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
