@@ -52,7 +52,7 @@ def main() -> None:
             rows.append(row)
             print(f"{spec.id} round {r}: " + ", ".join(f"{m} {row[m]:.2f} ms" for m in (*METHODS, "wall")), flush=True)
         del prepared
-    host = {"cpu": environment.host_cpu(), "cores": len(os.sched_getaffinity(0)), "device": present.name}
+    host = {"cpu": environment.host_cpu(), "cores": environment.host_cores(), "device": present.name}
     out = Path(os.environ.get("OUT", "out"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "host_bound.json").write_text(json.dumps({"host": host, "rows": rows}, indent=1))

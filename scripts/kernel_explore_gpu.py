@@ -544,10 +544,14 @@ def part_decode_launch(bench, rows):
     part_decode(bench, rows, DECODE_LAUNCH_CONFIGS)
 
 
-def part_decode_before(bench, rows):
+def _decode_before(name: str = "decode_before"):
+    """The earlier kernels/decode_attention.py named by $KX_DECODE_BEFORE, loaded as module `name`, or None."""
     path = os.environ.get("KX_DECODE_BEFORE")
-    before = _load_module("decode_before", Path(path)) if path else None
-    part_decode(bench, rows, DECODE_BEFORE_CONFIGS, before=before, repeats=BEFORE_REPEATS)
+    return _load_module(name, Path(path)) if path else None
+
+
+def part_decode_before(bench, rows):
+    part_decode(bench, rows, DECODE_BEFORE_CONFIGS, before=_decode_before(), repeats=BEFORE_REPEATS)
 
 
 def _no_launch(*args, **kwargs):
@@ -565,11 +569,8 @@ def part_decode_combine(bench, rows):
     """The combine of all splits at once (now) against the split-by-split combine ($KX_DECODE_BEFORE), and the earlier
     kernel's split kernel alone (its combine launch skipped): what its combine cost. Also the new combine with other
     chunks and warps (other reduction layouts: other bits, still fixed by the length alone)."""
-    path = os.environ.get("KX_DECODE_BEFORE")
-    before = _load_module("decode_before", Path(path)) if path else None
-    split_only = None
-    if before is not None:
-        split_only = _load_module("decode_split_only", Path(path))
+    before, split_only = _decode_before(), _decode_before("decode_split_only")
+    if split_only is not None:
         split_only._decode_combine_kernel = _NoKernel()
     variants = {f"combine-c{chunk}-w{warps}": {"COMBINE_CHUNK": chunk, "COMBINE_WARPS": warps}
                 for chunk, warps in ((8, 1), (32, 1), (16, 2), (32, 2), (32, 4))}

@@ -42,6 +42,11 @@ def _git_commit(root: Path) -> str | None:
         return None
 
 
+def host_cores() -> int | None:
+    """CPU cores this process may run on (its affinity where the platform tells it, else the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def host_cpu() -> str:
     """The host CPU's model name (from /proc/cpuinfo, else the platform's word for it)."""
     try:
@@ -81,7 +86,7 @@ def collect(target: Target, root: Path) -> dict:
             sm_max_mhz=reading.sm_max_mhz if reading else None,
             # The host, for what it sets: the wall time of host-bound work (an eager model generation), not compared
             host_cpu=host_cpu(),
-            host_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            host_cores=host_cores(),
         )
     return env
 
