@@ -61,6 +61,13 @@ SMALL_BATCH = 4
 # partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length alone.
 COMBINE_CHUNK = 32
 COMBINE_WARPS = 1
+# How the split kernel streams the caches; neither changes what a program computes, only which programs run together
+# and how the cache lines are kept in L2, so neither changes the bits. SPLIT_FIRST: the grid is (splits, kv heads,
+# batch), so programs launched together read consecutive splits of one head's cache, instead of (batch, kv heads,
+# splits), where they read one split of many sequences. KV_EVICT: the eviction policy of the key and value loads
+# (pointer path): "evict_first" marks the lines as the first to leave L2 (each is read once per call).
+SPLIT_FIRST = False
+KV_EVICT = ""
 
 
 def stages(batch: int, group: int) -> int:
@@ -107,15 +114,16 @@ def _split_size(length, SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS
 
 
 @triton.jit
-def _kv_tile(src, n0, offs, offs_d, nmask, stride_n,
-             HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, USE_TMA: tl.constexpr):
-    """Keys or values at cache positions offs (n0 upwards) of this program's sequence and kv head: [BLOCK, HEAD_DIM].
+def _kv_tile(src, b, kvh, n0, offs, offs_d, nmask, stride_n,
+             HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, USE_TMA: tl.constexpr, EVICT: tl.constexpr):
+    """Keys or values at cache positions offs (n0 upwards) of sequence b, kv head kvh: [BLOCK, HEAD_DIM].
     Pointer path: `src` points at the head's first position and rows outside `nmask` read 0. TMA path: `src` is a
     4-D descriptor of the whole cache; the copy reads the cache past `nmask` too (zeros only past the capacity)."""
     if USE_TMA:
-        tile = src.load([tl.program_id(0), tl.program_id(1), n0, 0]).reshape(BLOCK, HEAD_DIM)  # int32 coordinates
+        tile = src.load([b.to(tl.int32), kvh.to(tl.int32), n0, 0]).reshape(BLOCK, HEAD_DIM)  # int32 coordinates
     else:
-        tile = tl.load(src + offs[:, None] * stride_n + offs_d[None, :], mask=nmask[:, None], other=0.0)
+        tile = tl.load(src + offs[:, None] * stride_n + offs_d[None, :], mask=nmask[:, None], other=0.0,
+                       eviction_policy=EVICT)
     return tile
 
 
@@ -131,11 +139,16 @@ def _decode_split_kernel(
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
     USE_TMA: tl.constexpr,  # K and V are 4-D descriptors of the caches (see _tma_descriptors), not pointers
+    SPLIT_FIRST: tl.constexpr, EVICT: tl.constexpr,  # the grid's order and the loads' eviction policy (module doc)
 ):
     # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
-    b = tl.program_id(0).to(tl.int64)
+    if SPLIT_FIRST:
+        split = tl.program_id(0)
+        b = tl.program_id(2).to(tl.int64)
+    else:
+        split = tl.program_id(2)
+        b = tl.program_id(0).to(tl.int64)
     kvh = tl.program_id(1).to(tl.int64)
-    split = tl.program_id(2)
     length = tl.load(Lens + b)
     split_size = _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK)
     start = split * split_size
@@ -161,14 +174,14 @@ def _decode_split_kernel(
     for n0 in range(start, end, BLOCK):
         offs = n0 + offs_n
         nmask = offs < end
-        k = _kv_tile(k_src, n0, offs, offs_d, nmask, stride_kn, HEAD_DIM, BLOCK, USE_TMA)
+        k = _kv_tile(k_src, b, kvh, n0, offs, offs_d, nmask, stride_kn, HEAD_DIM, BLOCK, USE_TMA, EVICT)
         qk = tl.dot(q, tl.trans(k)) * qk_scale  # log2 domain
         qk = tl.where(nmask[None, :], qk, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(qk, 1))
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(qk - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
-        v = _kv_tile(v_src, n0, offs, offs_d, nmask, stride_vn, HEAD_DIM, BLOCK, USE_TMA)
+        v = _kv_tile(v_src, b, kvh, n0, offs, offs_d, nmask, stride_vn, HEAD_DIM, BLOCK, USE_TMA, EVICT)
         if USE_TMA:  # rows past `end` hold the cache's bytes (NaN, Inf in unused capacity): 0 * NaN would be NaN
             v = tl.where(nmask[:, None], v, 0.0)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
@@ -312,7 +325,8 @@ def decode_attention(
         raise ValueError(f"decode_attention: workspace holds {o_part.shape[2]} splits, capacity {capacity} needs {n_splits}")
     descriptors = _tma_descriptors(k_cache, v_cache, block_n) if tma else None
     k_src, v_src = descriptors if descriptors is not None else (k_cache, v_cache)
-    _decode_split_kernel[(batch, kv_heads, n_splits)](
+    grid = (n_splits, kv_heads, batch) if SPLIT_FIRST else (batch, kv_heads, n_splits)
+    _decode_split_kernel[grid](
         q, k_src, v_src, lens, o_part, lse,
         q.stride(0), q.stride(1),
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
@@ -322,7 +336,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        USE_TMA=descriptors is not None,
+        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

@@ -27,16 +27,18 @@ def bytes(tokens: int, hidden: int, dtype="bf16") -> int:  # noqa: A001 (the spe
 
 
 @triton.jit
-def _mean_kernel(x_ptr, y_ptr, N, DIVIDE: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
+def _mean_kernel(x_ptr, y_ptr, N, DIVIDE: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr,
+                 EVICT: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * N
     cols = tl.arange(0, BLOCK)
     if SINGLE:
-        total = tl.sum(tl.load(x_row + cols, mask=cols < N, other=0.0).to(tl.float32), axis=0)
+        total = tl.sum(tl.load(x_row + cols, mask=cols < N, other=0.0, eviction_policy=EVICT).to(tl.float32),
+                       axis=0)
     else:
         acc = tl.zeros((BLOCK,), dtype=tl.float32)
         for start in range(0, N, BLOCK):
-            acc += tl.load(x_row + start + cols, mask=start + cols < N, other=0.0).to(tl.float32)
+            acc += tl.load(x_row + start + cols, mask=start + cols < N, other=0.0, eviction_policy=EVICT).to(tl.float32)
         total = tl.sum(acc, axis=0)
     if DIVIDE:
         total = total / N
@@ -74,7 +76,7 @@ def _reduce(x, dim, keepdim, out_dtype, out, *, divide: bool):
         else:
             cfg = row_config(n)
             _mean_kernel[(rows.shape[0],)](rows, y, n, DIVIDE=divide, SINGLE=cfg.single, BLOCK=cfg.block,
-                                           num_warps=cfg.num_warps)
+                                           EVICT=cfg.evict, num_warps=cfg.num_warps)
     return y.reshape(out_shape)
 
 

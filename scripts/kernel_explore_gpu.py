@@ -428,7 +428,7 @@ def part_mean(bench, rows):
                         (min(tokens, sms * p),)](x, y, tokens, hidden, BLOCK=hidden, STAGES=st, num_warps=w)
         for w in (4, 16):
             variants[f"single-w{w}"] = lambda w=w: mean_mod._mean_kernel[(tokens,)](
-                x, y, hidden, DIVIDE=True, SINGLE=True, BLOCK=hidden, num_warps=w)
+                x, y, hidden, DIVIDE=True, SINGLE=True, BLOCK=hidden, EVICT="", num_warps=w)
         for r in (2, 4, 8):
             for w in (4, 8, 16):
                 variants[f"2d-r{r}-w{w}"] = lambda r=r, w=w: _mean_rows2d[(triton.cdiv(tokens, r),)](
@@ -504,6 +504,56 @@ def part_mean_flush(bench, rows):
         del x, z
 
 
+def part_rows_evict(bench, rows):
+    """The row kernels with their loads of x marked evict_first or evict_last (kernels.rows.LOAD_EVICT) against the
+    module's loads, on the suite's own timer (its dirty flush), as % of a same-size copy and of a 2 GiB copy."""
+    row_mods = {name: importlib.import_module(f"kernels.{name}") for name in ("rows", "mean", "rms_norm", "log_softmax")}
+    hidden = 64 if SMOKE else 4096
+    big = torch.empty((16 if SMOKE else 2**30) // 2, device=DEV, dtype=DT)
+    big_dst = torch.empty_like(big)
+    t_big = bench(lambda: big_dst.copy_(big))
+    big_gbs = 2 * big.numel() * big.element_size() / (t_big * 1e-3) / 1e9
+    rows.append(dict(part="rows-evict", shape="copy-2GiB", variant="copy", ms=t_big, gbs=big_gbs))
+    del big, big_dst
+    for tokens in ((4, 16) if SMOKE else (1024, 4096, 8192, 32768)):
+        x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
+        y, z = torch.empty(tokens, device=DEV, dtype=DT), torch.empty_like(x)
+        size = x.numel() * x.element_size()
+        shape = f"h{hidden}:tok{tokens}"
+        t_copy = bench(lambda: z.copy_(x))
+        copy_gbs = 2 * size / (t_copy * 1e-3) / 1e9
+        rows.append(dict(part="rows-evict", shape=shape, variant="copy", ms=t_copy, gbs=copy_gbs))
+        work = {"mean": (lambda: row_mods["mean"].mean(x, out=y), y, size),
+                "rms_norm": (lambda: row_mods["rms_norm"].rms_norm(x, out=z), z, 2 * size),
+                "log_softmax": (lambda: row_mods["log_softmax"].log_softmax(x, out=z), z, 2 * size)}
+        for name, (fn, result, nbytes) in work.items():
+            fn()
+            default = result.clone()
+            for evict in ("", "evict_first", "evict_last"):
+                row_mods["rows"].LOAD_EVICT = evict
+                try:
+                    fn()
+                    same = torch.equal(result, default)
+                    t = bench(fn)
+                    gbs = nbytes / (t * 1e-3) / 1e9
+                    rows.append(dict(part="rows-evict", shape=shape, variant=f"{name}:{evict or 'default'}", ms=t,
+                                     gbs=gbs, pct_of_copy=100 * gbs / copy_gbs, pct_of_2gib=100 * gbs / big_gbs,
+                                     bits_equal_default=same))
+                finally:
+                    row_mods["rows"].LOAD_EVICT = ""
+        del x, z
+
+
+def rows_evict_summary(rows) -> list[str]:
+    lines = []
+    got = [r for r in rows if r["part"] == "rows-evict" and r.get("pct_of_copy") is not None]
+    for shape in dict.fromkeys(r["shape"] for r in got):
+        cells = [f"{r['variant']} {r['pct_of_copy']:.0f}%/{r['pct_of_2gib']:.0f}%"
+                 + ("" if r["bits_equal_default"] else " BITS DIFFER") for r in got if r["shape"] == shape]
+        lines.append(f"rows-evict {shape} (% of same-size / 2 GiB copy): " + ", ".join(cells))
+    return lines
+
+
 # ------------------------------------------------------------------------------------------- decode attention
 
 DECODE_CONFIGS = ((256, 64, 4, 2), (512, 64, 4, 3), (512, 64, 8, 3), (1024, 64, 4, 3), (128, 64, 4, 3),
@@ -576,6 +626,14 @@ def part_decode_combine(bench, rows):
                 for chunk, warps in ((8, 1), (32, 1), (16, 2), (32, 2), (32, 4))}
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), before=before, repeats=BEFORE_REPEATS,
                 split_only=split_only, module_variants=variants)
+
+
+def part_decode_stream(bench, rows):
+    """The split kernel's grid in split-first order and its key and value loads marked evict_first
+    (kernels.decode_attention.SPLIT_FIRST, KV_EVICT): the same programs and arithmetic, so the same bits."""
+    variants = {"split-first": {"SPLIT_FIRST": True}, "evict-first": {"KV_EVICT": "evict_first"},
+                "split-first+evict-first": {"SPLIT_FIRST": True, "KV_EVICT": "evict_first"}}
+    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants=variants)
 
 
 def part_decode_rules(bench, rows):
@@ -798,6 +856,7 @@ def main() -> None:
     parts = {"matmul": part_matmul, "matmul-tiles": part_matmul_tiles, "mean": part_mean, "decode": part_decode,
              "decode-rules": part_decode_rules, "decode-tma": part_decode_tma, "decode-before": part_decode_before,
              "decode-launch": part_decode_launch, "decode-combine": part_decode_combine,
+             "decode-stream": part_decode_stream, "rows-evict": part_rows_evict,
              "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
     for name in args.parts.split(","):
@@ -807,7 +866,8 @@ def main() -> None:
         (out / "kernel_explore.json").write_text(json.dumps(rows, indent=1, default=str))
     device = "cpu (interpreter)" if SMOKE else torch.cuda.get_device_name()
     print(f"{device}, {DT}, triton {triton.__version__}, torch {torch.__version__}")
-    print("\n".join(summary([r for r in rows if r["part"] != "tiles"]) + tiles_summary(rows)))
+    print("\n".join(summary([r for r in rows if r["part"] not in ("tiles", "rows-evict")]) + tiles_summary(rows)
+                    + rows_evict_summary(rows)))
 
 
 if __name__ == "__main__":
