@@ -28,15 +28,14 @@ def bytes(tokens: int, hidden: int, dtype="bf16") -> int:  # noqa: A001 (the spe
 
 
 @triton.jit
-def _log_softmax_kernel(x_ptr, y_ptr, N, LOG: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr,
-                        EVICT: tl.constexpr):
+def _log_softmax_kernel(x_ptr, y_ptr, N, LOG: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * N
     y_row = y_ptr + row * N
     cols = tl.arange(0, BLOCK)
     if SINGLE:
         mask = cols < N
-        x = tl.load(x_row + cols, mask=mask, other=-float("inf"), eviction_policy=EVICT).to(tl.float32)
+        x = tl.load(x_row + cols, mask=mask, other=-float("inf")).to(tl.float32)
         row_max = tl.max(x, axis=0)
         shifted = x - row_max
         e = tl.where(mask, tl.exp(shifted), 0.0)
@@ -50,7 +49,7 @@ def _log_softmax_kernel(x_ptr, y_ptr, N, LOG: tl.constexpr, SINGLE: tl.constexpr
         s_lane = tl.zeros((BLOCK,), dtype=tl.float32)
         for start in range(0, N, BLOCK):
             mask = start + cols < N
-            x = tl.load(x_row + start + cols, mask=mask, other=-float("inf"), eviction_policy=EVICT).to(tl.float32)
+            x = tl.load(x_row + start + cols, mask=mask, other=-float("inf")).to(tl.float32)
             new_m = tl.maximum(m_lane, x)
             safe_m = tl.where(new_m == -float("inf"), 0.0, new_m)
             s_lane = s_lane * tl.exp(m_lane - safe_m) + tl.exp(x - safe_m)
@@ -61,7 +60,7 @@ def _log_softmax_kernel(x_ptr, y_ptr, N, LOG: tl.constexpr, SINGLE: tl.constexpr
         log_sum = tl.log(total)
         for start in range(0, N, BLOCK):
             mask = start + cols < N
-            x = tl.load(x_row + start + cols, mask=mask, other=0.0, eviction_policy=EVICT).to(tl.float32)
+            x = tl.load(x_row + start + cols, mask=mask, other=0.0).to(tl.float32)
             if LOG:
                 y = x - row_max - log_sum
             else:
@@ -96,8 +95,7 @@ def _run(x, dim, out_dtype, out, *, log: bool):
     if rows.numel():
         cfg = row_config(rows.shape[1])
         _log_softmax_kernel[(rows.shape[0],)](
-            rows, y, rows.shape[1], LOG=log, SINGLE=cfg.single, BLOCK=cfg.block, EVICT=cfg.evict,
-            num_warps=cfg.num_warps
+            rows, y, rows.shape[1], LOG=log, SINGLE=cfg.single, BLOCK=cfg.block, num_warps=cfg.num_warps
         )
     return y.reshape(shape).movedim(-1, dim)
 

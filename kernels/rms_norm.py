@@ -28,7 +28,6 @@ def _rms_norm_kernel(
     x_ptr, w_ptr, y_ptr, rstd_ptr,
     N, eps,
     HAS_WEIGHT: tl.constexpr, STORE_RSTD: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr,
-    EVICT: tl.constexpr,
 ):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * N
@@ -36,7 +35,7 @@ def _rms_norm_kernel(
     cols = tl.arange(0, BLOCK)
     if SINGLE:
         mask = cols < N
-        x = tl.load(x_row + cols, mask=mask, other=0.0, eviction_policy=EVICT).to(tl.float32)
+        x = tl.load(x_row + cols, mask=mask, other=0.0).to(tl.float32)
         rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / N + eps)
         y = x * rstd
         if HAS_WEIGHT:
@@ -46,12 +45,12 @@ def _rms_norm_kernel(
         acc = tl.zeros((BLOCK,), dtype=tl.float32)
         for start in range(0, N, BLOCK):
             mask = start + cols < N
-            x = tl.load(x_row + start + cols, mask=mask, other=0.0, eviction_policy=EVICT).to(tl.float32)
+            x = tl.load(x_row + start + cols, mask=mask, other=0.0).to(tl.float32)
             acc += x * x
         rstd = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / N + eps)
         for start in range(0, N, BLOCK):
             mask = start + cols < N
-            x = tl.load(x_row + start + cols, mask=mask, other=0.0, eviction_policy=EVICT).to(tl.float32)
+            x = tl.load(x_row + start + cols, mask=mask, other=0.0).to(tl.float32)
             y = x * rstd
             if HAS_WEIGHT:
                 y = y * tl.load(w_ptr + start + cols, mask=mask, other=0.0).to(tl.float32)
@@ -78,7 +77,7 @@ def rms_norm(x, weight=None, eps: float = 1e-6, *, return_rstd: bool = False, ou
             rows, weight.contiguous() if weight is not None else rows, y, rstd,
             n, float(eps),
             HAS_WEIGHT=weight is not None, STORE_RSTD=return_rstd, SINGLE=cfg.single, BLOCK=cfg.block,
-            EVICT=cfg.evict, num_warps=cfg.num_warps,
+            num_warps=cfg.num_warps,
         )
     y = y.reshape(shape)
     if return_rstd:

@@ -15,9 +15,6 @@ import triton
 
 SINGLE_BLOCK_MAX = 16384
 LOOP_BLOCK = 4096
-# The eviction policy of the row kernels' loads of x ("" or "evict_first": each line is read once, so it may be the
-# first to leave L2). A speed choice only: it changes no arithmetic, so no bits.
-LOAD_EVICT = ""
 
 
 @dataclass(frozen=True)
@@ -25,15 +22,14 @@ class RowConfig:
     block: int  # elements per block
     single: bool  # the whole row is one block
     num_warps: int
-    evict: str = ""  # the eviction policy of the loads of x (LOAD_EVICT)
 
 
 def row_config(n: int) -> RowConfig:
     """The launch config for rows of `n` elements (a function of n only)."""
     if n <= SINGLE_BLOCK_MAX:
         block = max(16, triton.next_power_of_2(n))
-        return RowConfig(block=block, single=True, num_warps=min(16, max(1, block // 512)), evict=LOAD_EVICT)
-    return RowConfig(block=LOOP_BLOCK, single=False, num_warps=8, evict=LOAD_EVICT)
+        return RowConfig(block=block, single=True, num_warps=min(16, max(1, block // 512)))
+    return RowConfig(block=LOOP_BLOCK, single=False, num_warps=8)
 
 
 def as_rows(x, dim: int):
