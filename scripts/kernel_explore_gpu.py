@@ -516,7 +516,7 @@ def part_rows_evict(bench, rows):
     rows.append(dict(part="rows-evict", shape="copy-2GiB", variant="copy", ms=t_big, gbs=big_gbs))
     del big, big_dst
     module_policy = mean_mod.LOAD_EVICT
-    for tokens in ((4, 16) if SMOKE else (1024, 4096, 8192, 32768)):
+    for tokens in ((4, 16) if SMOKE else (256, 512, 1024, 4096, 8192, 32768)):
         x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
         y, z = torch.empty(tokens, device=DEV, dtype=DT), torch.empty_like(x)
         size = x.numel() * x.element_size()
