@@ -73,6 +73,21 @@ def test_bitwise_invariant_across_batch_and_cache_lengths(tma):
     assert torch.equal(run(q, k2, v2, lens)[1], together[1])
 
 
+@pytest.mark.parametrize("tma", [False, True], ids=["pointer", "tma"])
+def test_grid_order_is_a_speed_choice_with_the_same_bits(monkeypatch, tma):
+    # SPLIT_FIRST reorders the split kernel's grid (splits, kv heads, batch) against (batch, kv heads, splits): each
+    # program must still find its own sequence, kv head and split, so both orders give the reference and the same bits.
+    q, k, v = _inputs(3, 8, 2, 300, dtype=torch.float16, seed=4)
+    lens = [250, 3, 300]
+    runs = {}
+    for split_first in (True, False):
+        monkeypatch.setattr(da, "SPLIT_FIRST", split_first)
+        runs[split_first] = _run_with(q, k, v, lens, split=RULE, tma=tma)
+    reference = da.reference(q, k, v, torch.tensor(lens, dtype=torch.int32))
+    assert (runs[True].float() - reference).abs().max().item() < 3e-3
+    assert torch.equal(runs[True], runs[False])
+
+
 def test_split_rule_follows_the_sequence_length_alone():
     import inspect
 
