@@ -2,7 +2,9 @@
 # Round 11, part 1 on one GPU (about 4 minutes): how the kernels stream, with the same arithmetic. Decode attention's
 # split kernel in split-first grid order and with its key and value loads marked evict_first
 # (kernel_explore_gpu.py --parts decode-stream, the 24 suite shapes against SDPA), and the row kernels with their loads
-# of x marked evict_first or evict_last (--parts rows-evict, on the suite's timer). Measures only.
+# of x marked evict_first or evict_last (--parts rows-evict, on the suite's timer). Measures only. (As run, at
+# 8f83d8d, rows-evict also timed rms_norm and log_softmax through a policy shared by the row kernels, since removed:
+# only mean kept evict_first. The part now times mean's policies, and decode-stream the batch-first order instead.)
 #
 #   OUT=out bash scripts/round11_gpu.sh
 set -u
