@@ -64,9 +64,10 @@ COMBINE_WARPS = 1
 # How the split kernel streams the caches; neither changes what a program computes, only which programs run together
 # and how the cache lines are kept in L2, so neither changes the bits. SPLIT_FIRST: the grid is (splits, kv heads,
 # batch), so programs launched together read consecutive splits of one head's cache, instead of (batch, kv heads,
-# splits), where they read one split of many sequences: measured on an H200 (docs/perf-notes.md section 43), 1-1.5%
-# faster at batch 64 and 8, within 1.5% either way at batch 1. KV_EVICT: the eviction policy of the key and value
-# loads (pointer path); "evict_first" (each line is read once per call) moved no shape by more than 1.5%, so it is off.
+# splits), where they read one split of many sequences: measured on an H200 and an H100 (docs/perf-notes.md sections
+# 43-45), 0.6-2.1% faster at batch 64, within 1.5% either way at batch 1-8. KV_EVICT: the eviction policy of the key
+# and value loads (pointer path); "evict_first" (each line is read once per call) moved no shape by more than 1.5%, so
+# it is off.
 SPLIT_FIRST = True
 KV_EVICT = ""
 
