@@ -402,15 +402,20 @@ def _mean_persistent(x_ptr, y_ptr, M, N, BLOCK: tl.constexpr, STAGES: tl.constex
         tl.store(y_ptr + row, total.to(y_ptr.dtype.element_ty))
 
 
+def _copy_ms_gbs(bench, src) -> tuple[float, float]:
+    """The suite's time of a device-to-device copy of `src` and the bytes it moves (read and written) per second."""
+    dst = torch.empty_like(src)
+    ms = bench(lambda: dst.copy_(src))
+    return ms, 2 * src.numel() * src.element_size() / (ms * 1e-3) / 1e9
+
+
 def part_mean(bench, rows):
     hidden = 64 if SMOKE else 4096
     for tokens in ((4, 16) if SMOKE else (1024, 4096, 8192)):
         x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
         y = torch.empty(tokens, device=DEV, dtype=DT)
-        dst = torch.empty_like(x)
         nbytes = (tokens * hidden + tokens) * x.element_size()
-        t_copy = bench(lambda: dst.copy_(x))
-        copy_gbs = 2 * x.numel() * x.element_size() / (t_copy * 1e-3) / 1e9
+        t_copy, copy_gbs = _copy_ms_gbs(bench, x)
         t_torch = bench(lambda: torch.mean(x, dim=-1))
         ref = mean_mod.mean(x)
         shape = f"h{hidden}:tok{tokens}"
@@ -509,20 +514,15 @@ def part_rows_evict(bench, rows):
     policy and with evict_last, on the suite's own timer (its dirty flush), as % of a same-size copy and of a 2 GiB
     copy. (evict_last is not a candidate: its lines outlive the suite's flush, so the next sample finds x in L2.)"""
     hidden = 64 if SMOKE else 4096
-    big = torch.empty((16 if SMOKE else 2**30) // 2, device=DEV, dtype=DT)
-    big_dst = torch.empty_like(big)
-    t_big = bench(lambda: big_dst.copy_(big))
-    big_gbs = 2 * big.numel() * big.element_size() / (t_big * 1e-3) / 1e9
+    t_big, big_gbs = _copy_ms_gbs(bench, torch.empty((16 if SMOKE else 2**30) // 2, device=DEV, dtype=DT))
     rows.append(dict(part="rows-evict", shape="copy-2GiB", variant="copy", ms=t_big, gbs=big_gbs))
-    del big, big_dst
     module_policy = mean_mod.LOAD_EVICT
     for tokens in ((4, 16) if SMOKE else (256, 512, 1024, 4096, 8192, 32768)):
         x = torch.randn(tokens, hidden, device=DEV, dtype=DT)
-        y, z = torch.empty(tokens, device=DEV, dtype=DT), torch.empty_like(x)
+        y = torch.empty(tokens, device=DEV, dtype=DT)
         size = x.numel() * x.element_size()
         shape = f"h{hidden}:tok{tokens}"
-        t_copy = bench(lambda: z.copy_(x))
-        copy_gbs = 2 * size / (t_copy * 1e-3) / 1e9
+        t_copy, copy_gbs = _copy_ms_gbs(bench, x)
         rows.append(dict(part="rows-evict", shape=shape, variant="copy", ms=t_copy, gbs=copy_gbs))
         default = mean_mod.mean(x)
         for evict in (module_policy, "", "evict_last"):
@@ -537,7 +537,7 @@ def part_rows_evict(bench, rows):
                                  bits_equal_default=same))
             finally:
                 mean_mod.LOAD_EVICT = module_policy
-        del x, z
+        del x
 
 
 def rows_evict_summary(rows) -> list[str]:
