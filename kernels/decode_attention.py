@@ -39,6 +39,7 @@ bytes, a tile side over 256) the call runs the pointer path.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +71,19 @@ COMBINE_WARPS = 1
 # it is off.
 SPLIT_FIRST = True
 KV_EVICT = ""
+# Programmatic dependent launch (Hopper and later): the combine is launched as a dependent of the split kernel, so its
+# programs are placed and read their sequence's length while the split kernel's last programs still run, and wait
+# (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
+# when the combine starts, never what it computes: the same bits.
+PDL = True
+
+
+def pdl_launch(device: torch.device) -> bool:
+    """Whether the combine is launched as a programmatic dependent of the split kernel on `device`: PDL is on, and the
+    device is a CUDA GPU of compute capability 9.0 or later (the interpreter and older GPUs launch in plain order)."""
+    if not PDL or device.type != "cuda" or os.environ.get("TRITON_INTERPRET") == "1":
+        return False
+    return torch.cuda.get_device_capability(device)[0] >= 9
 
 
 def stages(batch: int, group: int) -> int:
@@ -142,7 +156,10 @@ def _decode_split_kernel(
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
     USE_TMA: tl.constexpr,  # K and V are 4-D descriptors of the caches (see _tma_descriptors), not pointers
     SPLIT_FIRST: tl.constexpr, EVICT: tl.constexpr,  # the grid's order and the loads' eviction policy (module doc)
+    PDL: tl.constexpr,  # the combine is launched as this kernel's programmatic dependent (see PDL)
 ):
+    if PDL:  # the combine may be placed once every program here has started; it waits for their writes
+        tl.extra.cuda.gdc_launch_dependents()
     # 64-bit offsets: a cache of batch x heads x L x head_dim passes 2**31 elements at batch 64, L 16k.
     if SPLIT_FIRST:
         split = tl.program_id(0)
@@ -207,11 +224,14 @@ def _decode_combine_kernel(
     HEAD_DIM: tl.constexpr,
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
     CHUNK: tl.constexpr,
+    PDL: tl.constexpr,  # launched as the split kernel's programmatic dependent: wait for it before reading a partial
 ):
     b = tl.program_id(0).to(tl.int64)
     h = tl.program_id(1).to(tl.int64)
-    length = tl.load(Lens + b)
+    length = tl.load(Lens + b)  # the lengths are the caller's, not the split kernel's: read before the wait
     n_splits = tl.cdiv(length, _split_size(length, SPLIT_MIN, SPLIT_MAX, SPLITS_WANTED, BLOCK))
+    if PDL:
+        tl.extra.cuda.gdc_wait()
     offs_s = tl.arange(0, CHUNK)
     offs_d = tl.arange(0, HEAD_DIM)
     o_base = Opart + b * stride_ob + h * stride_oh
@@ -328,6 +348,7 @@ def decode_attention(
     descriptors = _tma_descriptors(k_cache, v_cache, block_n) if tma else None
     k_src, v_src = descriptors if descriptors is not None else (k_cache, v_cache)
     grid = (n_splits, kv_heads, batch) if SPLIT_FIRST else (batch, kv_heads, n_splits)
+    pdl = pdl_launch(q.device)
     _decode_split_kernel[grid](
         q, k_src, v_src, lens, o_part, lse,
         q.stride(0), q.stride(1),
@@ -338,7 +359,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT,
+        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PDL=pdl,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](
@@ -348,7 +369,7 @@ def decode_attention(
         out.stride(0), out.stride(1),
         HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        CHUNK=COMBINE_CHUNK, num_warps=COMBINE_WARPS,
+        CHUNK=COMBINE_CHUNK, PDL=pdl, num_warps=COMBINE_WARPS, **({"launch_pdl": True} if pdl else {}),
     )
     return out
 

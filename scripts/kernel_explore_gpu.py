@@ -316,6 +316,95 @@ def part_matmul_waves(bench, rows):
     return part_matmul_tiles(bench, rows, ms=(40, 70) if SMOKE else WAVE_MS, configs=configs)
 
 
+# Large M, wide and narrow tiles in one product: columns [0, N1) in 128x256 tiles, [N1, N) in 128x128 tiles, two
+# launches one after the other. N1 is chosen so that the wide launch fills whole waves of the SMs and the narrow one
+# takes the rest: the last wave of a single-tile launch is the loss (M 1024, N 14336: 448 wide tiles take 4 waves on
+# 132 SMs, 3.39 of work). Every element still accumulates over K from 0 in BLOCK_K 64 steps: the output is compared
+# whole with the narrow-only and the wide-only launch.
+MIXED_MS = (768, 1024, 1536, 2048, 3072, 4096, 8192)
+
+
+def _wide_column_options(m: int, n: int, sms: int, block_m: int = 128, wide_n: int = 256) -> list[int]:
+    """N1 values (multiples of wide_n, 0 < N1 < N) whose wide tiles take just under a whole number of waves."""
+    row_tiles = -(-m // block_m)
+    options = []
+    for w in range(1, 64):
+        n1 = (w * sms // row_tiles) * wide_n
+        if n1 >= n:
+            break
+        if n1 > 0:
+            options.append(n1)
+    return options[-2:]
+
+
+def mixed_matmul(a, b, out, n1, wide, narrow):
+    """out[:, :n1] in `wide` tiles, out[:, n1:] in `narrow` tiles: two launches of the module's kernel."""
+    mm.matmul(a, b[:, :n1], config=wide, out=out[:, :n1])
+    mm.matmul(a, b[:, n1:], config=narrow, out=out[:, n1:])
+    return out
+
+
+def part_matmul_mixed(bench, rows):
+    shapes = {"n14336k4096": (14336, 4096), "n4096k4096": (4096, 4096), "n4096k14336": (4096, 14336)}
+    wide, narrow = mm.BY_NAME[mm.LARGE_M_TILE], mm.BY_NAME[mm.LARGE_M_NARROW_TILE]
+    wide3 = mm.MatmulConfig("tma-128x256x64-w8-s3", 128, 256, 64, 8, 8, 3, tma=True)
+    ms, sms = MIXED_MS, mm.sm_count()
+    if SMOKE:
+        shapes, ms, sms = {"n96k128": (96, 128)}, (40, 70), 2
+        wide, narrow, wide3 = (mm.MatmulConfig("w", 32, 32, 64, 8, 4, 2), mm.MatmulConfig("n", 32, 16, 64, 8, 4, 2),
+                               mm.MatmulConfig("w3", 32, 32, 64, 8, 4, 3))
+    for sname, (n, k) in shapes.items():
+        g = torch.Generator(device=DEV).manual_seed(0)
+        a_full = torch.randn(max(ms), k, device=DEV, dtype=DT, generator=g)
+        b = torch.randn(k, n, device=DEV, dtype=DT, generator=g) / math.sqrt(k)
+        for m in ms:
+            a = a_full[:m]
+            out = torch.empty(m, n, device=DEV, dtype=DT)
+            t_ref = bench(lambda: torch.matmul(a, b, out=out))
+            shape = f"{sname}:m{m}"
+            rows.append(dict(part="mixed", shape=shape, variant="cuBLAS", ms=t_ref, ratio=1.0))
+            policy = mm.select_config(m, n, k)
+            rows.append(dict(part="mixed", shape=shape, variant=f"policy:{policy.name}",
+                             ms=(t := bench(lambda: mm.matmul(a, b, out=out))), ratio=t_ref / t))
+            narrow_out = mm.matmul(a, b, config=narrow).clone()
+            for c in (wide, narrow, wide3):
+                t = bench(lambda c=c: mm.matmul(a, b, config=c, out=out))
+                rows.append(dict(part="mixed", shape=shape, variant=f"only:{c.name}", ms=t, ratio=t_ref / t,
+                                 waves=mm.waves(m, n, c, sms),
+                                 equal_narrow=torch.equal(mm.matmul(a, b, config=c), narrow_out)))
+            for n1 in _wide_column_options(m, n, sms, wide.block_m, wide.block_n):
+                for wname, wcfg in (("", wide), ("s3", wide3)):
+                    fn = lambda n1=n1, wcfg=wcfg: mixed_matmul(a, b, out, n1, wcfg, narrow)  # noqa: E731
+                    try:
+                        same = torch.equal(fn(), narrow_out)
+                        t = bench(fn)
+                        rows.append(dict(part="mixed", shape=shape, variant=f"mixed{wname}:N1={n1}", ms=t,
+                                         ratio=t_ref / t, equal_narrow=same,
+                                         wide_waves=mm.waves(m, n1, wcfg, sms),
+                                         narrow_waves=mm.waves(m, n - n1, narrow, sms)))
+                    except Exception as exc:
+                        rows.append(dict(part="mixed", shape=shape, variant=f"mixed{wname}:N1={n1}",
+                                         error=repr(exc)[:300]))
+        del a_full, b
+        if not SMOKE:
+            torch.cuda.empty_cache()
+
+
+def mixed_summary(rows) -> list[str]:
+    got = [r for r in rows if r["part"] == "mixed" and r.get("ratio") is not None]
+    lines = []
+    for shape in dict.fromkeys(r["shape"] for r in got):
+        here = [r for r in got if r["shape"] == shape]
+        pol = next(r for r in here if r["variant"].startswith("policy"))
+        only = " ".join(f"{r['variant'][5:]} {r['ratio']:.2f}" for r in here if r["variant"].startswith("only"))
+        mixed = [r for r in here if r["variant"].startswith("mixed")]
+        best = max(mixed, key=lambda r: r["ratio"], default=None)
+        bits = all(r.get("equal_narrow") for r in here if "equal_narrow" in r)
+        lines.append(f"mixed {shape:<18} policy {pol['ratio']:.2f} | {only} | best mixed "
+                     + (f"{best['ratio']:.2f} {best['variant']}" if best else "-") + f" | bits = narrow's: {bits}")
+    return lines
+
+
 def part_matmul_tiles(bench, rows, ms=TILE_MS, configs=TILE_CONFIGS):
     shapes = {"n4096k4096": (4096, 4096), "n14336k4096": (14336, 4096), "n4096k14336": (4096, 14336)}
     big = 4096
@@ -632,6 +721,12 @@ def part_decode_stream(bench, rows):
     part_decode(bench, rows, tuple((da.SPLIT, 64, 4, st) for st in (None, 2, 3, 4)), module_variants=variants)
 
 
+def part_decode_pdl(bench, rows):
+    """The combine launched as the split kernel's programmatic dependent (the module's default where the GPU has it)
+    against the plain launch order (PDL off): the same programs and arithmetic, so the same bits."""
+    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants={"no-pdl": {"PDL": False}})
+
+
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
 
@@ -854,7 +949,8 @@ def main() -> None:
              "decode-launch": part_decode_launch, "decode-combine": part_decode_combine,
              "decode-stream": part_decode_stream, "rows-evict": part_rows_evict,
              "mean-flush": part_mean_flush,
-             "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill}
+             "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
+             "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
@@ -862,8 +958,8 @@ def main() -> None:
         (out / "kernel_explore.json").write_text(json.dumps(rows, indent=1, default=str))
     device = "cpu (interpreter)" if SMOKE else torch.cuda.get_device_name()
     print(f"{device}, {DT}, triton {triton.__version__}, torch {torch.__version__}")
-    print("\n".join(summary([r for r in rows if r["part"] not in ("tiles", "rows-evict")]) + tiles_summary(rows)
-                    + rows_evict_summary(rows)))
+    print("\n".join(summary([r for r in rows if r["part"] not in ("tiles", "rows-evict", "mixed")])
+                    + tiles_summary(rows) + rows_evict_summary(rows) + mixed_summary(rows)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from perf.measure.summary import Summary, converged, median_ci, quantile, summarize
-from perf.measure.timing import TimingSettings, _done, collect
+from perf.measure.timing import TimingSettings, _done, busy_us, collect
 from perf.verdict import noise
 from perf.verdict.stats import Reference, Verdict, compare, decide, needs_remeasure
 
@@ -159,6 +159,16 @@ def test_defect2_a_failing_profiler_never_mixes_methods_in_one_sample_set():
     samples, method = collect({"cupti": profiler, "events": lambda: [3.7] * 10}, "cupti", settings, notes)
     assert method == "events" and set(samples) == {3.7}
     assert "50 samples discarded" in notes[0]
+
+
+def test_a_call_is_timed_by_the_union_of_its_kernels_not_their_sum():
+    # kernels in stream order: the union is the sum of the durations, the gap between them excluded
+    assert busy_us([(0.0, 5.0), (7.0, 9.0)]) == 7.0
+    # a dependent kernel launched early overlaps its predecessor's tail: the overlap counts once
+    assert busy_us([(0.0, 5.0), (4.0, 6.5)]) == 6.5
+    # one kernel inside another's interval adds nothing; records come in any order
+    assert busy_us([(2.0, 3.0), (0.0, 10.0), (12.0, 13.0)]) == 11.0
+    assert busy_us([]) == 0.0
 
 
 def test_defect3_a_clean_remeasure_replaces_a_throttled_first_measurement():

@@ -9,8 +9,8 @@ before each sample (or the spec rotates between input sets). The raw samples are
 Short closures (under `short_below_ms`, about 200 us): a pair of events around a kernel adds a fixed 2-3 us
 of front-end time on Hopper (measured: a 10.0 us copy read 12.8 us), which is 25% of a 10 us kernel. There the
 samples are the kernels' own durations as the CUDA profiler (CUPTI, through torch.profiler) records them, summed
-per call: device time with launch gaps excluded. Where the profiler is unavailable, a CUDA graph of the closure
-is timed with events instead, and the note says so.
+per call (the union of their intervals: kernels that overlap count once): device time with launch gaps excluded.
+Where the profiler is unavailable, a CUDA graph of the closure is timed with events instead, and the note says so.
 
 Every GPU measurement also profiles one call after warm-up and keeps the names of its kernels (`kernels`): a
 cuBLAS GEMM's name says which tile it chose, which the wave-quantization claim reads.
@@ -243,15 +243,28 @@ def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[]
             runs[(start_index + i) % len(runs)]()
 
     kernels = _cuda_kernels(calls)
-    samples: list[float] = []
+    per_call: list[list[tuple[float, float]]] = []
     for event in kernels:
         if event.name == boundary_name:
-            samples.append(0.0)
-        elif samples:
-            samples[-1] += event.time_range.elapsed_us() / 1e3
+            per_call.append([])
+        elif per_call:
+            per_call[-1].append((event.time_range.start, event.time_range.end))
+    samples = [busy_us(intervals) / 1e3 for intervals in per_call]
     if len(samples) != n or any(x <= 0 for x in samples):
         return None
     return samples
+
+
+def busy_us(intervals: list[tuple[float, float]]) -> float:
+    """How long at least one of a call's kernels ran: the length of the union of their (start, end) intervals, in
+    the intervals' unit. Kernels in stream order do not overlap, and then this is the sum of their durations; a
+    kernel launched early to overlap its predecessor's tail (programmatic dependent launch) is not counted twice."""
+    busy, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            busy += end - max(start, reach)
+            reach = end
+    return busy
 
 
 def kernel_names(fn: Callable[[], Any]) -> tuple[str, ...]:
