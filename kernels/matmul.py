@@ -82,20 +82,35 @@ BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N
     (256, "tma-64x64x64-w4-s6", "tma-64x128x64-w4-s4"),
     (512, "tma-128x128x64-w8-s4", "tma-128x128x64-w8-s4"),
 )
-# Above the last bucket: 128x256 tiles, or 128x128 where the 128x256 grid would leave its last wave mostly idle. Either
-# tile fills an SM's shared memory (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and a wave of
-# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave (H200, bf16: 0.53-0.55 at four (M, N) points, section 29 of
-# docs/perf-notes.md; 0.52-0.56 at 30 of 33 more, section 30). The narrow tile is taken only where the model says it
-# saves more than WAVE_MARGIN. The cost is the H200's: on an H100 at M 1024, N 14336 the narrow tile read 0.86x cuBLAS
-# and 128x256 with 3 stages 0.91x (one run, section 35), so there the rule is not the best choice.
+# Above the last bucket: 128x256 tiles, 128x128 tiles, or both in one product. Either tile fills an SM's shared memory
+# (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and its last wave may be mostly idle. A wave of
+# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave: 0.54-0.56 on an H200 (bf16, sections 29, 30 and 48 of
+# docs/perf-notes.md), 0.61 on an H100 (section 48), by the device's name, else DEFAULT_NARROW_WAVE_COST. The plan
+# (select_plan) is the cheapest under that model of: all 128x256, all 128x128, or columns [0, N1) in 128x256 tiles
+# that fill whole waves and the rest in 128x128 tiles, two launches one after the other, which cost SEAM_WAVES more
+# (the second launch's ramp: 2-5 us measured). Measured on both GPUs (section 48): M 1024, N 14336 from 0.86x (H100)
+# and 1.00x (H200) cuBLAS to 1.01x and 1.03x; M 1536 from 0.93x to 0.98x. Every tile accumulates each element
+# over K in the same order, so the plan, like the tile, is a speed choice: the mixed products equalled the
+# single-tile ones bitwise on every shape measured.
 LARGE_M_TILE = "tma-128x256x64-w8-s4"
 LARGE_M_NARROW_TILE = "tma-128x128x64-w8-s5"
-NARROW_WAVE_COST = 0.54
-WAVE_MARGIN = 0.03
+NARROW_WAVE_COST = {"H100": 0.61, "H200": 0.55}  # by a substring of the CUDA device's name
+DEFAULT_NARROW_WAVE_COST = 0.55
+SEAM_WAVES = 0.1
+WAVE_MARGIN = 0.03  # the narrow tile alone is taken only where the model says it saves more than this
 DEFAULT_SMS = 132  # H100 SXM and H200: the count assumed where no CUDA device says otherwise
 POLICIES = ("bucketed", "fixed")
 DEFAULT_POLICY = "bucketed"
 BUCKET_EDGES = tuple(largest for largest, _, _ in BUCKETS)  # M values where the small-M buckets change config
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Columns [start, stop) of a product, computed with `config`."""
+
+    start: int
+    stop: int
+    config: MatmulConfig
 
 
 def flops(m: int, n: int, k: int, bias: bool = False) -> int:
@@ -109,14 +124,20 @@ def bytes(m: int, n: int, k: int, dtype="bf16", bias: bool = False) -> int:  # n
     return (m * k + k * n + m * n + (n if bias else 0)) * e
 
 
-def sm_count(device=None) -> int:
-    """Streaming multiprocessors of a CUDA device (the current one by default); DEFAULT_SMS for any other device."""
+def _cuda_index(device):
+    """The CUDA device index meant by `device` (None: the current one), or None where it is not a CUDA device."""
     import torch
 
     if (device is not None and torch.device(device).type != "cuda") or not torch.cuda.is_available():
-        return DEFAULT_SMS
+        return None
     index = torch.device(device).index if device is not None else None
-    return _cuda_sm_count(torch.cuda.current_device() if index is None else index)
+    return torch.cuda.current_device() if index is None else index
+
+
+def sm_count(device=None) -> int:
+    """Streaming multiprocessors of a CUDA device (the current one by default); DEFAULT_SMS for any other device."""
+    index = _cuda_index(device)
+    return DEFAULT_SMS if index is None else _cuda_sm_count(index)
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,17 +147,32 @@ def _cuda_sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
+def narrow_wave_cost(device=None) -> float:
+    """A wave of 128x128 tiles as a fraction of a wave of 128x256 tiles on `device` (NARROW_WAVE_COST)."""
+    index = _cuda_index(device)
+    return DEFAULT_NARROW_WAVE_COST if index is None else _cuda_narrow_wave_cost(index)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_narrow_wave_cost(index: int) -> float:
+    import torch
+
+    name = torch.cuda.get_device_name(index)
+    return next((cost for key, cost in NARROW_WAVE_COST.items() if key in name), DEFAULT_NARROW_WAVE_COST)
+
+
 def waves(m: int, n: int, config: MatmulConfig, sms: int) -> int:
     """How many rounds of one program per SM the output tiles of an (M, N) product take."""
     return -(-(-(-m // config.block_m) * -(-n // config.block_n)) // sms)
 
 
 def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY,
-                  sms: int | None = None, device=None) -> MatmulConfig:
-    """The config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of M, through the
+                  sms: int | None = None, device=None, narrow_cost: float | None = None) -> MatmulConfig:
+    """The one config for a problem. "fixed": a function of N, K and dtype only. "bucketed": also of M, through the
     small-M buckets and, above them, the waves each large tile takes on `sms` SMs (default: those of `device`, or
-    of the current CUDA device; asked only above the buckets). Every config it returns accumulates in the same
-    order (module doc): a speed choice only."""
+    of the current CUDA device; asked only above the buckets) at `narrow_cost` (default: the device's). Every config
+    it returns accumulates in the same order (module doc): a speed choice only. `select_plan` may split the columns
+    of a large product between two configs."""
     if policy not in POLICIES:
         raise ValueError(f"kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
     name = dtype_name(dtype)
@@ -148,17 +184,42 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
         if m <= largest:
             return BY_NAME[wide if n >= WIDE_N else narrow]
     sms = sms or sm_count(device)
+    cost = narrow_cost or narrow_wave_cost(device)
     wide, narrow = BY_NAME[LARGE_M_TILE], BY_NAME[LARGE_M_NARROW_TILE]
-    if waves(m, n, narrow, sms) * NARROW_WAVE_COST < waves(m, n, wide, sms) * (1 - WAVE_MARGIN):
+    if waves(m, n, narrow, sms) * cost < waves(m, n, wide, sms) * (1 - WAVE_MARGIN):
         return narrow
     return wide
 
 
+def select_plan(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLICY,
+                sms: int | None = None, device=None, narrow_cost: float | None = None) -> tuple[Piece, ...]:
+    """How a product's columns are computed: one Piece (select_config's config for all N columns), or, above the
+    small-M buckets, two where the wave model (see LARGE_M_TILE) says 128x256 tiles filling whole waves and 128x128
+    tiles for the rest cost less than the one config."""
+    one = select_config(m, n, k, dtype, policy, sms, device, narrow_cost)
+    if policy != "bucketed" or dtype_name(dtype) == "fp32" or m <= BUCKET_EDGES[-1]:
+        return (Piece(0, n, one),)
+    sms = sms or sm_count(device)
+    cost = narrow_cost or narrow_wave_cost(device)
+    wide, narrow = BY_NAME[LARGE_M_TILE], BY_NAME[LARGE_M_NARROW_TILE]
+    best_cost = waves(m, n, one, sms) * (cost if one == narrow else 1.0)
+    best = (Piece(0, n, one),)
+    row_tiles = -(-m // wide.block_m)
+    for full in range(1, waves(m, n, wide, sms)):  # wide tiles filling `full` waves, as many columns as they cover
+        n1 = full * sms // row_tiles * wide.block_n
+        if not 0 < n1 < n:
+            continue
+        mixed = waves(m, n1, wide, sms) + cost * waves(m, n - n1, narrow, sms) + SEAM_WAVES
+        if mixed < best_cost:
+            best_cost, best = mixed, (Piece(0, n1, wide), Piece(n1, n, narrow))
+    return best
+
+
 def config_edges(n: int, k: int, dtype="bf16", max_m: int = 8192, sms: int | None = None) -> tuple[int, ...]:
-    """The M values up to max_m at which the default policy changes config for (N, K): where invariance tests
+    """The M values up to max_m at which the default policy changes its plan for (N, K): where invariance tests
     should put a row alone against batches on either side."""
     sms = sms or sm_count()
-    picks = [select_config(m, n, k, dtype, sms=sms) for m in range(1, max_m + 2)]
+    picks = [select_plan(m, n, k, dtype, sms=sms) for m in range(1, max_m + 2)]
     return tuple(m for m in range(1, max_m + 1) if picks[m - 1] != picks[m])
 
 
@@ -289,7 +350,11 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
         if bias is not None:
             out += bias
         return out.reshape(*lead, n)
-    _launch(a2[None], b[None], out[None], bias, config or select_config(m, n, k, name, policy, device=a.device), name)
+    plan = (Piece(0, n, config),) if config is not None else select_plan(m, n, k, name, policy, device=a.device)
+    for piece in plan:  # columns [start, stop): B's, the output's and the bias's, as views
+        cols = slice(piece.start, piece.stop)
+        _launch(a2[None], b[None, :, cols], out[None, :, cols], None if bias is None else bias[cols], piece.config,
+                name)
     return out.reshape(*lead, n)
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from kernels import log_softmax, matmul, mean, rms_norm
-from kernels.matmul import BUCKET_EDGES, BY_NAME, CANDIDATES, POLICIES, WIDE_N, config_edges, select_config, waves
+from kernels.matmul import (BUCKET_EDGES, BY_NAME, CANDIDATES, POLICIES, WIDE_N, Piece, config_edges, select_config,
+                            select_plan, waves)
 from kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
 
 MM = importlib.import_module("kernels.matmul")
@@ -108,11 +109,51 @@ def test_large_m_tile_follows_the_waves_on_the_sms():
     assert pick(1152, 4096) == narrow  # 144 wide tiles: a second wave of 12
     assert pick(1024, 14336, sms=112) == wide  # 448 tiles on 112 SMs: 4 full waves
     assert select_config(1024, 14336, 4096, device="cpu").name == narrow  # no CUDA device: DEFAULT_SMS (132)
-    # config_edges lists exactly the M values after which the choice changes, small-M buckets included.
+    # config_edges lists exactly the M values after which the plan changes, small-M buckets included.
     edges = config_edges(14336, 4096, max_m=4096, sms=132)
     assert set(BUCKET_EDGES) - {128} <= set(edges) and 1024 in edges  # 65-128 and 129-256 share the wide tile
+    plan = lambda m: select_plan(m, 14336, 4096, sms=132)  # noqa: E731
     for m in range(1, 4096):
-        assert (pick(m, 14336) != pick(m + 1, 14336)) == (m in edges), m
+        assert (plan(m) != plan(m + 1)) == (m in edges), m
+
+
+def test_large_m_plan_fills_whole_waves_with_wide_tiles_and_the_rest_with_narrow_ones():
+    wide, narrow = BY_NAME["tma-128x256x64-w8-s4"], BY_NAME["tma-128x128x64-w8-s5"]
+    plan = lambda m, n, cost, sms=132: select_plan(m, n, 4096, "bf16", sms=sms, narrow_cost=cost)  # noqa: E731
+    # M 1024, N 14336 on 132 SMs (measured, docs/perf-notes.md section 48): 128x256 alone takes 4 waves for 3.39 of
+    # work, 128x128 alone 7; 49 wide column tiles x 8 row tiles fill 3 waves and the 112 narrow tiles left take one.
+    for cost in (0.55, 0.61):
+        assert plan(1024, 14336, cost) == (Piece(0, 12544, wide), Piece(12544, 14336, narrow))
+        assert waves(1024, 12544, wide, 132) == 3 and 8 * 49 <= 3 * 132 and waves(1024, 14336 - 12544, narrow, 132) == 1
+    # where one tile fills its waves nearly, it stays alone; the single-tile choice follows the device's narrow cost
+    assert plan(1024, 4096, 0.61) == (Piece(0, 4096, wide),)  # 128 tiles, one wave
+    assert plan(2048, 14336, 0.61) == (Piece(0, 14336, wide),)  # 6.79 waves: a mixed plan would cost 7.32
+    assert plan(1536, 4096, 0.55) == (Piece(0, 4096, narrow),)  # mixed 1 + 0.55 + seam ties narrow's 3 x 0.55
+    assert plan(1536, 4096, 0.61) == (Piece(0, 2816, wide), Piece(2816, 4096, narrow))  # on the H100 mixed wins
+    # every plan covers the columns once, in order, from the candidates; small M and other policies: one piece
+    for m in (1, 64, 512, 513, 768, 1024, 1536, 3072, 8192):
+        for n in (4096, 14336):
+            for policy in POLICIES:
+                pieces = select_plan(m, n, 4096, "bf16", policy, sms=132)
+                assert pieces[0].start == 0 and pieces[-1].stop == n
+                assert all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
+                assert {p.config for p in pieces} <= set(CANDIDATES)
+                assert len(pieces) == 1 or (policy == "bucketed" and m > BUCKET_EDGES[-1])
+
+
+@pytest.mark.parametrize("layout", ["kn", "weight.T"])
+def test_a_mixed_plan_gives_the_bits_of_either_tile_alone(monkeypatch, layout):
+    # Two SMs make a small product mixed: M 513, N 640 is 128x256 tiles for columns 0-511, 128x128 for the rest.
+    monkeypatch.setattr(MM, "DEFAULT_SMS", 2)
+    m, n, k = 513, 640, 96
+    assert len(select_plan(m, n, k, device="cpu")) == 2
+    a = _randn(m, k, dtype=torch.float16)
+    b = _randn(k, n, dtype=torch.float16, seed=3) if layout == "kn" else _randn(n, k, dtype=torch.float16, seed=3).t()
+    bias = _randn(n, dtype=torch.float16, seed=4)
+    mixed = matmul(a, b, bias)
+    for tile in ("tma-128x256x64-w8-s4", "tma-128x128x64-w8-s5"):
+        assert torch.equal(mixed, matmul(a, b, bias, config=BY_NAME[tile])), tile
+    _close(mixed, MM.reference(a, b, bias), "fp16", "mixed plan")
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
