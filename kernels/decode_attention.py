@@ -71,6 +71,9 @@ COMBINE_WARPS = 1
 # it is off.
 SPLIT_FIRST = True
 KV_EVICT = ""
+# PART_EVICT: the eviction policy of the split kernel's stores of the partial outputs and log-sum-exps, which the
+# combine reads right after ("evict_last" asks L2 to keep them while the caches stream past).
+PART_EVICT = ""
 # Programmatic dependent launch (Hopper and later): the combine is launched as a dependent of the split kernel, so its
 # programs are placed and read their sequence's length while the split kernel's last programs still run, and wait
 # (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
@@ -156,6 +159,7 @@ def _decode_split_kernel(
     SPLIT_MIN: tl.constexpr, SPLIT_MAX: tl.constexpr, SPLITS_WANTED: tl.constexpr, BLOCK: tl.constexpr,
     USE_TMA: tl.constexpr,  # K and V are 4-D descriptors of the caches (see _tma_descriptors), not pointers
     SPLIT_FIRST: tl.constexpr, EVICT: tl.constexpr,  # the grid's order and the loads' eviction policy (module doc)
+    PART_EVICT: tl.constexpr,  # the eviction policy of the partials' stores (PART_EVICT)
     PDL: tl.constexpr,  # the combine is launched as this kernel's programmatic dependent (see PDL)
 ):
     if PDL:  # the combine may be placed once every program here has started; it waits for their writes
@@ -211,8 +215,8 @@ def _decode_split_kernel(
     o = acc / l_safe[:, None]
     lse = m_i + tl.log2(l_safe)
     o_ptrs = Opart + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + offs_d[None, :]
-    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM))
-    tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live)
+    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM), eviction_policy=PART_EVICT)
+    tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live, eviction_policy=PART_EVICT)
 
 
 @triton.jit
@@ -359,7 +363,7 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PDL=pdl,
+        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PART_EVICT=PART_EVICT, PDL=pdl,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

@@ -727,6 +727,14 @@ def part_decode_pdl(bench, rows):
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants={"no-pdl": {"PDL": False}})
 
 
+def part_decode_l2(bench, rows):
+    """The partials kept in L2 for the combine: their stores marked evict_last (PART_EVICT), alone and with the cache
+    loads marked evict_first (KV_EVICT), against the module's launch: the same programs and arithmetic, the same bits."""
+    variants = {"part-evict-last": {"PART_EVICT": "evict_last"}, "kv-evict-first": {"KV_EVICT": "evict_first"},
+                "both": {"PART_EVICT": "evict_last", "KV_EVICT": "evict_first"}}
+    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants=variants)
+
+
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
 
@@ -950,7 +958,7 @@ def main() -> None:
              "decode-stream": part_decode_stream, "rows-evict": part_rows_evict,
              "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
-             "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl}
+             "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
