@@ -728,10 +728,13 @@ def part_decode_pdl(bench, rows):
 
 
 def part_decode_l2(bench, rows):
-    """The partials kept in L2 for the combine: their stores marked evict_last (PART_EVICT), alone and with the cache
-    loads marked evict_first (KV_EVICT), against the module's launch: the same programs and arithmetic, the same bits."""
-    variants = {"part-evict-last": {"PART_EVICT": "evict_last"}, "kv-evict-first": {"KV_EVICT": "evict_first"},
-                "both": {"PART_EVICT": "evict_last", "KV_EVICT": "evict_first"}}
+    """The partials kept in L2 for the combine: their stores marked evict_last (PART_EVICT) for caches of up to
+    PART_EVICT_MAX_CAPACITY tokens (the module's launch), against plain stores ("part-plain") and evict_last at every
+    capacity ("part-evict-always", also with the cache loads marked evict_first, "both-always"): the same programs
+    and arithmetic, the same bits. (As first run, at 3ac0fb8, the module's launch had plain stores and the variants
+    were evict_last alone, KV_EVICT alone and both.)"""
+    variants = {"part-plain": {"PART_EVICT": ""}, "part-evict-always": {"PART_EVICT_MAX_CAPACITY": 1 << 30},
+                "both-always": {"PART_EVICT_MAX_CAPACITY": 1 << 30, "KV_EVICT": "evict_first"}}
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants=variants)
 
 

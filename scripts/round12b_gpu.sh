@@ -6,8 +6,9 @@
 # other hosts' files: matmul (triton) at N 14336 and 1024 / 8192 tokens (where the plan is now mixed), decode attention
 # (triton), and the invariant models' generations. $OUT/r12b/<host>-gpu<i>-run<j>.json, packed into $OUT/round12b.tgz.
 # The first run of each GPU also measures matmul with cuBLAS at those points (a separate file, not for the refresh).
+# With PARTS, those kernel_explore_gpu.py parts on GPU 0 first.
 #
-#   HOST=a GPU=H200 RUNS=2 PERF_COMMIT=<hash> OUT=out bash scripts/round12b_gpu.sh
+#   HOST=a GPU=H200 RUNS=2 PERF_COMMIT=<hash> [PARTS=decode-l2] OUT=out bash scripts/round12b_gpu.sh
 set -u
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 OUT=${OUT:?set OUT to a folder for the results}
@@ -17,6 +18,10 @@ unset TRITON_INTERPRET
 dir="$OUT/r12b"
 mkdir -p "$dir"
 gpus=$(nvidia-smi -L | wc -l)
+if [ -n "${PARTS:-}" ]; then  # kernel_explore_gpu.py parts on GPU 0 first
+  CUDA_VISIBLE_DEVICES=0 OUT="$dir" timeout 200 python3 scripts/kernel_explore_gpu.py --parts "$PARTS" \
+    > "$dir/explore.txt" 2>&1
+fi
 CUDA_VISIBLE_DEVICES=0 timeout 200 python3 -m pytest perf/suite/test_invariance.py perf/suite/test_model_invariance.py \
   -k "matmul or attention or batch_invariant_mode or (test_model_invariance and not generate)" -p no:cacheprovider -q \
   --gpu "$GPU" > "$dir/invariance.log" 2>&1
@@ -40,5 +45,6 @@ if [ "$invariance" = 0 ]; then
   wait
 fi
 tar czf "$OUT/round12b.tgz" -C "$OUT" r12b
+grep -E "^decode .*min|failed" "$dir/explore.txt" 2>/dev/null | cut -c1-300
 grep -E "passed|failed|FAILED|Error" "$dir/invariance.log" | tail -n 4
 cat "$dir/runs.txt"; grep -h -E "passed|failed" "$dir"/*-run*.log "$dir"/*-cublas.log | sort | uniq -c
