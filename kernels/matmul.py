@@ -7,7 +7,8 @@ reduction whose order depends on M. Rows past M are loaded (wrapped with `% M`) 
 so they cannot touch the rows that are.
 
 Config choice: `select_config` picks by N and K and by an M bucket (the "bucketed" policy) among tiles
-from 16x32 to 128x256 with BLOCK_K 64 to 256. The tile and BLOCK_K change which tensor-core instructions
+from 16x32 to 128x256 with BLOCK_K 64 to 256; above the buckets `select_plan` may give the columns of one product to
+two of them (128x256 tiles filling whole waves, 128x128 tiles for the rest, two launches; see LARGE_M_TILE). The tile and BLOCK_K change which tensor-core instructions
 run (BLOCK_M 16 cannot use Hopper's warpgroup MMA; 64 and up do) and how many elements a program owns, but
 every one of them accumulates a given output element over K in k16 steps from k = 0 upwards in fp32.
 That the instructions then give the same bits is a hardware fact, not a property of the code, and it is
@@ -391,8 +392,9 @@ def _launch(a3, b3, c3, bias, cfg: MatmulConfig, name: str):
 def bmm(a, b, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLICY, out=None):
     """A[i] @ B[i] for A of shape (batch, M, K) and B of shape (batch, K, N); the output has A's dtype.
 
-    Each matrix of the batch gets the tiles and K order that `matmul` gives a problem of its (M, N, K):
-    a row of one product does not depend on the other matrices, on their number, or on the other rows.
+    Each matrix of the batch gets the tile that `select_config` gives a problem of its (M, N, K) (one launch; no
+    column plan) and so the K order, and the bits, of `matmul`: a row of one product does not depend on the other
+    matrices, on their number, or on the other rows.
     """
     import torch
 

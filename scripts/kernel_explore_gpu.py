@@ -13,12 +13,15 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
 - matmul-tiles: every tile of TILE_CONFIGS at M = 1 to 512 (narrow, deep, BLOCK_K 128/256, BLOCK_M 16), each
   with its row 0 compared bitwise against the policy's row 0 at M = 4096, in both layouts of B.
 - matmul-large: more tiles and depths at M = 768-2048; matmul-waves: the policy's two large-M tiles at the M values
-  where its wave rule chooses between them, against cuBLAS.
+  where its wave rule chooses between them, against cuBLAS; matmul-mixed: at M 768-8192, each large tile alone and
+  both in one product (128x256 columns filling whole waves, 128x128 for the rest), outputs compared whole.
 - mean: rows per program and warps, and persistent rows with pipelined loads, against torch, torch.sum over the
   whole tensor and a same-size device copy.
 - decode: the split kernel's fixed (split, block_n, warps, stages) against SDPA on the suite's decode shapes;
   decode-rules: the length rule's variants; decode-tma: TMA loads against pointer loads (bits against the default).
   decode-before: an earlier kernel ($KX_DECODE_BEFORE) against the current one, bits and 50 repeated calls compared.
+  decode-pdl: the combine as a programmatic dependent (the default) against the plain launch order; decode-l2: the
+  partials' stores marked evict_last up to PART_EVICT_MAX_CAPACITY tokens (the default) against plain and always.
   decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4).
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
