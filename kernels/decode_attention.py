@@ -38,6 +38,7 @@ bytes, a tile side over 256) the call runs the pointer path.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -78,11 +79,6 @@ KV_EVICT = ""
 # PART_EVICT_MAX_CAPACITY tokens. It changes where the partials are kept, never their values: the same bits.
 PART_EVICT = "evict_last"
 PART_EVICT_MAX_CAPACITY = 4096
-
-
-def part_evict(capacity: int) -> str:
-    """The eviction policy of the partials' stores for a cache of `capacity` tokens (a speed choice only)."""
-    return PART_EVICT if capacity <= PART_EVICT_MAX_CAPACITY else ""
 # Programmatic dependent launch (Hopper and later): the combine is launched as a dependent of the split kernel, so its
 # programs are placed and read their sequence's length while the split kernel's last programs still run, and wait
 # (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
@@ -90,12 +86,23 @@ def part_evict(capacity: int) -> str:
 PDL = True
 
 
+def part_evict(capacity: int) -> str:
+    """The eviction policy of the partials' stores for a cache of `capacity` tokens (a speed choice only)."""
+    return PART_EVICT if capacity <= PART_EVICT_MAX_CAPACITY else ""
+
+
 def pdl_launch(device: torch.device) -> bool:
     """Whether the combine is launched as a programmatic dependent of the split kernel on `device`: PDL is on, and the
     device is a CUDA GPU of compute capability 9.0 or later (the interpreter and older GPUs launch in plain order)."""
     if not PDL or device.type != "cuda" or os.environ.get("TRITON_INTERPRET") == "1":
         return False
-    return torch.cuda.get_device_capability(device)[0] >= 9
+    return _cuda_major(device.index if device.index is not None else torch.cuda.current_device()) >= 9
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_major(index: int) -> int:
+    """The compute capability's major number of CUDA device `index` (asked once, not on every decode step)."""
+    return torch.cuda.get_device_capability(index)[0]
 
 
 def stages(batch: int, group: int) -> int:
@@ -372,7 +379,8 @@ def decode_attention(
         sm_scale * LOG2E,
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
-        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PART_EVICT=part_evict(capacity), PDL=pdl,
+        USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PART_EVICT=part_evict(capacity),
+        PDL=pdl,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

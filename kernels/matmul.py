@@ -205,15 +205,19 @@ def select_plan(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_POLI
     wide, narrow = BY_NAME[LARGE_M_TILE], BY_NAME[LARGE_M_NARROW_TILE]
     best_cost = waves(m, n, one, sms) * (cost if one == narrow else 1.0)
     best = (Piece(0, n, one),)
-    row_tiles = -(-m // wide.block_m)
-    for full in range(1, waves(m, n, wide, sms)):  # wide tiles filling `full` waves, as many columns as they cover
-        n1 = full * sms // row_tiles * wide.block_n
-        if not 0 < n1 < n:
-            continue
+    for n1 in wide_columns(m, n, wide, sms):
         mixed = waves(m, n1, wide, sms) + cost * waves(m, n - n1, narrow, sms) + SEAM_WAVES
         if mixed < best_cost:
             best_cost, best = mixed, (Piece(0, n1, wide), Piece(n1, n, narrow))
     return best
+
+
+def wide_columns(m: int, n: int, wide: MatmulConfig, sms: int) -> list[int]:
+    """The column counts N1 (0 < N1 < N) a mixed plan may give `wide` tiles: as many columns as its tiles cover when
+    they fill 1, 2, ... whole waves of `sms` SMs."""
+    row_tiles = -(-m // wide.block_m)
+    found = (full * sms // row_tiles * wide.block_n for full in range(1, waves(m, n, wide, sms)))
+    return [n1 for n1 in found if 0 < n1 < n]
 
 
 def config_edges(n: int, k: int, dtype="bf16", max_m: int = 8192, sms: int | None = None) -> tuple[int, ...]:

@@ -327,19 +327,6 @@ def part_matmul_waves(bench, rows):
 MIXED_MS = (768, 1024, 1536, 2048, 3072, 4096, 8192)
 
 
-def _wide_column_options(m: int, n: int, sms: int, block_m: int = 128, wide_n: int = 256) -> list[int]:
-    """N1 values (multiples of wide_n, 0 < N1 < N) whose wide tiles take just under a whole number of waves."""
-    row_tiles = -(-m // block_m)
-    options = []
-    for w in range(1, 64):
-        n1 = (w * sms // row_tiles) * wide_n
-        if n1 >= n:
-            break
-        if n1 > 0:
-            options.append(n1)
-    return options[-2:]
-
-
 def mixed_matmul(a, b, out, n1, wide, narrow):
     """out[:, :n1] in `wide` tiles, out[:, n1:] in `narrow` tiles: two launches of the module's kernel."""
     mm.matmul(a, b[:, :n1], config=wide, out=out[:, :n1])
@@ -375,7 +362,7 @@ def part_matmul_mixed(bench, rows):
                 rows.append(dict(part="mixed", shape=shape, variant=f"only:{c.name}", ms=t, ratio=t_ref / t,
                                  waves=mm.waves(m, n, c, sms),
                                  equal_narrow=torch.equal(mm.matmul(a, b, config=c), narrow_out)))
-            for n1 in _wide_column_options(m, n, sms, wide.block_m, wide.block_n):
+            for n1 in mm.wide_columns(m, n, wide, sms)[-2:]:  # wide tiles filling all but the last wave, or two
                 for wname, wcfg in (("", wide), ("s3", wide3)):
                     fn = lambda n1=n1, wcfg=wcfg: mixed_matmul(a, b, out, n1, wcfg, narrow)  # noqa: E731
                     try:
