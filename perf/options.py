@@ -78,6 +78,10 @@ def add_options(parser) -> None:
                          "contradicted claim is an xfail naming the numbers) or 'strict' (it fails) (env PERF_CLAIMS)")
     group.addoption("--perf-claims-file", metavar="PATH",
                     help="the claims to evaluate (default perf/shape/claims.toml; env PERF_CLAIMS_FILE)")
+    group.addoption("--perf-pairs", action="store_true", default=False,
+                    help="also time each of our kernels and its reference side by side: in alternation in one process "
+                         "(ABBA rounds, marker pairs), for the ratio a speed target reads; off by default (each pair "
+                         "takes 8 windows)")
     shape_policy.add_options(group)
     shape_policy.add_ini(parser)
     parser.addini("perf_threshold", "regression threshold (fraction)", default=str(DEFAULT_THRESHOLD))
@@ -171,6 +175,7 @@ class PerfOptions:
     claims: str = "report"
     claims_file: Path | None = None  # None: perf/shape/claims.toml
     history: str | None = None  # database URL of the results history
+    pairs: bool = False  # run the side-by-side pairs (perf/suite/test_pairs.py)
 
     def threshold_for(self, family: str) -> float:
         return self.family_thresholds.get(family, self.threshold)
@@ -286,6 +291,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         claims=claims or "report",
         claims_file=Path(claims_file) if claims_file else None,
         history=history or None,
+        pairs=bool(opt("--perf-pairs")),
     )
 
 

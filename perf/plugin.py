@@ -21,25 +21,37 @@ from pathlib import Path
 import pytest
 
 from perf import gpus, xdist_hooks
-from perf.measure import environment, injection_file, slowdown, timing, workers
+from perf.measure import environment, injection_file, paired, slowdown, timing, workers
 from perf.measure.requirements import unmet
 from perf.measure.target import Target
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
-from perf.report import per_gpu
+from perf.report import pairs_table, per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
-from perf.spec import BenchSpec
+from perf.spec import BenchPair, BenchSpec
 from perf.verdict import baselines, destination, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
+PAIR_NEXT_WARMUP_MS = 50.0  # a side's windows after its first: compiled, allocated and at the pair's power state
 
 
 def pytest_addoption(parser):
     add_options(parser)
 
 
+# The markers the plugin puts on items, registered wherever it runs (a checkout's pyproject lists them too).
+MARKERS = (
+    "timing: a benchmark measured on the device",
+    "claims: a claim of the co-design paper, decided by the run's measurements (runs after the benchmarks)",
+    "pairs: one of our kernels and its reference timed side by side, in alternation (opt-in: --perf-pairs)",
+)
+
+
 def pytest_configure(config):
     from kernels.torch_floor import require_torch
+
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
 
     try:
         require_torch()
@@ -91,6 +103,7 @@ class PerfSession:
         self.extras: dict[str, list] = {}  # user properties named perf_* (rule findings, audits)
         self.timing_blocked: str | None = None
         self.timing_items = 0
+        self.pair_items = 0  # side-by-side pairs selected (--perf-pairs)
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written
         self.history_db = None  # the results history, opened at configure time so a bad URL stops the run early
         self.history_note: str | None = None
@@ -264,6 +277,29 @@ class PerfSession:
                         pytrace=False)
         return record
 
+    def measure_pair(self, pair: BenchPair) -> dict:
+        """Ours and the reference of one shape, each checked, then timed in alternation (perf.measure.paired)."""
+        sides = {"ours": pair.ours, "reference": pair.reference}
+        prepared = {side: spec.build(self.target) for side, spec in sides.items()}
+        for ready in prepared.values():
+            if ready.verify is not None:
+                ready.verify()  # a wrong result fails here and is never timed
+        later = dataclasses.replace(self.options.timing, warmup_ms=min(self.options.timing.warmup_ms,
+                                                                       PAIR_NEXT_WARMUP_MS))
+        windows = {"ours": 0, "reference": 0}
+
+        def measure_side(side: str, method: str | None) -> timing.Samples:
+            settings = self.options.timing if windows[side] == 0 else later  # warm after its first window
+            windows[side] += 1
+            return timing.measure(prepared[side], self.target, settings, cold_l2=sides[side].cold_l2,
+                                  method=None if self.target.is_cpu else method)
+
+        result = paired.measure(measure_side, method=None if self.target.is_cpu else pair.ours.method)
+        return {"id": pair.id, "key": pair.key, "ours": pair.ours.key, "reference": pair.reference.key,
+                "group": pair.ours.group, "dtype": pair.ours.dtype,
+                "params": {k: v for k, v in pair.ours.params.items() if k != "provider"},
+                "placement": workers.placement(self.worker_id), **result.to_dict()}
+
     def regression_message(self, record: dict) -> str:
         env = self.baselines.environment_of(record["key"]) or {}
         return (
@@ -280,6 +316,8 @@ class PerfSession:
 def pytest_generate_tests(metafunc):
     if "perf_claim" in metafunc.fixturenames:
         _parametrize_claims(metafunc)
+    if "perf_pair" in metafunc.fixturenames:
+        _parametrize_pairs(metafunc)
     if "perf_spec" not in metafunc.fixturenames:
         return
     state = _state(metafunc.config)
@@ -304,6 +342,21 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("perf_spec", params)
 
 
+def _parametrize_pairs(metafunc):
+    state = _state(metafunc.config)
+    provider = getattr(metafunc.module, "perf_pairs", None)
+    if provider is None:
+        raise pytest.UsageError(f"{metafunc.module.__file__}: a test takes perf_pair but the module has no perf_pairs()")
+    params = []
+    for pair in provider(state.target, state.options):
+        marks = [pytest.mark.pairs]
+        reason = unmet(pair.ours.requires + pair.reference.requires, state.target)
+        if reason:
+            marks.append(pytest.mark.skip(reason=f"{pair.key}: {reason}"))
+        params.append(pytest.param(pair, id=pair.id, marks=marks))
+    metafunc.parametrize("perf_pair", params)
+
+
 def _parametrize_claims(metafunc):
     from perf.shape import claims
 
@@ -320,7 +373,14 @@ def pytest_collection_modifyitems(session, config, items):
     state = _state(config)
     # Claims read the run's measurements: they run last, after every benchmark.
     items.sort(key=lambda item: item.get_closest_marker("claims") is not None)
-    timing_items = [item for item in items if "perf_measure" in getattr(item, "fixturenames", ())]
+    pair_items = [item for item in items if "perf_measure_pair" in getattr(item, "fixturenames", ())]
+    if pair_items and not state.options.pairs:  # opt-in: side by side costs 8 windows a pair
+        config.hook.pytest_deselected(items=pair_items)
+        unwanted = set(pair_items)
+        items[:] = [item for item in items if item not in unwanted]
+        pair_items = []
+    state.pair_items = len(pair_items)
+    timing_items = [item for item in items if "perf_measure" in getattr(item, "fixturenames", ())] + pair_items
     state.timing_items = len(timing_items)
     if not timing_items:
         return
@@ -380,6 +440,9 @@ def pytest_collection_finish(session):
                         f"the within-run noise and {noise.FLOOR_TICKS} timer ticks; a regression is confirmed "
                         f"by a re-measure in a {'fresh process' if state.options.confirm == 'process' else 'second window'}"
                         + ("; REFRESH: entries that run are rewritten" if state.options.refresh else ""))
+    if state.pair_items:
+        reporter.write_line(f"perf: {state.pair_items} side-by-side pairs: ours and the reference in alternation, "
+                            f"{paired.ROUNDS} ABBA rounds each; ratio = reference time / ours (above 1: ours faster)")
 
 
 def cpu_substitutions(config) -> list[str]:
@@ -432,6 +495,23 @@ def perf_measure(request):
     def run(spec: BenchSpec) -> dict:
         try:
             return state.measure(spec, request.node)
+        finally:
+            if not state.target.is_cpu:
+                import torch
+
+                torch.cuda.empty_cache()
+
+    return run
+
+
+@pytest.fixture
+def perf_measure_pair(request):
+    """perf_measure_pair(pair): verify both sides, time them in alternation, and return the pair's record."""
+    state = _state(request.config)
+
+    def run(pair: BenchPair) -> dict:
+        try:
+            return state.measure_pair(pair)
         finally:
             if not state.target.is_cpu:
                 import torch
@@ -512,6 +592,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if state.timing_blocked:
         tr.write_sep("=", "perf: timing benchmarks did not run", red=True)
         tr.write_line(state.timing_blocked)
+    pairs = state.extras.get("perf_pairs")
+    if pairs:
+        tr.write_sep("=", f"perf: {len(pairs)} pairs side by side on {state.target.present.name} (ratio = reference "
+                          f"time / ours: above 1, ours is faster)")
+        for line in format_table(pairs_table.HEADER, pairs_table.rows(pairs), numbers_right=True):
+            tr.write_line(line)
+        for line in pairs_table.summary_lines(pairs):
+            tr.write_line(line)
     if not state.results:
         return
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))

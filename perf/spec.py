@@ -53,3 +53,17 @@ class BenchSpec:
     def intensity(self) -> float | None:
         """Arithmetic intensity in FLOP/byte (None when the spec moves no bytes)."""
         return self.flops / self.bytes if self.bytes else None
+
+
+@dataclass(frozen=True)
+class BenchPair:
+    """Two benchmarks of one shape, ours and the reference it is compared with, to time side by side: their ratio
+    (perf.measure.paired) is what a speed target reads. `key` is ours' key without its provider."""
+
+    ours: BenchSpec
+    reference: BenchSpec
+    id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.ours.family}/{self.id}"
