@@ -22,7 +22,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   decode-before: an earlier kernel ($KX_DECODE_BEFORE) against the current one, bits and 50 repeated calls compared.
   decode-pdl: the combine as a programmatic dependent (the default) against the plain launch order; decode-l2: the
   partials' stores marked evict_last up to PART_EVICT_MAX_CAPACITY tokens (the default) against plain and always.
-  decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4).
+  decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4); decode-splits: rules with
+  shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits).
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
 - mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
@@ -646,6 +647,13 @@ DECODE_TMA_CONFIGS = tuple((da.SPLIT, 64, 4, st, tma) for tma in (False, True) f
     + ((da.SPLIT, 128, 4, 2, True), (da.SPLIT, 128, 4, 3, True), (da.SPLIT, 128, 8, 2, True))
 
 
+# Shorter longest splits (more programs where the module's rule gives 1,024 programs of 1,024 tokens: GQA b8 L16k, MHA b1
+# L32k), and more splits wanted at 4k tokens: other rules, so other bits, each still fixed by the length alone.
+DECODE_SPLIT_CONFIGS = ((da.SPLIT, 64, 4, None), (da.SplitRule(128, 512, 16), 64, 4, None),
+                        (da.SplitRule(128, 256, 16), 64, 4, None), (da.SplitRule(128, 512, 32), 64, 4, None),
+                        (da.SplitRule(128, 512, 16), 64, 4, 3))
+
+
 def _config_name(split, bn, w, st, tma=False) -> str:
     head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
     return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
@@ -730,6 +738,10 @@ def part_decode_l2(bench, rows):
 
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
+
+
+def part_decode_splits(bench, rows):
+    part_decode(bench, rows, DECODE_SPLIT_CONFIGS)
 
 
 def part_decode_tma(bench, rows):
@@ -951,7 +963,8 @@ def main() -> None:
              "decode-stream": part_decode_stream, "rows-evict": part_rows_evict,
              "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
-             "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2}
+             "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2,
+             "decode-splits": part_decode_splits}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
