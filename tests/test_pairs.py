@@ -139,7 +139,8 @@ def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_sl
     off.assert_outcomes(deselected=2)
 
     out = tmp_path / "pairs.json"
-    on = pytester.runpytest_subprocess(*common, "--perf-pairs", "--perf-json", str(out))
+    report = tmp_path / "report"
+    on = pytester.runpytest_subprocess(*common, "--perf-pairs", "--perf-json", str(out), "--perf-report", str(report))
     on.assert_outcomes(passed=2)
     text = on.stdout.str()
     assert "2 side-by-side pairs" in text and "perf: 2 pairs side by side on" in text
@@ -153,3 +154,6 @@ def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_sl
         assert p["method"] == "host" and p["ours"] == "kernel/mm:triton:fp32:" + p["id"].split(":")[-1]
         assert p["ratio_low"] <= p["ratio"] <= p["ratio_high"]
     assert "results" in doc and doc["results"] == []  # no benchmark ran: the pairs alone
+    summary = (report / "summary.md").read_text()
+    assert "Side by side (2 pairs)" in summary and "mm:fp32:slower" in summary
+    assert "perf_pairs (" not in summary  # its own section, not the generic table of perf_* lists

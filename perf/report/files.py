@@ -4,6 +4,7 @@ From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (def
 
     summary.md     verdict counts; regressions, improvements and unreliable results first; shape-rule
                    violations; the paper's claims with their verdicts on this run (perf/shape/claims.toml);
+                   the kernels timed side by side with their references (--perf-pairs);
                    the environment beside the baseline's, changed fields marked; every result
     index.html     one self-contained page: the same tables and every plot (PNGs inline as data URIs)
     results.csv    tidy: one row per benchmark and statistic (key, family, group, dtype, statistic, value, unit)
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf.report import claims_table, per_gpu, plots
+from perf.report import claims_table, pairs_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
 from perf.verdict import destination
@@ -199,11 +200,14 @@ def rules_table(findings: Sequence[Mapping]) -> Table:
                                     for f in findings))
 
 
+OWN_SECTIONS = ("perf_claims", "perf_pairs")  # perf_* lists with a section of their own
+
+
 def extra_tables(doc: Mapping) -> dict[str, Table]:
     """Other perf_* lists (audits, ...) as generic tables: one column per field seen."""
     out = {}
     for name, entries in sorted(doc.items()):
-        if not (str(name).startswith("perf_") and "rule" not in str(name) and name != "perf_claims"
+        if not (str(name).startswith("perf_") and "rule" not in str(name) and name not in OWN_SECTIONS
                 and isinstance(entries, list)):
             continue
         rows = [e for e in entries if isinstance(e, Mapping)]
@@ -269,6 +273,12 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
                          note))
     if records:
         sections += claims_sections(doc)
+    pairs = [p for p in doc.get("perf_pairs") or () if isinstance(p, Mapping)]
+    if pairs:
+        note = ("Ours and the reference timed in alternation in one process (ABBA rounds); ratio = reference time / "
+                "ours, above 1 ours is faster. " + " ".join(line + "." for line in pairs_table.summary_lines(pairs)))
+        sections.append((f"Side by side ({len(pairs)} pairs)", Table(pairs_table.HEADER, tuple(pairs_table.rows(pairs))),
+                         note))
     for name, table in extra_tables(doc).items():
         sections.append((f"{name} ({len(table.rows)})", table, ""))
     comparison = doc.get("comparison")
