@@ -23,7 +23,7 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   decode-pdl: the combine as a programmatic dependent (the default) against the plain launch order; decode-l2: the
   partials' stores marked evict_last up to PART_EVICT_MAX_CAPACITY tokens (the default) against plain and always.
   decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4); decode-splits: rules with
-  shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits).
+  shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits); decode-stages: 1-4 stages, 2 warps.
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
 - mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
@@ -654,6 +654,12 @@ DECODE_SPLIT_CONFIGS = ((da.SPLIT, 64, 4, None), (da.SplitRule(128, 512, 16), 64
                         (da.SplitRule(128, 512, 16), 64, 4, 3))
 
 
+# The module's rule and tile with every pipeline depth from 1 (no overlap of a program's own loads: less shared memory,
+# more programs per SM) to 4, and 2 warps: stages never change the bits; warps may (another dot layout).
+DECODE_STAGE_CONFIGS = tuple((da.SPLIT, 64, 4, st) for st in (None, 1, 2, 3, 4)) \
+    + ((da.SPLIT, 64, 2, 1), (da.SPLIT, 64, 2, 2))
+
+
 def _config_name(split, bn, w, st, tma=False) -> str:
     head = f"r{split.smallest}-{split.largest}-x{split.wanted}" if isinstance(split, da.SplitRule) else f"s{split}"
     return f"{'tma-' if tma else ''}{head}-n{bn}-w{w}-st{st}"
@@ -738,6 +744,10 @@ def part_decode_l2(bench, rows):
 
 def part_decode_rules(bench, rows):
     part_decode(bench, rows, DECODE_RULE_CONFIGS)
+
+
+def part_decode_stages(bench, rows):
+    part_decode(bench, rows, DECODE_STAGE_CONFIGS)
 
 
 def part_decode_splits(bench, rows):
@@ -964,7 +974,7 @@ def main() -> None:
              "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
              "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2,
-             "decode-splits": part_decode_splits}
+             "decode-splits": part_decode_splits, "decode-stages": part_decode_stages}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
