@@ -23,7 +23,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   decode-pdl: the combine as a programmatic dependent (the default) against the plain launch order; decode-l2: the
   partials' stores marked evict_last up to PART_EVICT_MAX_CAPACITY tokens (the default) against plain and always.
   decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4); decode-splits: rules with
-  shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits); decode-stages: 1-4 stages, 2 warps.
+  shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits); decode-stages: 1-4 stages, 2 warps;
+  decode-parts: the split kernel alone and the combine alone (each with the other not launched).
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
 - mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
@@ -731,6 +732,15 @@ def part_decode_pdl(bench, rows):
     part_decode(bench, rows, ((da.SPLIT, 64, 4, None),), module_variants={"no-pdl": {"PDL": False}})
 
 
+def part_decode_parts(bench, rows):
+    """Where a call's time goes: the module's launch against its split kernel alone (the combine not launched, so the
+    output is not computed: its bits are not compared) and its combine alone (the split kernel not launched; the
+    combine then reads whatever partials the workspace holds)."""
+    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),),
+                module_variants={"split-only": {"_decode_combine_kernel": _NoKernel()},
+                                 "combine-only": {"_decode_split_kernel": _NoKernel()}})
+
+
 def part_decode_l2(bench, rows):
     """The partials kept in L2 for the combine: their stores marked evict_last (PART_EVICT) for caches of up to
     PART_EVICT_MAX_CAPACITY tokens (the module's launch), against plain stores ("part-plain") and evict_last at every
@@ -974,7 +984,8 @@ def main() -> None:
              "mean-flush": part_mean_flush,
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
              "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2,
-             "decode-splits": part_decode_splits, "decode-stages": part_decode_stages}
+             "decode-splits": part_decode_splits, "decode-stages": part_decode_stages,
+             "decode-parts": part_decode_parts}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
