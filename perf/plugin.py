@@ -25,7 +25,7 @@ from perf.measure import environment, injection_file, paired, slowdown, timing, 
 from perf.measure.requirements import unmet
 from perf.measure.target import Target
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
-from perf.report import pairs_table, per_gpu
+from perf.report import kernel_targets, pairs_table, per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchPair, BenchSpec
@@ -600,6 +600,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(line)
         for line in pairs_table.summary_lines(pairs):
             tr.write_line(line)
+        verdicts = kernel_targets.evaluate(pairs)
+        if any(v["verdict"] != kernel_targets.NOT_MEASURED for v in verdicts):
+            tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
+            for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
+                tr.write_line(line)
     if not state.results:
         return
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))

@@ -20,6 +20,10 @@ import statistics
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from perf.report import kernel_targets  # noqa: E402
+
 
 def _median(record: dict) -> float:
     return record["summary"]["median_ms"]
@@ -64,6 +68,7 @@ def pair_lines(data: dict) -> list[str]:
                  if p["id"].startswith(f"{kernel}:") and _tokens(p["id"]) >= 1024]
         if cells:
             out.append(f"side by side: {kernel} / torch: " + "  ".join(cells))
+    out += [f"target: {' | '.join(row)}" for row in kernel_targets.rows(kernel_targets.evaluate(found))] if found else []
     return out
 
 

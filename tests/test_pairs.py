@@ -10,7 +10,7 @@ from perf import gpus
 from perf.measure import paired
 from perf.measure.target import Target
 from perf.measure.timing import Samples
-from perf.report import pairs_table
+from perf.report import kernel_targets, pairs_table
 from perf.suite.decode_specs import attention_specs
 from perf.suite.kernel_specs import kernel_specs
 from perf.suite.pair_specs import pair_id, pairs
@@ -144,6 +144,7 @@ def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_sl
     on.assert_outcomes(passed=2)
     text = on.stdout.str()
     assert "2 side-by-side pairs" in text and "perf: 2 pairs side by side on" in text
+    assert "kernel targets" not in text  # none of these pairs is one of the suite's kernels
     doc = json.loads(out.read_text())
     found = {p["id"]: p for p in doc["perf_pairs"]}
     assert set(found) == {"mm:fp32:slower", "mm:fp32:faster"}
@@ -157,3 +158,27 @@ def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_sl
     summary = (report / "summary.md").read_text()
     assert "Side by side (2 pairs)" in summary and "mm:fp32:slower" in summary
     assert "perf_pairs (" not in summary  # its own section, not the generic table of perf_* lists
+
+
+def _pair(pid, ratio, **params):
+    return {"id": pid, "ratio": ratio, "params": params}
+
+
+def test_kernel_targets_are_decided_by_their_own_pairs_only():
+    found = [_pair("matmul:m1", 0.79, kernel="matmul", tokens=1), _pair("matmul:m64", 0.95, kernel="matmul", tokens=64),
+             _pair("matmul:m128", 0.10, kernel="matmul", tokens=128),  # in neither matmul target
+             _pair("matmul:m1024", 0.96, kernel="matmul", tokens=1024),
+             _pair("attention:b1:L1024", 1.02, op="attention", L=1024, batch=1),
+             _pair("attention:tok64", 0.5, kernel="attention", tokens=64),  # prefill: no target
+             _pair("mean:tok512", 0.5, kernel="mean", tokens=512), _pair("mean:tok1024", 1.3, kernel="mean", tokens=1024)]
+    verdicts = {v["target"]: v for v in kernel_targets.evaluate(found)}
+    large = verdicts["matmul >= 0.95x cuBLAS at M >= 1024"]
+    assert (large["verdict"], large["pairs"], large["below"]) == (kernel_targets.MET, 1, 0)
+    small = verdicts["matmul >= 0.8x cuBLAS at M <= 64"]
+    assert (small["verdict"], small["pairs"], small["below"], small["lowest"]) == (kernel_targets.MISSED, 2, 1,
+                                                                                   "matmul:m1")
+    assert verdicts["decode attention >= 1.0x SDPA on every shape"]["verdict"] == kernel_targets.MET
+    assert verdicts["mean faster than torch from 1024 tokens"]["pairs"] == 1  # tok512 is outside the target
+    assert verdicts["rms_norm faster than torch from 1024 tokens"]["verdict"] == kernel_targets.NOT_MEASURED
+    row = dict(zip(kernel_targets.HEADER, kernel_targets.rows([small])[0]))
+    assert row["lowest"] == "0.790x matmul:m1" and row["below"] == "1"

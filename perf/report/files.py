@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf.report import claims_table, pairs_table, per_gpu, plots
+from perf.report import claims_table, kernel_targets, pairs_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure.environment import COMPARED
 from perf.verdict import destination
@@ -279,6 +279,11 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
                 "ours, above 1 ours is faster. " + " ".join(line + "." for line in pairs_table.summary_lines(pairs)))
         sections.append((f"Side by side ({len(pairs)} pairs)", Table(pairs_table.HEADER, tuple(pairs_table.rows(pairs))),
                          note))
+        verdicts = kernel_targets.evaluate(pairs)
+        if any(v["verdict"] != kernel_targets.NOT_MEASURED for v in verdicts):
+            sections.append(("Kernel targets", Table(kernel_targets.HEADER, tuple(kernel_targets.rows(verdicts)),
+                                                     tuple(v["verdict"].replace(" ", "-") for v in verdicts)),
+                             "The speed targets of docs/kernels.md, each decided by this run's side-by-side pairs."))
     for name, table in extra_tables(doc).items():
         sections.append((f"{name} ({len(table.rows)})", table, ""))
     comparison = doc.get("comparison")
