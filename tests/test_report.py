@@ -292,6 +292,9 @@ def test_missing_file_is_a_clear_error(tmp_path, capsys):
     (lambda d: d["results"][3].pop("verdict"), "results[3].verdict"),
     (lambda d: d["results"][2]["summary"].__setitem__("median_ms", "fast"), "results[2].summary.median_ms"),
     (lambda d: d["results"][1].__setitem__("baseline", {"median_ms": -1}), "results[1].baseline.median_ms"),
+    (lambda d: d.__setitem__("perf_pairs", {"id": "x"}), "perf_pairs"),
+    (lambda d: d.__setitem__("perf_pairs", [{"id": "a", "ours_ms": 1.0, "reference_ms": 1.0, "ratio": 1.0,
+                                             "ratio_low": 1.0}]), "perf_pairs[0].ratio_high"),
 ])
 def test_malformed_file_names_the_field(doc, tmp_path, capsys, mutate, field):
     bad = json.loads(json.dumps(doc))

@@ -65,13 +65,7 @@ def check(doc: object, source: str) -> dict:
         raise ResultsError(f"{source}: expected a JSON object with schema {SCHEMA!r}, got {type(doc).__name__}")
     if doc.get("schema") != SCHEMA:
         raise ResultsError(f"{source}: schema: expected {SCHEMA!r}, got {doc.get('schema')!r}")
-    results = doc.get("results")
-    if not isinstance(results, list):
-        raise ResultsError(f"{source}: results: expected a list of result records, got {type(results).__name__}")
-    for i, r in enumerate(results):
-        where = f"{source}: results[{i}]"
-        if not isinstance(r, dict):
-            raise ResultsError(f"{where}: expected an object, got {type(r).__name__}")
+    for where, r in _objects(doc.get("results"), "results", "result records", source):
         for name in ("key", "family", "verdict"):
             if not isinstance(r.get(name), str):
                 raise ResultsError(f"{where}.{name}: expected a string, got {r.get(name)!r}")
@@ -84,7 +78,35 @@ def check(doc: object, source: str) -> dict:
             median = value.get("median_ms")
             if not _is_number(median) or median <= 0:
                 raise ResultsError(f"{where}.{block}.median_ms: expected a positive number of ms, got {median!r}")
+    if doc.get("perf_pairs") is not None:
+        _check_pairs(doc["perf_pairs"], source)
     return doc
+
+
+PAIR_NUMBERS = ("ours_ms", "reference_ms", "ratio", "ratio_low", "ratio_high")  # what a pair's row is drawn from
+
+
+def _objects(value: object, name: str, what: str, source: str) -> list[tuple[str, dict]]:
+    """(where, record) for each record of the list `name`; a ResultsError unless it is a list of objects."""
+    if not isinstance(value, list):
+        raise ResultsError(f"{source}: {name}: expected a list of {what}, got {type(value).__name__}")
+    found = []
+    for i, record in enumerate(value):
+        where = f"{source}: {name}[{i}]"
+        if not isinstance(record, dict):
+            raise ResultsError(f"{where}: expected an object, got {type(record).__name__}")
+        found.append((where, record))
+    return found
+
+
+def _check_pairs(pairs: object, source: str) -> None:
+    """The side-by-side pairs (perf_pairs): each an object with an id and positive numbers."""
+    for where, p in _objects(pairs, "perf_pairs", "pair records", source):
+        if not isinstance(p.get("id"), str):
+            raise ResultsError(f"{where}.id: expected a string, got {p.get('id')!r}")
+        for name in PAIR_NUMBERS:
+            if not _is_number(p.get(name)) or p[name] <= 0:
+                raise ResultsError(f"{where}.{name}: expected a positive number, got {p.get(name)!r}")
 
 
 def load(path: Path) -> dict:
@@ -273,7 +295,7 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
                          note))
     if records:
         sections += claims_sections(doc)
-    pairs = [p for p in doc.get("perf_pairs") or () if isinstance(p, Mapping)]
+    pairs = doc.get("perf_pairs") or []
     if pairs:
         note = ("Ours and the reference timed in alternation in one process (ABBA rounds); ratio = reference time / "
                 "ours, above 1 ours is faster. " + " ".join(line + "." for line in pairs_table.summary_lines(pairs)))
