@@ -200,6 +200,7 @@ def test_save_refuses_a_file_without_write_bits_even_as_root(tmp_path):
     (["--runs", "0"], "perf refresh: error: --runs: expected a positive number of runs, got 0"),
     (["--checkpoint-every", "0"], "perf refresh: error: --checkpoint-every: expected a positive number of benchmarks"),
     (["--checkpoint", "--from-results", "a.json"], "perf refresh: error: --checkpoint: --from-results measures nothing"),
+    (["--only", "kernel/*"], "perf refresh: error: --only selects entries of --from-results files"),
     (["-k", "no_such_benchmark"], "perf refresh: error: no timing benchmark selected (check -k, -m and --model)"),
 ])
 def test_refresh_usage_errors_are_one_line_before_measuring(tmp_path, args, message):
@@ -239,3 +240,22 @@ def test_from_results_writes_into_the_baseline_dir_given_and_leaves_the_compared
     refused = perf("refresh", "--from-results", *map(str, files), "--baseline-dir", str(elsewhere))
     assert refused.returncode == 2 and "expected a file named 'cpu.json'" in refused.stderr
     assert (elsewhere / "cpu.json").read_bytes() == kept
+
+
+def test_from_results_with_only_merges_the_matching_entries_and_keeps_the_rest(baseline, tmp_path):
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"run{i}.json")
+        done = suite("--baseline-dir", str(baseline.parent), "--perf-json", str(files[-1]))
+        assert done.returncode == 0, done.stdout + done.stderr
+    before = json.loads(baseline.read_text())["entries"]
+    one = sorted(before)[0]
+    nothing = perf("refresh", "--from-results", *map(str, files), "--only", one, "--only", "gemm/no-such:*")
+    assert nothing.returncode == 2 and "--only 'gemm/no-such:*': matches no benchmark" in nothing.stderr
+    assert json.loads(baseline.read_text())["entries"] == before  # refused: nothing written
+    done = perf("refresh", "--from-results", *map(str, files), "--only", one)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refreshed 1 entries" in done.stdout
+    after = json.loads(baseline.read_text())["entries"]
+    assert len(after[one]["run_medians_ms"]) == 3 and after[one] != before[one]
+    assert {k: v for k, v in after.items() if k != one} == {k: v for k, v in before.items() if k != one}

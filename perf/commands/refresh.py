@@ -11,6 +11,9 @@ runs are done; then print what moved.
     --from-results FILE...  merge runs measured elsewhere (results files of `pytest perf/ --perf-json FILE
                             --perf-measure-only`, e.g. on sibling GPUs of one kind) instead of measuring, into
                             the baseline file they compared with, or its namesake in --baseline-dir DIR
+    --only GLOB             with --from-results (repeatable): merge only the entries whose key matches a GLOB
+                            (e.g. 'kernel/mean:triton:*'), the others kept as they are; a GLOB that matches no
+                            benchmark of the files is refused
     -n N, -n auto           (passed to pytest) each run spread over N pytest-xdist workers, one per GPU (auto: every
                             visible GPU), merged by its controller; the baseline is still written once, at the end
 
@@ -25,6 +28,7 @@ the suite applies (`pytest perf/ --help`, group 'perf') and is validated the sam
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import signal
 import sys
@@ -52,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", action="store_true")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="K")
     parser.add_argument("--from-results", nargs="+", type=Path, default=None)
+    parser.add_argument("--only", action="append", default=None, metavar="GLOB")
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -102,6 +107,9 @@ def main(argv: list[str]) -> int:
                       "compare with it")
     if ours.from_results and (ours.checkpoint or ours.checkpoint_every):
         return _error("--checkpoint: --from-results measures nothing, so there is nothing to checkpoint")
+    if ours.only and not ours.from_results:
+        return _error("--only selects entries of --from-results files; to measure some benchmarks, select them "
+                      "with -k")
     folder = _baseline_dir_given(pytest_args) if ours.from_results else None
     if folder is not None and not folder.is_dir():
         return _error(f"--baseline-dir: {folder}: expected an existing folder of <GPU>.json baseline files")
@@ -110,7 +118,7 @@ def main(argv: list[str]) -> int:
     try:
         if ours.from_results:
             docs = [(str(p), results.read(p)) for p in ours.from_results]
-            writer.write(docs)
+            writer.write(_only(docs, ours.only) if ours.only else docs)
         else:
             selection = select(pytest_args, refresh=True)  # measure nothing before options and files are checked
             if selection.error:
@@ -156,6 +164,20 @@ def _units(selection: Selection, ours) -> list[tuple[tuple[str, ...], str]]:
             part = f" part {i + 1} of {len(pieces)}" if len(pieces) > 1 else ""
             units.append((tuple(piece), f"{module}{part}, {len(piece)} benchmarks"))
     return units
+
+
+def _only(docs: list[tuple[str, dict]], patterns: list[str]) -> list[tuple[str, dict]]:
+    """The results files with only the records whose key matches one of `patterns`; BaselineError naming a pattern
+    that matches nothing in any of them (nothing is written then)."""
+    keys = {r.get("key") for _, doc in docs for r in doc.get("results") or () if isinstance(r, dict)}
+    unmatched = [p for p in patterns if not any(isinstance(k, str) and fnmatch.fnmatchcase(k, p) for k in keys)]
+    if unmatched:
+        raise baselines.BaselineError(f"--only {unmatched[0]!r}: matches no benchmark of the results files "
+                                      f"({len(keys)} keys, e.g. {sorted(k for k in keys if isinstance(k, str))[:1]})")
+    def wanted(record) -> bool:
+        return isinstance(record, dict) and any(fnmatch.fnmatchcase(str(record.get("key")), p) for p in patterns)
+
+    return [(source, {**doc, "results": [r for r in doc["results"] if wanted(r)]}) for source, doc in docs]
 
 
 class Writer:
