@@ -169,11 +169,13 @@ def _units(selection: Selection, ours) -> list[tuple[tuple[str, ...], str]]:
 def _only(docs: list[tuple[str, dict]], patterns: list[str]) -> list[tuple[str, dict]]:
     """The results files with only the records whose key matches one of `patterns`; BaselineError naming a pattern
     that matches nothing in any of them (nothing is written then)."""
-    keys = {r.get("key") for _, doc in docs for r in doc.get("results") or () if isinstance(r, dict)}
-    unmatched = [p for p in patterns if not any(isinstance(k, str) and fnmatch.fnmatchcase(k, p) for k in keys)]
+    keys = sorted({r["key"] for _, doc in docs for r in doc.get("results") or ()
+                   if isinstance(r, dict) and isinstance(r.get("key"), str)})
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(k, p) for k in keys)]
     if unmatched:
+        example = f", e.g. {keys[0]!r}" if keys else ""
         raise baselines.BaselineError(f"--only {unmatched[0]!r}: matches no benchmark of the results files "
-                                      f"({len(keys)} keys, e.g. {sorted(k for k in keys if isinstance(k, str))[:1]})")
+                                      f"({len(keys)} keys{example})")
     def wanted(record) -> bool:
         return isinstance(record, dict) and any(fnmatch.fnmatchcase(str(record.get("key")), p) for p in patterns)
 
