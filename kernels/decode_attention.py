@@ -84,6 +84,10 @@ PART_EVICT_MAX_CAPACITY = 4096
 # (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
 # when the combine starts, never what it computes: the same bits.
 PDL = True
+# COMBINE_MAXNREG: a cap on the combine's registers per thread (None: the compiler's choice, 163 on an H200, where an SM
+# then holds 12 of its one-warp programs, so the 2,048 programs of batch 64 run in 1.3 waves; section 60 of
+# docs/perf-notes.md). Register allocation changes where values live, never the arithmetic: the same bits.
+COMBINE_MAXNREG: int | None = None
 
 
 def part_evict(capacity: int) -> str:
@@ -91,10 +95,15 @@ def part_evict(capacity: int) -> str:
     return PART_EVICT if capacity <= PART_EVICT_MAX_CAPACITY else ""
 
 
+def _compiled(device: torch.device) -> bool:
+    """Whether kernels on `device` are compiled for a CUDA GPU (not run by the interpreter): launch options apply."""
+    return device.type == "cuda" and os.environ.get("TRITON_INTERPRET") != "1"
+
+
 def pdl_launch(device: torch.device) -> bool:
     """Whether the combine is launched as a programmatic dependent of the split kernel on `device`: PDL is on, and the
     device is a CUDA GPU of compute capability 9.0 or later (the interpreter and older GPUs launch in plain order)."""
-    if not PDL or device.type != "cuda" or os.environ.get("TRITON_INTERPRET") == "1":
+    if not PDL or not _compiled(device):
         return False
     return _cuda_major(device.index if device.index is not None else torch.cuda.current_device()) >= 9
 
@@ -391,6 +400,7 @@ def decode_attention(
         HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         CHUNK=COMBINE_CHUNK, PDL=pdl, num_warps=COMBINE_WARPS, **({"launch_pdl": True} if pdl else {}),
+        **({"maxnreg": COMBINE_MAXNREG} if COMBINE_MAXNREG and _compiled(q.device) else {}),
     )
     return out
 
