@@ -84,10 +84,6 @@ PART_EVICT_MAX_CAPACITY = 4096
 # (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
 # when the combine starts, never what it computes: the same bits.
 PDL = True
-# COMBINE_MAXNREG: a cap on the combine's registers per thread (None: the compiler's choice, 163 on an H200, where an SM
-# then holds 12 of its one-warp programs, so the 2,048 programs of batch 64 run in 1.3 waves; section 60 of
-# docs/perf-notes.md). Register allocation changes where values live, never the arithmetic: the same bits.
-COMBINE_MAXNREG: int | None = None
 
 
 def part_evict(capacity: int) -> str:
@@ -400,7 +396,6 @@ def decode_attention(
         HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         CHUNK=COMBINE_CHUNK, PDL=pdl, num_warps=COMBINE_WARPS, **({"launch_pdl": True} if pdl else {}),
-        **({"maxnreg": COMBINE_MAXNREG} if COMBINE_MAXNREG and _compiled(q.device) else {}),
     )
     return out
 

@@ -24,8 +24,8 @@ perf.measure.timing.measure (device time: CUPTI for short calls, events for long
   partials' stores marked evict_last up to PART_EVICT_MAX_CAPACITY tokens (the default) against plain and always.
   decode-launch: the module's rule with other tiles (32, 64), warps (2-8) and stages (2-4); decode-splits: rules with
   shorter longest splits (256, 512 tokens) or 32 splits wanted (other bits); decode-stages: 1-4 stages, 2 warps;
-  decode-parts: the split kernel alone and the combine alone (each with the other not launched); decode-regs: the
-  combine with its registers capped.
+  decode-parts: the split kernel alone and the combine alone (each with the other not launched). (decode-regs, the
+  combine with its registers capped, was measured at ca9369b and removed with the option.)
   decode-combine: the current kernel against $KX_DECODE_BEFORE, that kernel's split kernel alone (its combine's
   cost), and the combine with other warps and chunks.
 - mean-flush: mean, rms_norm, torch's mean and sum and a copy after the suite's flush (a zero_() that leaves the L2
@@ -742,13 +742,6 @@ def part_decode_parts(bench, rows):
                                  "combine-only": {"_decode_split_kernel": _NoKernel()}})
 
 
-def part_decode_regs(bench, rows):
-    """The combine with its registers capped (COMBINE_MAXNREG: more one-warp programs per SM; the same arithmetic, so
-    the same bits) against the compiler's choice."""
-    part_decode(bench, rows, ((da.SPLIT, 64, 4, None),),
-                module_variants={f"combine-regs{n}": {"COMBINE_MAXNREG": n} for n in (128, 96, 64)})
-
-
 def part_decode_l2(bench, rows):
     """The partials kept in L2 for the combine: their stores marked evict_last (PART_EVICT) for caches of up to
     PART_EVICT_MAX_CAPACITY tokens (the module's launch), against plain stores ("part-plain") and evict_last at every
@@ -995,7 +988,7 @@ def main() -> None:
              "matmul-large": part_matmul_large, "matmul-waves": part_matmul_waves, "prefill": part_prefill,
              "matmul-mixed": part_matmul_mixed, "decode-pdl": part_decode_pdl, "decode-l2": part_decode_l2,
              "decode-splits": part_decode_splits, "decode-stages": part_decode_stages,
-             "decode-parts": part_decode_parts, "decode-regs": part_decode_regs}
+             "decode-parts": part_decode_parts}
     for name in args.parts.split(","):
         start = time.time()
         parts[name](bench, rows)
