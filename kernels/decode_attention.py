@@ -91,15 +91,10 @@ def part_evict(capacity: int) -> str:
     return PART_EVICT if capacity <= PART_EVICT_MAX_CAPACITY else ""
 
 
-def _compiled(device: torch.device) -> bool:
-    """Whether kernels on `device` are compiled for a CUDA GPU (not run by the interpreter): launch options apply."""
-    return device.type == "cuda" and os.environ.get("TRITON_INTERPRET") != "1"
-
-
 def pdl_launch(device: torch.device) -> bool:
     """Whether the combine is launched as a programmatic dependent of the split kernel on `device`: PDL is on, and the
     device is a CUDA GPU of compute capability 9.0 or later (the interpreter and older GPUs launch in plain order)."""
-    if not PDL or not _compiled(device):
+    if not PDL or device.type != "cuda" or os.environ.get("TRITON_INTERPRET") == "1":
         return False
     return _cuda_major(device.index if device.index is not None else torch.cuda.current_device()) >= 9
 
