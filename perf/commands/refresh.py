@@ -176,6 +176,7 @@ def _only(docs: list[tuple[str, dict]], patterns: list[str]) -> list[tuple[str, 
         example = f", e.g. {keys[0]!r}" if keys else ""
         raise baselines.BaselineError(f"--only {unmatched[0]!r}: matches no benchmark of the results files "
                                       f"({len(keys)} keys{example})")
+
     def wanted(record) -> bool:
         return isinstance(record, dict) and any(fnmatch.fnmatchcase(str(record.get("key")), p) for p in patterns)
 
