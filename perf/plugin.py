@@ -294,7 +294,10 @@ class PerfSession:
             return timing.measure(prepared[side], self.target, settings, cold_l2=sides[side].cold_l2,
                                   method=None if self.target.is_cpu else method)
 
-        result = paired.measure(measure_side, method=None if self.target.is_cpu else pair.ours.method)
+        entry = self.baselines.reference(pair.ours.key)
+        # Pinned as the benchmarks are: ours' own method, else its baseline entry's; else the first window chooses
+        method = None if self.target.is_cpu else (pair.ours.method or (entry.method if entry else None))
+        result = paired.measure(measure_side, method=method)
         return {"id": pair.id, "key": pair.key, "ours": pair.ours.key, "reference": pair.reference.key,
                 "group": pair.ours.group, "dtype": pair.ours.dtype,
                 "params": {k: v for k, v in pair.ours.params.items() if k != "provider"},

@@ -5,8 +5,9 @@ large GEMM measured right after other large GEMMs runs at a lower clock than the
 on a cool GPU (seen on an H200: cuBLAS at M 8192, N 14336 read 1.37-1.40 ms inside a whole-suite run at 1530-1590 MHz,
 1.20-1.22 ms in its fresh-process re-measure at 1980 MHz). A ratio of two benchmarks timed at different moments mixes
 those states into the comparison. Here the two sides are timed in rounds, the order flipped each round (ours first,
-then the reference first: ABBA), each with the suite's own timer, and each round gives one ratio from two neighbouring
-windows that shared the GPU's state. The ratio is the median of the rounds' ratios; their smallest and largest say how
+then the reference first: ABBA), each with the suite's own timer and both sides with one timing method (the plugin
+pins ours' baseline method, as the benchmarks do), and each round gives one ratio from two neighbouring windows that
+shared the GPU's state. The ratio is the median of the rounds' ratios; their smallest and largest say how
 far one round can move it.
 """
 
