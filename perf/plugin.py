@@ -93,6 +93,14 @@ def _state(config) -> "PerfSession":
     return config.stash[_STATE]
 
 
+def pinned_method(spec: BenchSpec, reference, target: Target) -> str | None:
+    """How a GPU times `spec`: its own method, else its baseline entry's (`reference`, a Baselines.reference or
+    None), else None (chosen from a first estimate); the CPU device has the host timer only."""
+    if target.is_cpu:
+        return None
+    return spec.method or (reference.method if reference else None)
+
+
 class PerfSession:
     """What one pytest run of the suite knows and collects."""
 
@@ -238,8 +246,7 @@ class PerfSession:
         if prepared.verify is not None:
             prepared.verify()  # a wrong result fails here and is never timed
         reference = self.baselines.reference(spec.key)
-        # Pinned: the benchmark's own method, else its baseline entry's (the CPU device has the host timer only)
-        method = None if target.is_cpu else (spec.method or (reference.method if reference else None))
+        method = pinned_method(spec, reference, target)
         extra: dict = {"placement": workers.placement(self.worker_id)}
         if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
             extra["wall_ms"] = timing.wall_ms(prepared.fn)
@@ -294,10 +301,9 @@ class PerfSession:
             return timing.measure(prepared[side], self.target, settings, cold_l2=sides[side].cold_l2,
                                   method=None if self.target.is_cpu else method)
 
-        entry = self.baselines.reference(pair.ours.key)
-        # Pinned as the benchmarks are: ours' own method, else its baseline entry's; else the first window chooses
-        method = None if self.target.is_cpu else (pair.ours.method or (entry.method if entry else None))
-        result = paired.measure(measure_side, method=method)
+        # both sides with ours' pinned method, as its benchmark is timed (None: the first window chooses)
+        result = paired.measure(measure_side, method=pinned_method(pair.ours, self.baselines.reference(pair.ours.key),
+                                                                   self.target))
         return {"id": pair.id, "key": pair.key, "ours": pair.ours.key, "reference": pair.reference.key,
                 "group": pair.ours.group, "dtype": pair.ours.dtype,
                 "params": {k: v for k, v in pair.ours.params.items() if k != "provider"},

@@ -182,3 +182,17 @@ def test_kernel_targets_are_decided_by_their_own_pairs_only():
     assert verdicts["rms_norm faster than torch from 1024 tokens"]["verdict"] == kernel_targets.NOT_MEASURED
     row = dict(zip(kernel_targets.HEADER, kernel_targets.rows([small])[0]))
     assert row["lowest"] == "0.790x matmul:m1" and row["below"] == "1"
+
+
+def test_a_pair_is_timed_with_the_method_its_benchmark_is_pinned_to():
+    from types import SimpleNamespace
+
+    from perf.plugin import pinned_method
+
+    spec = next(s for s in kernel_specs(GPU) if s.params["provider"] == "triton")
+    entry = SimpleNamespace(method="cuda-profiler")
+    assert pinned_method(spec, entry, GPU) == "cuda-profiler"
+    assert pinned_method(spec, None, GPU) is None  # no entry: the first window chooses
+    own = type(spec)(**{**spec.__dict__, "method": "cuda-events"})
+    assert pinned_method(own, entry, GPU) == "cuda-events"  # the spec's own method wins
+    assert pinned_method(spec, entry, CPU) is None  # the host timer only
