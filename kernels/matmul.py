@@ -8,9 +8,10 @@ so they cannot touch the rows that are.
 
 Config choice: `select_config` picks by N and K and by an M bucket (the "bucketed" policy) among tiles
 from 16x32 to 128x256 with BLOCK_K 64 to 256; above the buckets `select_plan` may give the columns of one product to
-two of them (128x256 tiles filling whole waves, 128x128 tiles for the rest, two launches; see LARGE_M_TILE). The tile and BLOCK_K change which tensor-core instructions
-run (BLOCK_M 16 cannot use Hopper's warpgroup MMA; 64 and up do) and how many elements a program owns, but
-every one of them accumulates a given output element over K in k16 steps from k = 0 upwards in fp32.
+two of them (128x256 tiles filling whole waves, 128x128 tiles for the rest, two launches; see LARGE_M_TILE). The
+tile and BLOCK_K change which tensor-core instructions run (BLOCK_M 16 cannot use Hopper's warpgroup MMA; 64 and up
+do) and how many elements a program owns, but every one of them accumulates a given output element over K in k16
+steps from k = 0 upwards in fp32.
 That the instructions then give the same bits is a hardware fact, not a property of the code, and it is
 measured: on an H200, row 0 of every tile of the policy and of nine others tried beside them, at M = 1 to
 512 and in both layouts of B, equalled row 0 of the M = 4096 tile bitwise (docs/perf-notes.md, section 24). The

@@ -500,34 +500,25 @@ def perf_evidence(request):
 def perf_measure(request):
     """perf_measure(spec): verify, time, compare with the baseline, record; fails on a confirmed regression."""
     state = _state(request.config)
-
-    def run(spec: BenchSpec) -> dict:
-        try:
-            return state.measure(spec, request.node)
-        finally:
-            if not state.target.is_cpu:
-                import torch
-
-                torch.cuda.empty_cache()
-
-    return run
+    return lambda spec: _then_free(state, lambda: state.measure(spec, request.node))
 
 
 @pytest.fixture
 def perf_measure_pair(request):
     """perf_measure_pair(pair): verify both sides, time them in alternation, and return the pair's record."""
     state = _state(request.config)
+    return lambda pair: _then_free(state, lambda: state.measure_pair(pair))
 
-    def run(pair: BenchPair) -> dict:
-        try:
-            return state.measure_pair(pair)
-        finally:
-            if not state.target.is_cpu:
-                import torch
 
-                torch.cuda.empty_cache()
+def _then_free(state: PerfSession, measure):
+    """measure(), then the GPU memory it cached handed back (the next benchmark starts from the same free memory)."""
+    try:
+        return measure()
+    finally:
+        if not state.target.is_cpu:
+            import torch
 
-    return run
+            torch.cuda.empty_cache()
 
 
 # CUDA errors after which the process's context is unusable: every later benchmark would fail too.
@@ -609,8 +600,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(line)
         for line in pairs_table.summary_lines(pairs):
             tr.write_line(line)
-        verdicts = kernel_targets.evaluate(pairs)
-        if any(v["verdict"] != kernel_targets.NOT_MEASURED for v in verdicts):
+        verdicts = kernel_targets.decided(pairs)
+        if verdicts:
             tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
             for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
                 tr.write_line(line)

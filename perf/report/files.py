@@ -301,8 +301,8 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
                 "ours, above 1 ours is faster. " + " ".join(line + "." for line in pairs_table.summary_lines(pairs)))
         sections.append((f"Side by side ({len(pairs)} pairs)", Table(pairs_table.HEADER, tuple(pairs_table.rows(pairs))),
                          note))
-        verdicts = kernel_targets.evaluate(pairs)
-        if any(v["verdict"] != kernel_targets.NOT_MEASURED for v in verdicts):
+        verdicts = kernel_targets.decided(pairs)
+        if verdicts:
             sections.append(("Kernel targets", Table(kernel_targets.HEADER, tuple(kernel_targets.rows(verdicts)),
                                                      tuple(v["verdict"].replace(" ", "-") for v in verdicts)),
                              "The speed targets of docs/kernels.md, each decided by this run's side-by-side pairs."))

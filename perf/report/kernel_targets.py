@@ -57,6 +57,12 @@ def evaluate(pairs: Sequence[Mapping], targets: Sequence[KernelTarget] = TARGETS
     return out
 
 
+def decided(pairs: Sequence[Mapping]) -> list[dict]:
+    """Every target's verdict where the pairs decide at least one target (a table worth showing), else []."""
+    verdicts = evaluate(pairs)
+    return verdicts if any(v["verdict"] != NOT_MEASURED for v in verdicts) else []
+
+
 def rows(verdicts: Sequence[Mapping]) -> list[tuple[str, ...]]:
     return [(v["target"], v["verdict"], str(v["pairs"]), str(v["below"]),
              f"{v['lowest_ratio']:.3f}x {v['lowest']}" if v["lowest"] else "-") for v in verdicts]
