@@ -706,7 +706,7 @@ def pytest_sessionfinish(session, exitstatus):
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
-    if state.history_db is not None and state.results:
+    if state.history_db is not None and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
         _store_history(state)
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))

@@ -43,6 +43,40 @@ def test_a_single_outlier_is_not_a_change_point():
     assert changes.splits(values) == []
 
 
+def _pair_frame(ratios):
+    """A frame shaped as store.pairs_frame gives it: one pair's ratio series on one GPU, one run a night."""
+    import pandas as pd
+
+    start = dt.datetime(2026, 1, 1, 2, tzinfo=dt.timezone.utc)
+    nights = len(ratios)
+    return pd.DataFrame({"run_id": range(1, nights + 1), "gpu": "H200", "key": "kernel/rms:m4096",
+                         "date": [start + dt.timedelta(days=n) for n in range(nights)],
+                         "commit": [f"{n:040x}" for n in range(nights)], "driver": "580.159.04", "cuda": "13.0",
+                         "torch": "2.11.0", "triton": "3.6.0", "dtype": "bf16", "ratio": ratios})
+
+
+def test_a_step_in_a_pairs_ratio_is_a_ratio_change_point():
+    """A pair's ratio series (around 1.2, 0.5% noise) rising 4% at night 35: one change point of kind pair, its
+    before and after in ratios; the same series without the step gives none."""
+    stepped = 1.2 * synthetic.series(np.random.default_rng(21), 0.005, 60, 0.04, 35)
+    (cp,) = changes.change_points(_pair_frame(stepped), changes.PAIR)
+    assert cp.kind == "pair" and cp.key == "kernel/rms:m4096" and abs(cp.index - 35) <= 1
+    assert cp.before == pytest.approx(1.2, rel=0.01) and cp.after == pytest.approx(1.248, rel=0.01)
+    fields = cp.as_dict()
+    assert fields["kind"] == "pair" and "before_ratio" in fields and "after_ratio" in fields and "before_ms" not in fields
+    flat = 1.2 * synthetic.series(np.random.default_rng(22), 0.005, 60)
+    assert changes.change_points(_pair_frame(flat), changes.PAIR) == []
+
+
+def test_a_benchmarks_change_point_keeps_its_fields_in_ms():
+    """The benchmarks' change points read median_ms and say so: before_ms and after_ms, kind benchmark."""
+    frame = _pair_frame(1.2 * synthetic.series(np.random.default_rng(21), 0.005, 60, 0.04, 35))
+    frame = frame.rename(columns={"ratio": "median_ms"})
+    (cp,) = changes.change_points(frame)
+    fields = cp.as_dict()
+    assert fields["kind"] == "benchmark" and {"before_ms", "after_ms"} <= fields.keys() and "before_ratio" not in fields
+
+
 SUITE = str(ROOT / "perf" / "suite")
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from perf.history import changes, importing, recent, schema, store
+from perf.measure import paired
 from perf.verdict import results as results_file
 
 pytest_plugins = ["tests.history_databases"]
@@ -32,6 +33,21 @@ def doc(night: int, medians: dict[str, float], *, torch: str = "2.11.0", verdict
     return {"schema": results_file.SCHEMA, "gpu": "H200", "environment": env, "results": records}
 
 
+def pair(pair_id: str, ratio: float, *, spread: float = 0.01) -> dict:
+    """A perf_pairs record as the plugin writes it: paired.PairedRatio.to_dict() of four ABBA rounds whose median
+    ratio is `ratio`, with the pair's id, key, sides, dtype and params."""
+    rounds = tuple(paired.PairRound(first="ours" if i % 2 == 0 else "reference", ours_ms=1.0,
+                                    reference_ms=ratio * (1 + spread * d), ours_sm_mhz=1980.0, reference_sm_mhz=1980.0)
+                   for i, d in enumerate((-1.0, -0.5, 0.5, 1.0)))
+    return {"id": pair_id, "key": f"kernel/{pair_id}", "ours": f"kernel/{pair_id}:triton", "reference":
+            f"kernel/{pair_id}:torch", "group": "rms_norm", "dtype": "bf16", "params": {"m": 4096},
+            "placement": None, **paired.PairedRatio(method="cuda-event", rounds=rounds).to_dict()}
+
+
+def with_pairs(document: dict, ratios: dict[str, float]) -> dict:
+    return {**document, "perf_pairs": [pair(pair_id, ratio) for pair_id, ratio in ratios.items()]}
+
+
 def write(path: Path, document: dict) -> Path:
     path.write_text(json.dumps(document))
     return path
@@ -42,12 +58,11 @@ def history(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def counts(url: str) -> tuple[int, int]:
+def counts(url: str, tables=(schema.runs, schema.results)) -> tuple[int, ...]:
     db = store.open_database(url)
     try:
         with db.engine.connect() as conn:
-            return (conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar(),
-                    conn.execute(sa.select(sa.func.count()).select_from(schema.results)).scalar())
+            return tuple(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() for table in tables)
     finally:
         db.engine.dispose()
 
@@ -116,7 +131,8 @@ def test_a_newer_schema_version_is_refused_and_left_alone(db_url, tmp_path):
     with engine.begin() as conn:
         conn.execute(schema.schema_info.update().values(version=schema.SCHEMA_VERSION + 1))
     engine.dispose()
-    with pytest.raises(store.HistoryError, match=r"schema_info\.version: the database is at version 2, newer"):
+    newer = schema.SCHEMA_VERSION + 1
+    with pytest.raises(store.HistoryError, match=rf"schema_info\.version: the database is at version {newer}, newer"):
         store.open_database(db_url)
     done = history("import", "--db", db_url, str(write(tmp_path / "r.json", doc(0, {"gemm/a": 1.0}))))
     assert done.returncode == 2 and "schema_info.version" in done.stderr and "newer" in done.stderr
@@ -243,3 +259,194 @@ def test_trend_plots_tell_runs_of_one_day_and_of_other_commits_apart():
     assert run_labels(nights) == ["11-19", "11-21 18:50", "11-21 18:52"]
     nights["commit"] = ["78860426a2e1", "a08607804703", None]
     assert run_labels(nights) == ["11-19 7886042", "11-21 18:50 a086078", "11-21 18:52 -"]
+
+
+# ------------------------------------------------------------------------------------- side-by-side pairs
+
+ALL_TABLES = (schema.runs, schema.results, schema.pairs)
+
+
+def test_pairs_are_imported_and_read_back(db_url, tmp_path):
+    """A results file's perf_pairs become pair rows of its run (the ratio, its rounds' range, both sides' times, the
+    method and the rounds); the plugin's in-memory document stores them too."""
+    path = write(tmp_path / "night0.json", with_pairs(doc(0, {"gemm/a": 1.0}), {"rms:m4096": 1.25, "softmax:m64": 0.9}))
+    done = history("import", "--db", db_url, str(path))
+    assert done.returncode == 0, done.stderr
+    assert counts(db_url, ALL_TABLES) == (1, 1, 2)
+    db = store.open_database(db_url)
+    try:
+        importing.store_document(db, with_pairs(doc(1, {"gemm/a": 1.0}), {"rms:m4096": 1.3}), "pytest")
+        frame = store.pairs_frame(db, gpu="H200", keys=["kernel/rms:m4096"])
+        assert list(frame["ratio"]) == pytest.approx([1.25, 1.3])
+        first = frame.iloc[0]
+        assert (first["pair_id"], first["ours"], first["reference"], first["dtype"], first["method"]) == (
+            "rms:m4096", "kernel/rms:m4096:triton", "kernel/rms:m4096:torch", "bf16", "cuda-event")
+        assert first["ratio_low"] == pytest.approx(1.25 * 0.99) and first["ratio_high"] == pytest.approx(1.25 * 1.01)
+        assert first["ours_ms"] == 1.0 and first["reference_ms"] == pytest.approx(1.25)
+        assert first["torch"] == "2.11.0" and first["commit"] == f"{0:040x}"
+        with db.engine.connect() as conn:
+            rounds = conn.execute(sa.select(schema.pairs.c.rounds).where(schema.pairs.c.key == "kernel/softmax:m64")).scalar()
+        assert [r["first"] for r in rounds] == ["ours", "reference", "ours", "reference"]
+        assert rounds[0]["reference_ms"] == pytest.approx(0.9 * 0.99)
+        assert store.pairs_frame(db, gpu="A100").empty
+        assert list(store.pairs_frame(db)["key"]) == ["kernel/rms:m4096", "kernel/rms:m4096", "kernel/softmax:m64"]
+    finally:
+        db.engine.dispose()
+
+
+def test_a_run_without_pairs_keeps_the_uid_it_was_stored_under():
+    """Runs stored before pairs were stored must still be recognised: a document without perf_pairs hashes as it
+    did (this uid is the one the version-1 code gave this document), and its pairs change the uid only when there
+    are some."""
+    plain = doc(0, {"gemm/a": 1.0, "gemm/b": 2.0})
+    uid = importing.run_rows(plain, "night0.json").run["uid"]
+    assert uid == "02a4f15d266ef47aaa7760f01640323ca96e249e95b86b4b44c3b78230938608"
+    assert importing.run_rows({**plain, "perf_pairs": []}, "night0.json").run["uid"] == uid
+    paired_uid = importing.run_rows(with_pairs(plain, {"rms:m4096": 1.25}), "night0.json").run["uid"]
+    assert paired_uid != uid
+    assert importing.run_rows(with_pairs(plain, {"rms:m4096": 1.3}), "night0.json").run["uid"] not in (uid, paired_uid)
+
+
+def _version_1_database(url: str) -> None:
+    """A database as the version-1 code created it: schema_info, runs and results (today's definitions of those
+    two, which version 2 left unchanged), version 1, and one stored run of two results."""
+    version_1 = sa.MetaData()
+    for table in (schema.schema_info, schema.runs, schema.results):
+        table.to_metadata(version_1)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            version_1.create_all(conn)
+            conn.execute(schema.schema_info.insert().values(version=1))
+            item = importing.run_rows(doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "night0.json")
+            store.insert_run(conn, item.run, item.rows)
+        assert not sa.inspect(engine).has_table("pairs")
+    finally:
+        engine.dispose()
+
+
+def test_a_version_1_database_is_upgraded_keeping_its_runs_then_takes_pairs(db_url, tmp_path):
+    _version_1_database(db_url)
+    db = store.open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar() == schema.SCHEMA_VERSION == 2
+            indexes = {index["name"] for index in sa.inspect(conn).get_indexes("pairs")}
+        assert "ix_pairs_series" in indexes
+        assert list(store.series_frame(db)["median_ms"]) == [1.0, 2.0]
+        assert importing.store_document(db, doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "again") is None  # stored before
+    finally:
+        db.engine.dispose()
+    path = write(tmp_path / "night1.json", with_pairs(doc(1, {"gemm/a": 1.0}), {"rms:m4096": 1.25}))
+    done = history("import", "--db", db_url, str(path))
+    assert done.returncode == 0, done.stderr
+    assert counts(db_url, ALL_TABLES) == (2, 3, 1)
+
+
+def test_an_upgrade_that_fails_leaves_the_version_1_database_as_it_was(db_url, monkeypatch):
+    add_pairs = schema.UPGRADES[1]
+
+    def create_then_fail(conn):
+        add_pairs(conn)
+        raise schema.SchemaError("the upgrade failed after creating the table")
+
+    _version_1_database(db_url)
+    monkeypatch.setitem(schema.UPGRADES, 1, create_then_fail)
+    with pytest.raises(store.HistoryError, match="the upgrade failed"):
+        store.open_database(db_url)
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        assert not sa.inspect(engine).has_table("pairs")
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar() == 1
+            assert conn.execute(sa.select(sa.func.count()).select_from(schema.results)).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["perf_pairs"][1].__setitem__("ratio", -1.0), "perf_pairs[1].ratio: expected a positive number, got -1.0"),
+    (lambda d: d["perf_pairs"][1].pop("key"), "perf_pairs[1].key: expected a non-empty string, got None"),
+    (lambda d: d["perf_pairs"][0].__setitem__("ours_ms", "fast"), "perf_pairs[0].ours_ms: expected a positive number"),
+    (lambda d: d["perf_pairs"][1].__setitem__("rounds", None), "perf_pairs[1].rounds: expected a list of round objects"),
+    (lambda d: d["perf_pairs"][1].__setitem__("method", 3), "perf_pairs[1].method: expected a non-empty string"),
+    (lambda d: d["perf_pairs"].__setitem__(1, "rms"), "perf_pairs[1]: expected an object, got str"),
+    (lambda d: d.__setitem__("perf_pairs", {"id": "rms"}), "perf_pairs: expected a list of pair records, got dict"),
+    (lambda d: d["perf_pairs"][1].__setitem__("key", d["perf_pairs"][0]["key"]),
+     "perf_pairs: the key 'kernel/rms:m4096' appears more than once"),
+])
+def test_a_malformed_pair_record_names_the_file_the_record_and_the_field(mutate, message):
+    bad = with_pairs(doc(0, {"gemm/a": 1.0}), {"rms:m4096": 1.25, "softmax:m64": 0.9})
+    mutate(bad)
+    with pytest.raises(store.HistoryError) as refused:
+        importing.run_rows(bad, "night0.json")
+    assert str(refused.value).startswith(f"night0.json: {message}"), str(refused.value)
+
+
+def test_an_import_with_a_bad_pair_record_writes_nothing(db_url, tmp_path):
+    good = write(tmp_path / "good.json", with_pairs(doc(0, {"gemm/a": 1.0}), {"rms:m4096": 1.25}))
+    bad = with_pairs(doc(1, {"gemm/a": 1.0}), {"rms:m4096": 1.25, "softmax:m64": 0.9})
+    bad["perf_pairs"][1]["ratio_high"] = None
+    bad_path = write(tmp_path / "bad.json", bad)
+    done = history("import", "--db", db_url, str(good), str(bad_path))
+    assert done.returncode == 2
+    assert f"{bad_path}: perf_pairs[1].ratio_high: expected a positive number, got None" in done.stderr
+    assert counts(db_url, ALL_TABLES) == (0, 0, 0)
+
+
+def test_show_and_changes_list_the_pairs_ratio_series(db_url, tmp_path):
+    """Thirty nights: one pair whose ratio rises 6% at night 18 (ours got faster), one flat pair, one flat benchmark.
+    `changes` names the pair's ratio change (in ratios, marked as a pair in --json); `show` lists the pairs' trends;
+    -k and --gpu select pairs as they select benchmarks."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    paths = []
+    for night in range(30):
+        noise = lambda: float(1 + 0.004 * rng.standard_normal())  # noqa: E731
+        ratios = {"rms:m4096": 1.2 * (1.06 if night >= 18 else 1.0) * noise(), "softmax:m64": 0.9 * noise()}
+        paths.append(write(tmp_path / f"n{night}.json", with_pairs(doc(night, {"gemm/flat": noise()}), ratios)))
+    assert history("import", "--db", db_url, *map(str, paths)).returncode == 0
+    done = history("changes", "--db", db_url, "--json")
+    assert done.returncode == 0, done.stderr
+    (cp,) = json.loads(done.stdout)
+    assert cp["kind"] == "pair" and cp["key"] == "kernel/rms:m4096" and cp["commit"] == f"{18:040x}"
+    assert 0.05 < cp["change"] < 0.07 and "before_ms" not in cp
+    assert cp["before_ratio"] == pytest.approx(1.2, rel=0.01) and cp["after_ratio"] == pytest.approx(1.272, rel=0.01)
+    text = history("changes", "--db", db_url)
+    assert text.returncode == 0, text.stderr
+    assert "0 change points in 1 series over 30 runs" in text.stdout
+    pair_table = text.stdout.split("Side-by-side pairs")[1]
+    assert "before ratio" in pair_table and "after ratio" in pair_table and "kernel/rms:m4096" in pair_table
+    assert "1 ratio change points in 2 pair series over 30 runs" in pair_table
+    shown = history("show", "--db", db_url)
+    assert shown.returncode == 0, shown.stderr
+    pair_trends = shown.stdout.split("Side-by-side pairs")[1]
+    assert "first ratio" in pair_trends and "max ratio" in pair_trends and "first ms" not in pair_trends
+    assert "kernel/rms:m4096" in pair_trends and "kernel/softmax:m64" in pair_trends
+    only = history("show", "--db", db_url, "-k", "softmax")
+    assert "kernel/softmax:m64" in only.stdout and "kernel/rms:m4096" not in only.stdout
+    other_gpu = history("changes", "--db", db_url, "--gpu", "A100", "--json")
+    assert json.loads(other_gpu.stdout) == []
+    assert "Side-by-side pairs" not in history("show", "--db", db_url, "--gpu", "A100").stdout
+
+
+def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch):
+    """`--perf-pairs --perf-history URL` on the CPU device: the run holds no benchmark, only its two pairs, and is
+    stored with them (the plugin's document carries perf_pairs)."""
+    from tests.test_pairs import PAIRS_MODULE
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makeconftest('pytest_plugins = ["perf.plugin"]\n')
+    pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    done = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"),
+                                         "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
+    done.assert_outcomes(passed=2)
+    db = store.open_database(url)
+    try:
+        frame = store.pairs_frame(db)
+        assert sorted(frame["pair_id"]) == ["mm:fp32:faster", "mm:fp32:slower"]
+        assert set(frame["method"]) == {"host"} and list(store.runs_frame(db)["n_results"]) == [0]
+    finally:
+        db.engine.dispose()

@@ -2,8 +2,10 @@
 PostgreSQL server, by SQLAlchemy URL; --db or the environment variable PERF_HISTORY).
 
     import FILES...   store results files (one transaction per run; every file is checked before any is stored)
-    show              the stored runs and a trend table per benchmark (first, last, min, max median)
-    changes           change points per (GPU, benchmark): first run after it, medians before/after, change, p-value
+    show              the stored runs and a trend table per benchmark (first, last, min, max median) and per
+                      side-by-side pair (first, last, min, max ratio)
+    changes           change points per (GPU, benchmark) and per (GPU, pair): first run after it, medians (or ratios)
+                      before/after, change, p-value
     report -o DIR     index.html with the latest change points and PNG trend plots
 """
 
@@ -40,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
         c = command(name, help_)
         c.add_argument("--gpu", help="only this GPU kind (as stored: H200, cpu, ...)")
         c.add_argument("-k", dest="keys", metavar="EXPR",
-                       help="only benchmarks whose key matches this glob (or contains this text)")
+                       help="only benchmarks and pairs whose key matches this glob (or contains this text)")
         if name == "changes":
             c.add_argument("--json", action="store_true", help="print the change points as JSON")
         if name == "report":
@@ -85,6 +87,7 @@ def _import(db, args) -> int:
 
 def _show(db, args) -> int:
     from perf.history import store
+    from perf.history.changes import BENCHMARK, PAIR
     from perf.report.text_table import format_table
 
     runs = store.runs_frame(db, args.gpu)
@@ -96,49 +99,90 @@ def _show(db, args) -> int:
              str(r.cuda or "-"), str(r.torch or "-"), str(r.triton or "-"), str(r.n_results)) for r in runs.itertuples()]
     for line in format_table(("run", "date", "GPU", "commit", "driver", "CUDA", "torch", "triton", "results"), rows):
         print(line)
-    frame = _select(store.series_frame(db, args.gpu), args.keys)
-    table = []
-    for (gpu, key), s in frame.groupby(["gpu", "key"], sort=True):
-        first, last = float(s["median_ms"].iloc[0]), float(s["median_ms"].iloc[-1])
-        table.append((gpu, key, str(len(s)), f"{first:.4g}", f"{last:.4g}", f"{last / first - 1:+.1%}",
-                      f"{s['median_ms'].min():.4g}", f"{s['median_ms'].max():.4g}", str(s["verdict"].iloc[-1])))
     print()
-    for line in format_table(("GPU", "benchmark", "runs", "first ms", "last ms", "last/first", "min ms", "max ms",
-                              "last verdict"), table, numbers_right=True):
-        print(line)
+    _print_trends(_frame(db, args, BENCHMARK), BENCHMARK, "last verdict",
+                  lambda series: str(series["verdict"].iloc[-1]))
+    pairs = _frame(db, args, PAIR)
+    if not pairs.empty:
+        print()
+        print(PAIRS_HEADING)
+        _print_trends(pairs, PAIR, "method", lambda series: str(series["method"].iloc[-1] or "-"))
     return 0
 
 
-def _change_points(db, args):
+PAIRS_HEADING = "Side-by-side pairs (ratio = reference time / ours: above 1, ours is faster):"
+
+
+def _print_trends(frame, measure, last_name: str, last_of) -> None:
+    """One row per (GPU, key): runs, first and last value, their change, min and max (in the measure's unit), and
+    `last_name`: `last_of(series)`."""
+    from perf.report.text_table import format_table
+
+    unit = measure.unit
+    table = []
+    for (gpu, key), series in frame.groupby(["gpu", "key"], sort=True):
+        values = series[measure.column]
+        first, last = float(values.iloc[0]), float(values.iloc[-1])
+        table.append((gpu, key, str(len(series)), f"{first:.4g}", f"{last:.4g}", f"{last / first - 1:+.1%}",
+                      f"{values.min():.4g}", f"{values.max():.4g}", last_of(series)))
+    for line in format_table(("GPU", measure.kind, "runs", f"first {unit}", f"last {unit}", "last/first",
+                              f"min {unit}", f"max {unit}", last_name), table, numbers_right=True):
+        print(line)
+
+
+def _frame(db, args, measure):
+    """The selected series of one measure: the benchmarks' medians or the pairs' ratios."""
     from perf.history import changes, store
 
-    frame = _select(store.series_frame(db, args.gpu), args.keys)
-    return frame, changes.change_points(frame)
+    read = store.pairs_frame if measure is changes.PAIR else store.series_frame
+    return _select(read(db, args.gpu), args.keys)
+
+
+def _change_points(db, args, measure):
+    from perf.history import changes
+
+    frame = _frame(db, args, measure)
+    return frame, changes.change_points(frame, measure)
 
 
 def _changes(db, args) -> int:
-    from perf.report.text_table import format_table
+    from perf.history.changes import BENCHMARK, PAIR
 
     start = time.perf_counter()
-    frame, points = _change_points(db, args)
+    frame, points = _change_points(db, args, BENCHMARK)
+    pairs, pair_points = _change_points(db, args, PAIR)
     if args.json:
-        print(json.dumps([cp.as_dict() for cp in points], indent=1))
+        print(json.dumps([cp.as_dict() for cp in points + pair_points], indent=1))
         return 0
-    rows = [(cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], f"{cp.before_ms:.4g}",
-             f"{cp.after_ms:.4g}", f"{cp.change:+.1%}", f"{cp.p_value:.2g}", "; ".join(cp.environment))
-            for cp in points]
-    for line in format_table(("GPU", "benchmark", "first run after", "commit", "before ms", "after ms", "change",
-                              "p-value", "environment at that run"), rows):
-        print(line)
+    _print_changes(points, BENCHMARK)
     print(f"{len(points)} change points in {frame.groupby(['gpu', 'key']).ngroups} series over "
           f"{frame['run_id'].nunique()} runs ({time.perf_counter() - start:.1f} s)")
+    if not pairs.empty:
+        print()
+        print(PAIRS_HEADING)
+        _print_changes(pair_points, PAIR)
+        print(f"{len(pair_points)} ratio change points in {pairs.groupby(['gpu', 'key']).ngroups} pair series over "
+              f"{pairs['run_id'].nunique()} runs")
     return 0
 
 
+def _print_changes(points, measure) -> None:
+    from perf.report.text_table import format_table
+
+    unit = measure.unit
+    rows = [(cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], f"{cp.before:.4g}",
+             f"{cp.after:.4g}", f"{cp.change:+.1%}", f"{cp.p_value:.2g}", "; ".join(cp.environment))
+            for cp in points]
+    for line in format_table(("GPU", measure.kind, "first run after", "commit", f"before {unit}", f"after {unit}",
+                              "change", "p-value", "environment at that run"), rows):
+        print(line)
+
+
 def _report(db, args) -> int:
+    from perf.history.changes import BENCHMARK
     from perf.report import trends
 
-    frame, points = _change_points(db, args)
+    frame, points = _change_points(db, args, BENCHMARK)
     paths = trends.write(frame, points, args.out, every_series=args.every_series)
     print(f"perf history: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'}); "
           f"{len(points)} change points")

@@ -1,5 +1,5 @@
-"""Change points in a benchmark's nightly medians, with ruptures (PELT on the l2 cost, through its KernelCPD
-with the linear kernel, whose search runs in C) and a significance test per change.
+"""Change points in a benchmark's nightly medians, or a side-by-side pair's nightly ratios, with ruptures (PELT on the
+l2 cost, through its KernelCPD with the linear kernel, whose search runs in C) and a significance test per change.
 
 ruptures has no significance test of its own, so the penalty is calibrated to each series' measured noise:
 the medians are taken in log space and divided by a robust sigma (the median absolute successive difference,
@@ -36,8 +36,8 @@ def robust_sigma(log_values: np.ndarray) -> float:
 @dataclass(frozen=True)
 class Split:
     index: int  # the first run after the change, as an index into the series
-    before_ms: float
-    after_ms: float
+    before: float  # the median of the values before (ms of a benchmark, the ratio of a pair) and after
+    after: float
     change: float  # after / before - 1
     p_value: float
     score: float  # the l2 gain of the split in units of sigma squared
@@ -57,7 +57,7 @@ def _test(values: np.ndarray, start: int, index: int, end: int, sigma: float) ->
 
 def splits(values, *, min_size: int = MIN_SIZE, penalty_per_log_n: float = PENALTY_PER_LOG_N,
            min_change: float = MIN_CHANGE, alpha: float = ALPHA) -> list[Split]:
-    """The significant change points of one series of medians (oldest first)."""
+    """The significant change points of one series of positive values, oldest first (medians in ms, or ratios)."""
     import ruptures
 
     values = np.asarray(values, dtype=float)
@@ -99,6 +99,20 @@ def _best_cut(logs, lo: int, hi: int, min_size: int, current: int) -> int:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """What a series holds: a benchmark's median time or a side-by-side pair's ratio."""
+
+    kind: str  # "benchmark" or "pair": what a change point is a change of
+    column: str  # the frame's value column
+    unit: str  # how its values are named: "ms" or "ratio"
+
+
+BENCHMARK = Measure("benchmark", "median_ms", "ms")
+PAIR = Measure("pair", "ratio", "ratio")  # reference time / ours: a rise is ours getting faster
+MEASURES = {m.kind: m for m in (BENCHMARK, PAIR)}
+
+
+@dataclass(frozen=True)
 class ChangePoint:
     gpu: str
     key: str
@@ -108,15 +122,20 @@ class ChangePoint:
     commit: str | None
     index: int
     runs: int  # length of the series
-    before_ms: float
-    after_ms: float
+    before: float  # in the unit of its kind: ms (a benchmark) or the ratio (a pair)
+    after: float
     change: float
     p_value: float
     score: float
     environment: list = field(default_factory=list)  # "torch 2.10 -> 2.11" at the same run
+    kind: str = BENCHMARK.kind
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields, before and after named by their unit: before_ms / after_ms, or before_ratio / after_ratio."""
+        unit = MEASURES[self.kind].unit
+        fields = asdict(self)
+        fields[f"before_{unit}"], fields[f"after_{unit}"] = fields.pop("before"), fields.pop("after")
+        return fields
 
 
 def environment_changes(previous, current) -> list[str]:
@@ -124,16 +143,17 @@ def environment_changes(previous, current) -> list[str]:
             if previous[name] != current[name]]
 
 
-def change_points(frame, **settings) -> list[ChangePoint]:
-    """Change points of every series in a frame from store.series_frame (ordered by gpu, key, date)."""
+def change_points(frame, measure: Measure = BENCHMARK, **settings) -> list[ChangePoint]:
+    """Change points of every series in a frame ordered by (gpu, key, date): store.series_frame's medians
+    (BENCHMARK), or store.pairs_frame's ratios (PAIR)."""
     out: list[ChangePoint] = []
     for (gpu, key), series in frame.groupby(["gpu", "key"], sort=False):
         rows = series.reset_index(drop=True)
-        for s in splits(rows["median_ms"].to_numpy(), **settings):
+        for s in splits(rows[measure.column].to_numpy(), **settings):
             now, then = rows.iloc[s.index], rows.iloc[s.index - 1]
             out.append(ChangePoint(
                 gpu=gpu, key=key, dtype=now["dtype"], run_id=int(now["run_id"]),
                 date=now["date"].isoformat(), commit=now["commit"], index=int(s.index), runs=len(rows),
-                before_ms=s.before_ms, after_ms=s.after_ms, change=s.change, p_value=s.p_value, score=s.score,
-                environment=environment_changes(then, now)))
+                before=s.before, after=s.after, change=s.change, p_value=s.p_value, score=s.score,
+                environment=environment_changes(then, now), kind=measure.kind))
     return out

@@ -10,11 +10,12 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from perf.history import store
+from perf.measure import paired
 from perf.verdict import results as results_file
 
 NUMBERS = ("change", "tolerance", "flops", "bytes", "tflops", "gbs", "rel_noise")
@@ -26,6 +27,7 @@ class RunRows:
     run: dict
     rows: list[dict]
     not_history: str | None = None  # why the run is not stored (a self-test's slowed times), or None
+    pairs: list[dict] = field(default_factory=list)  # the side-by-side pairs (perf_pairs), if the run measured any
 
 
 def _number(value, where: str, *, positive: bool = False) -> float | None:
@@ -82,23 +84,70 @@ def _row(r: Mapping, where: str) -> dict:
     }
 
 
+def _pair_row(p: Mapping, where: str) -> dict:
+    """One side-by-side pair (perf/measure/paired.py's record, with the pair's id and key)."""
+    rounds = p.get("rounds")
+    if not isinstance(rounds, list) or not all(isinstance(r, Mapping) for r in rounds):
+        raise store.HistoryError(f"{where}.rounds: expected a list of round objects, got {rounds!r}")
+    return {
+        "key": _text(p.get("key"), f"{where}.key"),
+        "pair_id": _text(p.get("id"), f"{where}.id"),
+        "ours": _text(p.get("ours"), f"{where}.ours", required=False),
+        "reference": _text(p.get("reference"), f"{where}.reference", required=False),
+        "dtype": _text(p.get("dtype"), f"{where}.dtype", required=False),
+        # a pair timed on the CPU has no timing method: ""
+        "method": _text(p.get("method") or None, f"{where}.method", required=False),
+        "rounds": [dict(r) for r in rounds],
+        **{name: _number(p.get(name), f"{where}.{name}", positive=True) for name in paired.NUMBERS},
+    }
+
+
+def _pair_rows(doc: Mapping, source: str) -> list[dict]:
+    """The rows of the document's perf_pairs; none when it has no such list."""
+    records = doc.get("perf_pairs")
+    if records is None:
+        return []
+    if not isinstance(records, list):
+        raise store.HistoryError(f"{source}: perf_pairs: expected a list of pair records, got {type(records).__name__}")
+    rows = []
+    for i, record in enumerate(records):
+        where = f"{source}: perf_pairs[{i}]"
+        if not isinstance(record, Mapping):
+            raise store.HistoryError(f"{where}: expected an object, got {type(record).__name__}")
+        rows.append(_pair_row(record, where))
+    return rows
+
+
+def _each_key_once(rows: list[dict], where: str) -> None:
+    keys = [r["key"] for r in rows]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})[0]
+        raise store.HistoryError(f"{where}: the key {twice!r} appears more than once")
+
+
+def _uid(gpu: str, env: Mapping, rows: list[dict], pairs: list[dict]) -> str:
+    """The run's content hash. Pairs enter it only when there are some, so that a run without pairs keeps the uid
+    it had before pairs were stored (and is still recognised as stored)."""
+    identity = [gpu, dict(env), [(r["key"], r["median_ms"], r["verdict"]) for r in rows]]
+    if pairs:
+        identity.append([(p["key"], p["ratio"], p["ours_ms"], p["reference_ms"]) for p in pairs])
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def run_rows(doc: Mapping, source: str) -> RunRows:
-    """The run and result rows of a results document; HistoryError names `source` and the field."""
+    """The run, result and pair rows of a results document; HistoryError names `source` and the field."""
     env = doc.get("environment")
     if not isinstance(env, Mapping):
         raise store.HistoryError(f"{source}: environment: expected an object")
     gpu = _text(doc.get("gpu") or env.get("gpu"), f"{source}: gpu")
     date = _date(env.get("date") or doc.get("datetime"), f"{source}: environment.date")
     rows = [_row(r, f"{source}: results[{i}]") for i, r in enumerate(doc["results"])]
-    keys = [r["key"] for r in rows]
-    if len(set(keys)) != len(keys):
-        twice = sorted({k for k in keys if keys.count(k) > 1})[0]
-        raise store.HistoryError(f"{source}: results: the key {twice!r} appears more than once")
-    identity = json.dumps([gpu, dict(env), [(r["key"], r["median_ms"], r["verdict"]) for r in rows]],
-                          sort_keys=True, default=str)
+    _each_key_once(rows, f"{source}: results")
+    pairs = _pair_rows(doc, source)
+    _each_key_once(pairs, f"{source}: perf_pairs")
     text = lambda name: None if env.get(name) is None else str(env.get(name))  # noqa: E731
     run = {
-        "uid": hashlib.sha256(identity.encode()).hexdigest(),
+        "uid": _uid(gpu, env, rows, pairs),
         "date": date, "commit": text("commit"), "gpu": gpu, "device": text("device"), "driver": text("driver"),
         "cuda": text("cuda"), "torch": text("torch"), "triton": text("triton"),
         "environment": json.loads(json.dumps(dict(env), default=str)),
@@ -108,7 +157,7 @@ def run_rows(doc: Mapping, source: str) -> RunRows:
     injected = sum(1 for r in doc["results"] if isinstance(r, Mapping) and r.get("injected"))
     why = (f"{source}: {injected} results carry an injected slowdown (a self-test): not history, not stored"
            if injected else None)
-    return RunRows(source, run, rows, why)
+    return RunRows(source, run, rows, why, pairs)
 
 
 def read_file(path: Path) -> RunRows:
@@ -136,7 +185,7 @@ def import_files(db: store.Database, paths: Sequence[Path],
             parsed = map(read_file, paths)
         conn = stack.enter_context(db.begin())
         for item in parsed:
-            run_id = None if item.not_history else store.insert_run(conn, item.run, item.rows)
+            run_id = None if item.not_history else store.insert_run(conn, item.run, item.rows, item.pairs)
             ids.append(run_id)
             if progress is not None:
                 progress(item, run_id)
@@ -144,6 +193,7 @@ def import_files(db: store.Database, paths: Sequence[Path],
 
 
 def store_document(db: store.Database, doc: Mapping, source: str) -> int | None:
-    """Store a run held in memory (the plugin's, at the end of a session); its id, or None if stored before."""
+    """Store a run held in memory (the plugin's document at the end of a session, its perf_pairs included); its id,
+    or None if stored before."""
     item = run_rows(doc, source)
-    return store.write_run(db, item.run, item.rows)
+    return store.write_run(db, item.run, item.rows, item.pairs)

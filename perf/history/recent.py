@@ -28,6 +28,6 @@ def findings(db: store.Database, run_id: int, gpu: str, keys) -> dict[str, list[
     """The report's history sections for a stored run: `perf_history_drift` and `perf_history_unreliable`."""
     frame = store.series_frame(db, gpu=gpu, keys=keys, up_to_run=run_id)
     rows = [{"benchmark": cp.key, "since": cp.date[:10], "commit": (cp.commit or "")[:12],
-             "before_ms": cp.before_ms, "after_ms": cp.after_ms, "change": f"{cp.change:+.1%}",
+             "before_ms": cp.before, "after_ms": cp.after, "change": f"{cp.change:+.1%}",
              "p_value": cp.p_value, "environment": "; ".join(cp.environment)} for cp in drift(frame)]
     return {"perf_history_drift": rows, "perf_history_unreliable": unreliable(frame)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the side-by-side pairs (table pairs)
 
 metadata = sa.MetaData()
 
@@ -69,11 +69,39 @@ results = sa.Table(
 sa.Index("ix_results_series", results.c.gpu, results.c.key, results.c.dtype, results.c.run_id)
 
 
+pairs = sa.Table(
+    "pairs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("gpu", sa.String(40), nullable=False),  # the run's GPU kind, repeated for the series index
+    sa.Column("key", sa.String(300), nullable=False),  # the pair's series key: ours' family / the pair id
+    sa.Column("pair_id", sa.String(300), nullable=False),
+    sa.Column("ours", sa.String(300)),  # the two benchmarks' keys
+    sa.Column("reference", sa.String(300)),
+    sa.Column("dtype", sa.String(20)),
+    sa.Column("ratio", sa.Float, nullable=False),  # reference time / ours, the median of the rounds' ratios
+    sa.Column("ratio_low", sa.Float, nullable=False),
+    sa.Column("ratio_high", sa.Float, nullable=False),
+    sa.Column("ours_ms", sa.Float, nullable=False),
+    sa.Column("reference_ms", sa.Float, nullable=False),
+    sa.Column("method", sa.String(40)),
+    sa.Column("rounds", sa.JSON, nullable=False),
+    sa.UniqueConstraint("run_id", "key", name="uq_pairs_run_key"),
+)
+# "This pair over time on this GPU kind": the pairs' series read walks this index.
+sa.Index("ix_pairs_series", pairs.c.gpu, pairs.c.key, pairs.c.run_id)
+
+
 class SchemaError(RuntimeError):
     """A database whose schema this version cannot use."""
 
 
-UPGRADES: dict[int, object] = {}  # version -> function(connection) bringing it to version + 1
+def _add_pairs(conn: sa.Connection) -> None:
+    """Version 1 -> 2: the side-by-side pairs' table and its series index (runs and results stay as they are)."""
+    pairs.create(conn)
+
+
+UPGRADES: dict[int, object] = {1: _add_pairs}  # version -> function(connection) bringing it to version + 1
 
 
 def ensure(conn: sa.Connection, where: str) -> int:

@@ -91,14 +91,16 @@ def stored_uids(db: Database, uids) -> set[str]:
     return found
 
 
-def insert_run(conn: sa.Connection, run: dict, rows: list[dict]) -> int | None:
-    """Insert a run and its results inside the caller's transaction; None when the run is stored already."""
+def insert_run(conn: sa.Connection, run: dict, rows: list[dict], pairs: list[dict] = ()) -> int | None:
+    """Insert a run, its results and its side-by-side pairs inside the caller's transaction; None when the run is
+    stored already."""
     run = {**run, "n_results": len(rows), "stored_at": dt.datetime.now(dt.timezone.utc)}
     run_id = _insert_once(conn, run)
     if run_id is None:
         return None
-    if rows:
-        conn.execute(schema.results.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in rows])
+    for table, records in ((schema.results, rows), (schema.pairs, pairs)):
+        if records:
+            conn.execute(table.insert(), [{**r, "run_id": run_id, "gpu": run["gpu"]} for r in records])
     return run_id
 
 
@@ -121,11 +123,12 @@ def _insert_once(conn: sa.Connection, run: dict) -> int | None:
     return conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
 
 
-def write_run(db: Database, run: dict, rows: list[dict]) -> int | None:
-    """Store a run and its results in one transaction; the new run's id, or None when it was stored before."""
+def write_run(db: Database, run: dict, rows: list[dict], pairs: list[dict] = ()) -> int | None:
+    """Store a run, its results and its pairs in one transaction; the new run's id, or None when it was stored
+    before."""
     try:
         with db.begin() as conn:
-            return insert_run(conn, run, rows)
+            return insert_run(conn, run, rows, pairs)
     except sa.exc.IntegrityError:
         # Another writer stored the same run between our check and our insert: it is stored once, as it should.
         with db.engine.connect() as conn:
@@ -151,27 +154,41 @@ def runs_frame(db: Database, gpu: str | None = None):
     return frame
 
 
-SERIES_COLUMNS = ("run_id", "date", "commit", "gpu", "driver", "cuda", "torch", "triton", "key", "family", "dtype",
-                  "median_ms", "ci_low_ms", "ci_high_ms", "verdict", "baseline_ms")
+RUN_FACTS = ("date", "commit", "driver", "cuda", "torch", "triton")  # each row of a series carries its run's
+SERIES_COLUMNS = ("run_id", "gpu", "key", *RUN_FACTS, "family", "dtype", "median_ms", "ci_low_ms", "ci_high_ms",
+                  "verdict", "baseline_ms")
+PAIR_COLUMNS = ("run_id", "gpu", "key", *RUN_FACTS, "pair_id", "ours", "reference", "dtype", "ratio", "ratio_low",
+                "ratio_high", "ours_ms", "reference_ms", "method")
 
 
 def series_frame(db: Database, gpu: str | None = None, keys=None, up_to_run: int | None = None):
     """Every stored result with its run's facts, ordered by (GPU, benchmark, date): one series per (gpu, key)."""
+    return _series(db, schema.results, SERIES_COLUMNS, gpu, keys, up_to_run)
+
+
+def pairs_frame(db: Database, gpu: str | None = None, keys=None, up_to_run: int | None = None):
+    """Every stored side-by-side pair with its run's facts, ordered by (GPU, pair, date): one ratio series per
+    (gpu, key)."""
+    return _series(db, schema.pairs, PAIR_COLUMNS, gpu, keys, up_to_run)
+
+
+def _series(db: Database, table: sa.Table, columns: tuple[str, ...], gpu: str | None, keys, up_to_run: int | None):
+    """The rows of `table` (results or pairs) joined with their runs, as a DataFrame of `columns`, ordered by (GPU,
+    key, date); filtered by GPU kind, keys and the runs up to `up_to_run`'s date."""
     import pandas as pd
 
-    r, s = schema.runs.c, schema.results.c
-    query = (sa.select(s.run_id, r.date, r.commit, s.gpu, r.driver, r.cuda, r.torch, r.triton, s.key, s.family,
-                       s.dtype, s.median_ms, s.ci_low_ms, s.ci_high_ms, s.verdict, s.baseline_ms)
-             .join(schema.runs, r.id == s.run_id).order_by(s.gpu, s.key, r.date, r.id))
+    r, t = schema.runs.c, table.c
+    query = (sa.select(*(getattr(r if name in RUN_FACTS else t, name) for name in columns))
+             .join(schema.runs, r.id == t.run_id).order_by(t.gpu, t.key, r.date, r.id))
     if gpu:
-        query = query.where(s.gpu == gpu)
+        query = query.where(t.gpu == gpu)
     if keys is not None:
-        query = query.where(s.key.in_(list(keys)))
+        query = query.where(t.key.in_(list(keys)))
     if up_to_run is not None:
         last = sa.select(r.date).where(r.id == up_to_run).scalar_subquery()
         query = query.where(r.date <= last)
     with db.engine.connect() as conn:
         rows = conn.execute(query).all()
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(SERIES_COLUMNS))
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(columns))
     frame["date"] = pd.to_datetime(frame["date"], utc=True)
     return frame

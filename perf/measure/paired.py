@@ -20,6 +20,7 @@ from typing import Callable
 from perf.measure.timing import Samples
 
 ROUNDS = 4  # ABBA rounds: a linear drift of the GPU's state cancels over each pair of rounds
+NUMBERS = ("ours_ms", "reference_ms", "ratio", "ratio_low", "ratio_high")  # a pair record's numbers, all positive
 
 # measure(side, method) -> the samples of one window of that side ("ours" or "reference"), timed with `method` (None:
 # the timer chooses from a first estimate). The first window's method is then pinned for every other window.

@@ -28,6 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from perf.report import claims_table, kernel_targets, pairs_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
+from perf.measure import paired
 from perf.measure.environment import COMPARED
 from perf.verdict import destination
 from perf.verdict.results import SCHEMA, ResultsError, read
@@ -83,9 +84,6 @@ def check(doc: object, source: str) -> dict:
     return doc
 
 
-PAIR_NUMBERS = ("ours_ms", "reference_ms", "ratio", "ratio_low", "ratio_high")  # what a pair's row is drawn from
-
-
 def _objects(value: object, name: str, what: str, source: str) -> list[tuple[str, dict]]:
     """(where, record) for each record of the list `name`; a ResultsError unless it is a list of objects."""
     if not isinstance(value, list):
@@ -104,7 +102,7 @@ def _check_pairs(pairs: object, source: str) -> None:
     for where, p in _objects(pairs, "perf_pairs", "pair records", source):
         if not isinstance(p.get("id"), str):
             raise ResultsError(f"{where}.id: expected a string, got {p.get('id')!r}")
-        for name in PAIR_NUMBERS:
+        for name in paired.NUMBERS:
             if not _is_number(p.get(name)) or p[name] <= 0:
                 raise ResultsError(f"{where}.{name}: expected a positive number, got {p.get(name)!r}")
 

@@ -22,8 +22,8 @@ def _png_name(gpu: str, key: str) -> str:
 
 
 def change_table(change_points: Sequence) -> Table:
-    rows = tuple((cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], fmt(cp.before_ms, ".4g"),
-                  fmt(cp.after_ms, ".4g"), f"{cp.change:+.1%}", fmt(cp.p_value, ".2g"), "; ".join(cp.environment))
+    rows = tuple((cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], fmt(cp.before, ".4g"),
+                  fmt(cp.after, ".4g"), f"{cp.change:+.1%}", fmt(cp.p_value, ".2g"), "; ".join(cp.environment))
                  for cp in change_points)
     return Table(CHANGE_HEADER, rows, tuple("regression" if cp.change > 0 else "improvement" for cp in change_points))
 
