@@ -54,9 +54,10 @@ def add_options(parser) -> None:
     group.addoption("--perf-max-time", metavar="SECONDS", help="sampling time cap per benchmark")
     group.addoption("--perf-noise-target", metavar="FRACTION",
                     help="stop sampling when the median's 95%% confidence half-width is within this fraction")
-    group.addoption("--perf-inject-slowdown", action="append", default=[], metavar="PATTERN=FRACTION",
+    group.addoption("--perf-inject-slowdown", action="append", default=[], metavar="PATTERN=FRACTION[@GPU]",
                     help="self-test: add real device time of FRACTION x the benchmark's time to benchmarks whose key "
-                         "matches the glob PATTERN, to prove that the suite flags it")
+                         "matches the glob PATTERN, to prove that the suite flags it; @GPU (an index or a UUID "
+                         "prefix) slows them only where measured on that GPU (to prove the sibling check)")
     group.addoption("--perf-inject-calibration", metavar="PATH",
                     help="a JSON file of calibrated injections: an injection found there (same benchmark, same "
                          "fraction) reuses its extra work and its measured slowdown instead of calibrating again; "
@@ -70,6 +71,10 @@ def add_options(parser) -> None:
                     help="how a suspected regression is re-measured before it fails: 'process' (default: a fresh "
                          "process, independent of the first measurement) or 'window' (a second window in this "
                          "process; faster, correlated with the first) (env PERF_CONFIRM)")
+    group.addoption("--perf-no-sibling", action="store_true", default=False,
+                    help="with workers on several GPUs, a regression confirmed on one GPU is measured once more on a "
+                         "sibling GPU, and stands only if the sibling shows it too (else: unreliable, that GPU is "
+                         "the suspect); this skips that measurement")
     group.addoption("--perf-measure-only", action="store_true", default=False,
                     help="measure and record (--perf-json) without verdicts failing or re-measures: what "
                          "`python -m perf refresh --runs N` and the fresh-process re-measure run")
@@ -130,7 +135,33 @@ def _positive(value: str, what: str) -> float:
     return number
 
 
-def _pairs(items: list[str], what: str, value_of=_fraction) -> dict[str, float]:
+@dataclass(frozen=True)
+class Injection:
+    """A self-test's slowdown: a fraction of the benchmark's time, everywhere or only on one GPU."""
+
+    fraction: float
+    gpu: str | None = None  # an NVML index or a UUID prefix; None: every GPU
+
+    def applies_on(self, gpu) -> bool:
+        """Does it slow a benchmark measured on `gpu` (a workers.PhysicalGpu, None on the CPU device)?"""
+        if self.gpu is None:
+            return True
+        if gpu is None:
+            return False
+        return self.gpu == str(gpu.index) if self.gpu.isdigit() else gpu.uuid.startswith(self.gpu)
+
+    def to_text(self) -> str:
+        return f"{self.fraction!r}" + (f"@{self.gpu}" if self.gpu else "")
+
+
+def _injection(value: str, what: str) -> Injection:
+    fraction, at, gpu = value.partition("@")
+    if at and not (gpu.isdigit() or gpu.startswith("GPU-")):
+        raise OptionError(f"{what}: @{gpu}: expected a GPU index such as @0 or a UUID prefix such as @GPU-3a9e")
+    return Injection(_fraction(fraction, what), gpu or None)
+
+
+def _pairs(items: list[str], what: str, value_of=_fraction) -> dict:
     pairs = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -167,10 +198,11 @@ class PerfOptions:
     dtype: str = "bf16"
     sweep: str = "compact"
     timing: TimingSettings = TimingSettings()
-    injections: dict = field(default_factory=dict)  # glob -> fraction
+    injections: dict = field(default_factory=dict)  # glob -> Injection
     injection_calibration: Path | None = None  # where calibrated injections are reused from and stored
     report_dir: Path | None = None
     confirm: str = "process"
+    sibling_check: bool = True  # re-measure a confirmed regression on a sibling GPU (runs with workers on several)
     measure_only: bool = False
     claims: str = "report"
     claims_file: Path | None = None  # None: perf/shape/claims.toml
@@ -180,10 +212,11 @@ class PerfOptions:
     def threshold_for(self, family: str) -> float:
         return self.family_thresholds.get(family, self.threshold)
 
-    def injection_for(self, key: str) -> float | None:
-        for pattern, fraction in self.injections.items():
+    def injection_for(self, key: str, gpu=None) -> float | None:
+        """The fraction to slow benchmark `key` by when measured on `gpu` (a workers.PhysicalGpu or None)."""
+        for pattern, injection in self.injections.items():
             if fnmatch.fnmatchcase(key, pattern):
-                return fraction
+                return injection.fraction if injection.applies_on(gpu) else None
         return None
 
 
@@ -238,7 +271,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     if opt("--perf-noise-target"):
         timing = replace(timing, noise_target=_positive(opt("--perf-noise-target"), "--perf-noise-target"))
 
-    injections = _pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown")
+    injections = _pairs(opt("--perf-inject-slowdown"), "--perf-inject-slowdown", _injection)
     calibration = opt("--perf-inject-calibration")
     if calibration and not injections:
         raise OptionError("--perf-inject-calibration without --perf-inject-slowdown: there is nothing to calibrate")
@@ -287,6 +320,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         injection_calibration=Path(calibration) if calibration else None,
         report_dir=Path(report_dir) if report_dir else None,
         confirm=confirm or "process",
+        sibling_check=not opt("--perf-no-sibling"),
         measure_only=bool(opt("--perf-measure-only")),
         claims=claims or "report",
         claims_file=Path(claims_file) if claims_file else None,
@@ -308,6 +342,6 @@ def to_args(options: PerfOptions, *, baseline_dir: Path | None = None) -> list[s
         args += ["--baseline-dir", str(Path(directory).resolve())]
     for name in options.models:
         args += ["--model", name]
-    for pattern, fraction in options.injections.items():
-        args += ["--perf-inject-slowdown", f"{pattern}={fraction!r}"]
+    for pattern, injection in options.injections.items():
+        args += ["--perf-inject-slowdown", f"{pattern}={injection.to_text()}"]
     return args

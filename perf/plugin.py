@@ -116,6 +116,7 @@ class PerfSession:
         self.history_db = None  # the results history, opened at configure time so a bad URL stops the run early
         self.history_note: str | None = None
         self.worker_id: str | None = None  # this process's pytest-xdist worker id, if it is one
+        self.gpu_locks = None  # on a worker of a run on several GPUs: perf.measure.gpu_locks.GpuLocks
         self.workers: list[dict] = []  # on an xdist controller: each worker's placement and ceilings
         self.deferred_claims: list[str] = []  # on an xdist controller: the claim ids the workers left to it
         self.claims_note: str | None = None  # on an xdist controller: how the claims were decided
@@ -211,16 +212,18 @@ class PerfSession:
         return stats.compare(samples.summary(), reference, threshold, throttled=samples.throttled,
                              method=samples.method, tick_ms=timing.TICK_MS.get(samples.method, 0.0))
 
-    def _fresh_process_samples(self, node) -> timing.Samples:
+    def _fresh_process_samples(self, node, gpu: str | None = None) -> timing.Samples:
         """The benchmark measured again in a new process (new CUDA context, allocations, autotuning, and a later
-        moment of the GPU's power state): a re-measure independent of the first."""
+        moment of the GPU's power state): a re-measure independent of the first; on `gpu` (a UUID) where given,
+        else on this process's GPU."""
         with tempfile.TemporaryDirectory(prefix="perf-remeasure-") as tmp:
             out = Path(tmp) / "remeasure.json"
             args = [sys.executable, "-m", "pytest", node.nodeid, "-p", "perf.plugin", "-p", "no:cacheprovider", "-q",
                     "-n", "0",  # in this process (and on this worker's GPU) whatever addopts says
                     "--perf-measure-only", "--perf-json", str(out),
                     *to_args(self.options, baseline_dir=self.baseline_dir)]
-            done = subprocess.run(args, cwd=self.config.rootpath, capture_output=True, text=True)
+            env = {**os.environ, workers.VISIBLE: gpu} if gpu else None
+            done = subprocess.run(args, cwd=self.config.rootpath, capture_output=True, text=True, env=env)
             if done.returncode != 0 or not out.exists():
                 tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
                 raise RuntimeError(f"{node.nodeid}: the re-measure in a fresh process failed (exit {done.returncode}):"
@@ -250,7 +253,7 @@ class PerfSession:
         extra: dict = {"placement": workers.placement(self.worker_id)}
         if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
             extra["wall_ms"] = timing.wall_ms(prepared.fn)
-        fraction = self.options.injection_for(spec.key)
+        fraction = self.options.injection_for(spec.key, workers.current_gpu())
         if fraction is not None:
             prepared, injection = self._inject(spec, prepared, fraction, method)
             extra["injected"] = injection.to_dict()
@@ -266,10 +269,21 @@ class PerfSession:
                 history.append(self._compare(again, reference, threshold))
         comparison, index = stats.decide(history)
         samples = measured[index]
+        where = ["this process" if i == 0 or self.options.confirm != "process" else "fresh process"
+                 for i in range(len(measured))]
+        sibling = self._sibling_for(comparison)
+        if sibling is not None:  # a regression confirmed here: does a sibling GPU show it too?
+            with self.gpu_locks.borrow(sibling):
+                again = self._fresh_process_samples(node, gpu=sibling)
+            check = self._compare(again, reference, threshold)
+            measured.append(again)
+            history.append(check)
+            where.append(f"fresh process on {workers.gpu_label(sibling)}")
+            comparison = stats.on_sibling(comparison, check, workers.gpu_label(workers.current_gpu().uuid),
+                                          workers.gpu_label(sibling))
         extra["measurements"] = [
             {"median_ms": s.summary().median_ms, "change": c.change, "verdict": c.verdict.value,
-             "throttled": s.throttled, "where": "this process" if i == 0 or self.options.confirm != "process"
-             else "fresh process"} for i, (s, c) in enumerate(zip(measured, history))]
+             "throttled": s.throttled, "where": w} for s, c, w in zip(measured, history, where)]
         record = results.record(spec, samples, comparison, target.present,
                                 baseline=reference.summary if reference else None, nodeid=node.nodeid,
                                 remeasured=len(measured) > 1, ceilings=self.ceilings, extra=extra)
@@ -283,6 +297,14 @@ class PerfSession:
                         f"measured {record['summary']['median_ms']:.4g} ms. Run `python -m perf refresh` to add it.",
                         pytrace=False)
         return record
+
+    def _sibling_for(self, comparison: stats.Comparison) -> str | None:
+        """The sibling GPU to measure a regression confirmed on this worker's GPU on, or None: not a confirmed
+        regression, confirmed in one process (--perf-confirm window), --perf-no-sibling, or no sibling in the run."""
+        if (comparison.verdict is not stats.Verdict.REGRESSION or self.options.confirm != "process"
+                or not self.options.sibling_check or self.gpu_locks is None or workers.current_gpu() is None):
+            return None
+        return self.gpu_locks.sibling()
 
     def measure_pair(self, pair: BenchPair) -> dict:
         """Ours and the reference of one shape, each checked, then timed in alternation (perf.measure.paired)."""

@@ -4,7 +4,8 @@ The controller checks the worker count against the visible GPUs, hands each work
 CUDA_VISIBLE_DEVICES list it was given) and merges what the workers send: every result record rides on its test
 report; at its end a worker sends its target, environment, ceilings (measured by the first worker alone) and
 placement. A worker pins itself to its GPU before CUDA initialises, runs the benchmarks longest first (expected
-time from the baseline) and writes no file: the results file, the report, the step summary and a refreshed baseline
+time from the baseline), holds its GPU's lock while it runs a test (so that a sibling worker re-measuring a
+regression there waits for it: perf/measure/gpu_locks.py) and writes no file: the results file, the report, the step summary and a refreshed baseline
 are written by the controller alone, in perf/plugin.py's session finish, as in a run without workers.
 
 The paper's claims read the whole run's measurements, which no worker holds: every worker deselects the claim items
@@ -17,13 +18,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import statistics
+import tempfile
 import zlib
+from pathlib import Path
 
 import pytest
 
 from perf.gpus import GpuSpec
 from perf.measure import workers
+from perf.measure.gpu_locks import GpuLocks
 from perf.measure.target import Target
 from perf.verdict.roofline import Ceilings
 
@@ -107,6 +112,9 @@ class Worker:
         self.sent = 0
         self.claims: list[str] = []  # ids of the claim items deselected here, for the controller to decide
         state.worker_id = self.worker_id
+        folder, run_gpus = workerinput.get("perf_gpu_locks"), workerinput.get("perf_gpus") or []
+        if self.gpu is not None and folder and len(run_gpus) > 1:  # siblings to re-measure on (perf.measure.gpu_locks)
+            state.gpu_locks = GpuLocks(Path(folder), self.gpu, run_gpus)
 
     def pin(self) -> None:
         if self.gpu is not None:
@@ -123,6 +131,16 @@ class Worker:
         if self.state.timing_blocked or not self.state.timing_items:
             return
         items[:] = expected_order(items, self.state.expected_seconds)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """A test runs while this worker holds its GPU, so that no other worker re-measures there meanwhile."""
+        locks = self.state.gpu_locks
+        if locks is None:
+            yield
+            return
+        with locks.own():
+            yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -167,6 +185,7 @@ class Controller:
         self.free: list[int] | None = None  # slots not taken, from the first configure_node on
         self.slots: dict[str, int] = {}
         self.outputs: dict[str, dict] = {}
+        self.lock_folder: str | None = None  # the GPUs' lock files (perf.measure.gpu_locks), made with the first worker
 
     @pytest.hookimpl
     def pytest_configure_node(self, node):
@@ -181,9 +200,20 @@ class Controller:
         self.slots[worker_id] = slot
         gpu = self.gpus[slot]
         node.workerinput["perf_gpu"] = gpu.uuid if gpu is not None else None
+        run_gpus = [g.uuid for g in self.gpus if g is not None]
+        if len(run_gpus) > 1:
+            if self.lock_folder is None:
+                self.lock_folder = tempfile.mkdtemp(prefix="perf-gpu-locks-")
+            node.workerinput["perf_gpus"] = run_gpus
+            node.workerinput["perf_gpu_locks"] = self.lock_folder
         reporter = node.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"perf: {worker_id} measures on " + (gpu.label() if gpu else "the CPU device"))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        if self.lock_folder is not None:
+            shutil.rmtree(self.lock_folder, ignore_errors=True)
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node, error):

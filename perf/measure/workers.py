@@ -154,6 +154,14 @@ def current_gpu() -> PhysicalGpu | None:
     return found
 
 
+def gpu_label(uuid: str) -> str:
+    """A GPU named by its place on the host and its UUID, e.g. "GPU 1 (GPU-0dc99274)"; the UUID alone where NVML
+    does not know it."""
+    found = next((g for g in host_gpus() if g.uuid == uuid), None)
+    short = uuid[:12]
+    return f"GPU {found.index} ({short})" if found else short
+
+
 def placement(worker_id: str | None) -> dict:
     """Where a result was measured: the worker ("main" without xdist), the host and the physical GPU (index and
     UUID; None on the CPU device)."""

@@ -130,5 +130,23 @@ def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
     return last, i
 
 
+def on_sibling(confirmed: Comparison, sibling: Comparison, gpu: str, sibling_gpu: str) -> Comparison:
+    """A regression confirmed on `gpu`, measured once more on `sibling_gpu` (another GPU of the kind, on the same host).
+    A change in the code slows both: where the sibling shows the regression too it stands; where the sibling reads
+    clean and not slower than the tolerance, `gpu` is the suspect, not the code (unreliable); a throttled sibling
+    decides nothing."""
+    if confirmed.verdict is not Verdict.REGRESSION:
+        raise ValueError("on_sibling() takes a confirmed regression")
+    change = f"{sibling.change:+.1%}" if sibling.change is not None else "no change"
+    if sibling.throttled:
+        return _with(confirmed, Verdict.REGRESSION, f"{confirmed.reason}; its sibling {sibling_gpu} was throttled "
+                                                    f"({change}) and could not say")
+    if sibling.verdict is Verdict.REGRESSION:
+        return _with(confirmed, Verdict.REGRESSION, f"{confirmed.reason}, and on its sibling {sibling_gpu} ({change})")
+    return _with(confirmed, Verdict.UNRELIABLE, f"slower on {gpu} only ({confirmed.change:+.1%}, confirmed there; "
+                                                f"{change} on its sibling {sibling_gpu}): a change in the code would "
+                                                f"slow both, so {gpu} is the suspect")
+
+
 def _with(c: Comparison, verdict: Verdict, reason: str) -> Comparison:
     return replace(c, verdict=verdict, reason=reason)
