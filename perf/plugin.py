@@ -627,8 +627,35 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
             for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
                 tr.write_line(line)
-    if not state.results:
-        return
+    if state.results:
+        _benchmarks_summary(tr, state)
+    if state.history_note:  # a run of pairs alone is stored too
+        tr.write_sep("=", "perf: history")
+        tr.write_line(state.history_note)
+        for d in state.extras.get("perf_history_drift", []):
+            tr.write_line(f"drift: {d['benchmark']} {d['change']} since {d['since']} (commit {d['commit'] or '?'}): "
+                          f"{d['before_ms']:.4g} -> {d['after_ms']:.4g} ms, p={d['p_value']:.2g}"
+                          + (f"; {d['environment']}" if d["environment"] else ""), yellow=True)
+        for u in state.extras.get("perf_history_unreliable", []):
+            tr.write_line(f"unreliable on each of the last {u['runs']} runs: {u['benchmark']} (since {u['since']})",
+                          yellow=True)
+    if state.refreshed is not None:
+        path, moves, kept = state.refreshed
+        tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
+        for line in moves_lines(moves):
+            tr.write_line(line)
+        flagged = [m.key for m in moves if m.flags]
+        if flagged:
+            tr.write_line(f"{len(flagged)} entries written with quality flags (throttled or noisy in every run): "
+                          + ", ".join(flagged[:10]), yellow=True)
+    elif state.options.refresh and state.interrupted:
+        tr.write_line(f"perf: interrupted: nothing refreshed; {state.baselines.path} was left as it was", red=True)
+    for line in state.wrote:
+        tr.write_line(f"perf: wrote {line}")
+
+
+def _benchmarks_summary(tr, state: PerfSession) -> None:
+    """The benchmarks' table, their verdicts, the claims, the baseline's hints and the per-GPU table."""
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
     header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
@@ -659,34 +686,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if diffs:
             tr.write_line("environment differs from the baseline's: " + "; ".join(
                 f"{k} {then} -> {now}" for k, then, now in diffs), yellow=True)
-    if state.history_note:
-        tr.write_sep("=", "perf: history")
-        tr.write_line(state.history_note)
-        for d in state.extras.get("perf_history_drift", []):
-            tr.write_line(f"drift: {d['benchmark']} {d['change']} since {d['since']} (commit {d['commit'] or '?'}): "
-                          f"{d['before_ms']:.4g} -> {d['after_ms']:.4g} ms, p={d['p_value']:.2g}"
-                          + (f"; {d['environment']}" if d["environment"] else ""), yellow=True)
-        for u in state.extras.get("perf_history_unreliable", []):
-            tr.write_line(f"unreliable on each of the last {u['runs']} runs: {u['benchmark']} (since {u['since']})",
-                          yellow=True)
     by_gpu = per_gpu.rows(records)
     if by_gpu:
         tr.write_line("per GPU (change = now / baseline - 1):")
         for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
             tr.write_line(line)
-    if state.refreshed is not None:
-        path, moves, kept = state.refreshed
-        tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
-        for line in moves_lines(moves):
-            tr.write_line(line)
-        flagged = [m.key for m in moves if m.flags]
-        if flagged:
-            tr.write_line(f"{len(flagged)} entries written with quality flags (throttled or noisy in every run): "
-                          + ", ".join(flagged[:10]), yellow=True)
-    elif state.options.refresh and state.interrupted:
-        tr.write_line(f"perf: interrupted: nothing refreshed; {state.baselines.path} was left as it was", red=True)
-    for line in state.wrote:
-        tr.write_line(f"perf: wrote {line}")
 
 
 def refresh_command(state: PerfSession) -> str:

@@ -443,6 +443,7 @@ def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch)
     done = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"),
                                          "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
     done.assert_outcomes(passed=2)
+    done.stdout.fnmatch_lines(["*perf: history*", "run 1 stored in sqlite:///*"])  # said, with no benchmark
     db = store.open_database(url)
     try:
         frame = store.pairs_frame(db)
