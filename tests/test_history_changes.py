@@ -77,6 +77,27 @@ def test_a_benchmarks_change_point_keeps_its_fields_in_ms():
     assert fields["kind"] == "benchmark" and {"before_ms", "after_ms"} <= fields.keys() and "before_ratio" not in fields
 
 
+def test_a_pairs_trend_plot_reads_ratios_against_1_and_marks_a_rise_faster(tmp_path, monkeypatch):
+    """The ratio series of a pair rising 4%: its plot's y axis names the ratio, a dashed line at 1 (equal times)
+    where a benchmark's plot has its baseline, the ratios' band from the rounds' range, and the change point a green
+    line (a rise of the ratio is ours getting faster)."""
+    from perf.report.plots import trend
+
+    ratios = 1.2 * synthetic.series(np.random.default_rng(21), 0.005, 60, 0.04, 35)
+    frame = _pair_frame(ratios).assign(ratio_low=ratios * 0.99, ratio_high=ratios * 1.01)
+    (cp,) = changes.change_points(frame, changes.PAIR)
+    drawn = []
+    monkeypatch.setattr(trend, "_save", lambda fig, path: drawn.append(fig) or path)
+    trend.trend(frame, [cp], tmp_path / "pair.png", title="kernel/rms:m4096", values=trend.values_of(changes.PAIR.column))
+    (ax,) = drawn[0].axes
+    assert ax.get_ylabel() == "ratio (reference time / ours)"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["1: equal times"].get_ydata()) == [1.0, 1.0]
+    assert list(lines["ratio"].get_ydata()) == pytest.approx(list(ratios))
+    (change,) = [line for label, line in lines.items() if label.startswith("change +")]
+    assert change.get_color() == "#2ca02c" and list(change.get_xdata()) == [cp.index - 0.5] * 2
+
+
 SUITE = str(ROOT / "perf" / "suite")
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]

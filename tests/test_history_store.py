@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -394,10 +395,8 @@ def test_an_import_with_a_bad_pair_record_writes_nothing(db_url, tmp_path):
     assert counts(db_url, ALL_TABLES) == (0, 0, 0)
 
 
-def test_show_and_changes_list_the_pairs_ratio_series(db_url, tmp_path):
-    """Thirty nights: one pair whose ratio rises 6% at night 18 (ours got faster), one flat pair, one flat benchmark.
-    `changes` names the pair's ratio change (in ratios, marked as a pair in --json); `show` lists the pairs' trends;
-    -k and --gpu select pairs as they select benchmarks."""
+def import_nights_of_pairs(db_url: str, tmp_path: Path) -> None:
+    """Thirty nights: one pair whose ratio rises 6% at night 18 (ours got faster), one flat pair, one flat benchmark."""
     import numpy as np
 
     rng = np.random.default_rng(4)
@@ -407,6 +406,12 @@ def test_show_and_changes_list_the_pairs_ratio_series(db_url, tmp_path):
         ratios = {"rms:m4096": 1.2 * (1.06 if night >= 18 else 1.0) * noise(), "softmax:m64": 0.9 * noise()}
         paths.append(write(tmp_path / f"n{night}.json", with_pairs(doc(night, {"gemm/flat": noise()}), ratios)))
     assert history("import", "--db", db_url, *map(str, paths)).returncode == 0
+
+
+def test_show_and_changes_list_the_pairs_ratio_series(db_url, tmp_path):
+    """The nights of import_nights_of_pairs: `changes` names the pair's ratio change (in ratios, marked as a pair in
+    --json); `show` lists the pairs' trends; -k and --gpu select pairs as they select benchmarks."""
+    import_nights_of_pairs(db_url, tmp_path)
     done = history("changes", "--db", db_url, "--json")
     assert done.returncode == 0, done.stderr
     (cp,) = json.loads(done.stdout)
@@ -429,6 +434,47 @@ def test_show_and_changes_list_the_pairs_ratio_series(db_url, tmp_path):
     other_gpu = history("changes", "--db", db_url, "--gpu", "A100", "--json")
     assert json.loads(other_gpu.stdout) == []
     assert "Side-by-side pairs" not in history("show", "--db", db_url, "--gpu", "A100").stdout
+
+
+def plotted(out: Path) -> list[str]:
+    return sorted(path.name for path in (out / "plots").glob("*.png"))
+
+
+def test_the_report_lists_and_plots_the_pairs_ratio_change_points(db_url, tmp_path):
+    """The nights of import_nights_of_pairs: the report's own table of ratio change points names the pair's 6% rise
+    in ratios (a rise of the ratio is ours getting faster: an improvement), and the pair stepped is the only series
+    plotted; the flat pair and the flat benchmark get no plot."""
+    import_nights_of_pairs(db_url, tmp_path)
+    out = tmp_path / "trends"
+    report = history("report", "--db", db_url, "-o", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "0 change points, 1 ratio change points" in report.stdout
+    page = (out / "index.html").read_text()
+    assert "1 benchmark series, 0 change points, 2 pair series, 1 ratio change points" in page
+    benchmarks, pairs = page.split("Latest ratio change points (1)")
+    assert "kernel/rms:m4096" not in benchmarks.split("<h2>")[-1]
+    ratio_table = pairs.split("<h2>Trends</h2>")[0]
+    assert "<th>before ratio</th><th>after ratio</th><th>change</th>" in ratio_table and "ms</th>" not in ratio_table
+    assert "<tr class=\"improvement\"><td>H200</td><td><a href='#plots/pair_H200_kernel_rms_m4096-" in ratio_table
+    assert re.search(r"<td>1\.2\d*</td><td>1\.2[67]\d*</td><td>\+[56]\.\d%</td>", ratio_table)  # ratios, +6%
+    assert "kernel/softmax:m64" not in ratio_table
+    (png,) = plotted(out)
+    assert png.startswith("pair_H200_kernel_rms_m4096-") and f"src='plots/{png}'" in page
+
+
+def test_the_report_plots_every_pair_with_all_and_k_and_gpu_select_them(db_url, tmp_path):
+    import_nights_of_pairs(db_url, tmp_path)
+    every = history("report", "--db", db_url, "-o", str(tmp_path / "all"), "--all")
+    assert every.returncode == 0, every.stderr
+    assert [name.split("-")[0] for name in plotted(tmp_path / "all")] == [
+        "benchmark_H200_gemm_flat", "pair_H200_kernel_rms_m4096", "pair_H200_kernel_softmax_m64"]
+    flat = history("report", "--db", db_url, "-o", str(tmp_path / "flat"), "-k", "softmax")
+    assert flat.returncode == 0 and plotted(tmp_path / "flat") == []  # no change point, no plot without --all
+    only = history("report", "--db", db_url, "-o", str(tmp_path / "only"), "-k", "softmax", "--all")
+    assert [name.split("-")[0] for name in plotted(tmp_path / "only")] == ["pair_H200_kernel_softmax_m64"]
+    other_gpu = history("report", "--db", db_url, "-o", str(tmp_path / "A100"), "--gpu", "A100", "--all")
+    assert other_gpu.returncode == 0 and plotted(tmp_path / "A100") == []
+    assert "Latest ratio change points" not in (tmp_path / "A100" / "index.html").read_text()
 
 
 def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch):

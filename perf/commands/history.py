@@ -6,7 +6,8 @@ PostgreSQL server, by SQLAlchemy URL; --db or the environment variable PERF_HIST
                       side-by-side pair (first, last, min, max ratio)
     changes           change points per (GPU, benchmark) and per (GPU, pair): first run after it, medians (or ratios)
                       before/after, change, p-value
-    report -o DIR     index.html with the latest change points and PNG trend plots
+    report -o DIR     index.html with the latest change points (benchmarks' medians, pairs' ratios) and PNG trend
+                      plots of both
 """
 
 from __future__ import annotations
@@ -168,24 +169,22 @@ def _changes(db, args) -> int:
 
 def _print_changes(points, measure) -> None:
     from perf.report.text_table import format_table
+    from perf.report.trends import change_table
 
-    unit = measure.unit
-    rows = [(cp.gpu, cp.key, cp.date[:16].replace("T", " "), (cp.commit or "")[:12], f"{cp.before:.4g}",
-             f"{cp.after:.4g}", f"{cp.change:+.1%}", f"{cp.p_value:.2g}", "; ".join(cp.environment))
-            for cp in points]
-    for line in format_table(("GPU", measure.kind, "first run after", "commit", f"before {unit}", f"after {unit}",
-                              "change", "p-value", "environment at that run"), rows):
+    table = change_table(points, measure)
+    for line in format_table(table.header, table.rows):
         print(line)
 
 
 def _report(db, args) -> int:
-    from perf.history.changes import BENCHMARK
+    from perf.history.changes import BENCHMARK, PAIR
     from perf.report import trends
 
-    frame, points = _change_points(db, args, BENCHMARK)
-    paths = trends.write(frame, points, args.out, every_series=args.every_series)
+    sections = [trends.Section(measure, *_change_points(db, args, measure)) for measure in (BENCHMARK, PAIR)]
+    paths = trends.write(sections, args.out, every_series=args.every_series)
+    benchmarks, pairs = (len(section.change_points) for section in sections)
     print(f"perf history: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'}); "
-          f"{len(points)} change points")
+          f"{benchmarks} change points, {pairs} ratio change points")
     return 0
 
 
