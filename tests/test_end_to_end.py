@@ -128,10 +128,12 @@ def test_bad_options_are_usage_errors(run, args, message):
 def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_it_fails(run, tmp_path):
     done = refresh(tmp_path, "--runs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "from 2 runs" in done.stdout
+    # A benchmark noisy in a run (a loaded 2-core machine) is re-measured once more: a third run for it alone.
+    again = "re-measuring them once" in done.stdout
+    assert f"from {3 if again else 2} runs" in done.stdout
     path = tmp_path / "bl" / "cpu.json"
     data = json.loads(path.read_text())
-    assert all(len(e["run_medians_ms"]) == 2 for e in data["entries"].values())
+    assert all(len(e["run_medians_ms"]) in ((2, 3) if again else (2,)) for e in data["entries"].values())
     # Say that QKV moves a lot between runs (sigma 15%: tolerance 4 x 15% x sqrt(1.5) = 73%)
     data["entries"][QKV]["between_run_sigma"] = 0.15
     path.write_text(json.dumps(data))
