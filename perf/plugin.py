@@ -273,14 +273,10 @@ class PerfSession:
                  for i in range(len(measured))]
         sibling = self._sibling_for(comparison)
         if sibling is not None:  # a regression confirmed here: does a sibling GPU show it too?
-            with self.gpu_locks.borrow(sibling):
-                again = self._fresh_process_samples(node, gpu=sibling)
-            check = self._compare(again, reference, threshold)
+            again, check, comparison = self._on_sibling(node, sibling, comparison, reference, threshold)
             measured.append(again)
             history.append(check)
             where.append(f"fresh process on {workers.gpu_label(sibling)}")
-            comparison = stats.on_sibling(comparison, check, workers.gpu_label(workers.current_gpu().uuid),
-                                          workers.gpu_label(sibling))
         extra["measurements"] = [
             {"median_ms": s.summary().median_ms, "change": c.change, "verdict": c.verdict.value,
              "throttled": s.throttled, "where": w} for s, c, w in zip(measured, history, where)]
@@ -305,6 +301,15 @@ class PerfSession:
                 or not self.options.sibling_check or self.gpu_locks is None or workers.current_gpu() is None):
             return None
         return self.gpu_locks.sibling()
+
+    def _on_sibling(self, node, sibling: str, confirmed: stats.Comparison, reference, threshold: float):
+        """The benchmark measured in a fresh process on `sibling` while its worker waits; the samples, their
+        comparison and the verdict over both GPUs (stats.on_sibling)."""
+        with self.gpu_locks.borrow(sibling):
+            again = self._fresh_process_samples(node, gpu=sibling)
+        check = self._compare(again, reference, threshold)
+        here = workers.gpu_label(workers.current_gpu().uuid)
+        return again, check, stats.on_sibling(confirmed, check, here, workers.gpu_label(sibling))
 
     def measure_pair(self, pair: BenchPair) -> dict:
         """Ours and the reference of one shape, each checked, then timed in alternation (perf.measure.paired)."""
@@ -616,20 +621,34 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(state.timing_blocked)
     pairs = state.extras.get("perf_pairs")
     if pairs:
-        tr.write_sep("=", f"perf: {len(pairs)} pairs side by side on {state.target.present.name} (ratio = reference "
-                          f"time / ours: above 1, ours is faster)")
-        for line in format_table(pairs_table.HEADER, pairs_table.rows(pairs), numbers_right=True):
-            tr.write_line(line)
-        for line in pairs_table.summary_lines(pairs):
-            tr.write_line(line)
-        verdicts = kernel_targets.decided(pairs)
-        if verdicts:
-            tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
-            for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
-                tr.write_line(line)
+        _pairs_summary(tr, state, pairs)
     if state.results:
         _benchmarks_summary(tr, state)
-    if state.history_note:  # a run of pairs alone is stored too
+    _history_summary(tr, state)
+    _refresh_summary(tr, state)
+    for line in state.wrote:
+        tr.write_line(f"perf: wrote {line}")
+
+
+def _pairs_summary(tr, state: PerfSession, pairs: list[dict]) -> None:
+    """The side-by-side pairs' table and the kernel targets they decide."""
+    tr.write_sep("=", f"perf: {len(pairs)} pairs side by side on {state.target.present.name} (ratio = reference "
+                      f"time / ours: above 1, ours is faster)")
+    for line in format_table(pairs_table.HEADER, pairs_table.rows(pairs), numbers_right=True):
+        tr.write_line(line)
+    for line in pairs_table.summary_lines(pairs):
+        tr.write_line(line)
+    verdicts = kernel_targets.decided(pairs)
+    if verdicts:
+        tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
+        for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
+            tr.write_line(line)
+
+
+def _history_summary(tr, state: PerfSession) -> None:
+    """Where the run was stored in the results history, and what the history says of it (a run of pairs alone
+    too)."""
+    if state.history_note:
         tr.write_sep("=", "perf: history")
         tr.write_line(state.history_note)
         for d in state.extras.get("perf_history_drift", []):
@@ -639,6 +658,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for u in state.extras.get("perf_history_unreliable", []):
             tr.write_line(f"unreliable on each of the last {u['runs']} runs: {u['benchmark']} (since {u['since']})",
                           yellow=True)
+
+
+def _refresh_summary(tr, state: PerfSession) -> None:
+    """What --perf-refresh wrote, or that an interrupted refresh wrote nothing."""
     if state.refreshed is not None:
         path, moves, kept = state.refreshed
         tr.write_sep("=", f"perf: refreshed {len(moves)} entries in {path} ({kept} kept)")
@@ -650,8 +673,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                           + ", ".join(flagged[:10]), yellow=True)
     elif state.options.refresh and state.interrupted:
         tr.write_line(f"perf: interrupted: nothing refreshed; {state.baselines.path} was left as it was", red=True)
-    for line in state.wrote:
-        tr.write_line(f"perf: wrote {line}")
 
 
 def _benchmarks_summary(tr, state: PerfSession) -> None:
