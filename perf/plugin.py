@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import itertools
 import json
 import os
@@ -263,8 +264,15 @@ class PerfSession:
         measured = [samples]
         if not (self.options.measure_only or self.options.refresh):  # refresh runs never confirm
             while stats.needs_remeasure(history):
-                again = (self._fresh_process_samples(node) if self.options.confirm == "process"
-                         else self._samples(spec, prepared, method))
+                if self.options.confirm == "process":
+                    # The fresh process builds its own inputs: ours are handed back first, or a benchmark that fills
+                    # most of the GPU would not fit twice (seen on an H100: decode attention b64 L32k, 34 GB of
+                    # caches, out of memory in its re-measure while this process held 52 GB).
+                    prepared = None
+                    self.free_device_memory()
+                    again = self._fresh_process_samples(node)
+                else:
+                    again = self._samples(spec, prepared, method)
                 measured.append(again)
                 history.append(self._compare(again, reference, threshold))
         comparison, index = stats.decide(history)
@@ -293,6 +301,16 @@ class PerfSession:
                         f"measured {record['summary']['median_ms']:.4g} ms. Run `python -m perf refresh` to add it.",
                         pytrace=False)
         return record
+
+    def free_device_memory(self) -> None:
+        """Hand the GPU memory this process no longer references back to the driver (after a benchmark, and before
+        another process measures on this GPU)."""
+        if self.target.is_cpu:
+            return
+        import torch
+
+        gc.collect()  # inputs held in reference cycles (closures over tensors) are freed now, not at some later pass
+        torch.cuda.empty_cache()
 
     def _sibling_for(self, comparison: stats.Comparison) -> str | None:
         """The sibling GPU to measure a regression confirmed on this worker's GPU on, or None: not a confirmed
@@ -542,10 +560,7 @@ def _then_free(state: PerfSession, measure):
     try:
         return measure()
     finally:
-        if not state.target.is_cpu:
-            import torch
-
-            torch.cuda.empty_cache()
+        state.free_device_memory()
 
 
 # CUDA errors after which the process's context is unusable: every later benchmark would fail too.

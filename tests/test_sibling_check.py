@@ -231,3 +231,4 @@ def test_a_re_measure_on_a_sibling_runs_in_a_process_that_sees_only_that_gpu(mon
         assert seen["env"] is None  # inherits the worker's CUDA_VISIBLE_DEVICES: its own GPU
     else:
         assert seen["env"][workers.VISIBLE] == "GPU-bbbb"
+
