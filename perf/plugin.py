@@ -285,6 +285,8 @@ class PerfSession:
             measured.append(again)
             history.append(check)
             where.append(f"fresh process on {workers.gpu_label(sibling)}")
+            extra["sibling_check"] = {"gpu": workers.gpu_label(sibling), "change": check.change,
+                                      "slow_here_only": comparison.verdict is stats.Verdict.UNRELIABLE}
         extra["measurements"] = [
             {"median_ms": s.summary().median_ms, "change": c.change, "verdict": c.verdict.value,
              "throttled": s.throttled, "where": w} for s, c, w in zip(measured, history, where)]

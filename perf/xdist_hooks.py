@@ -5,8 +5,9 @@ CUDA_VISIBLE_DEVICES list it was given) and merges what the workers send: every 
 report; at its end a worker sends its target, environment, ceilings (measured by the first worker alone) and
 placement. A worker pins itself to its GPU before CUDA initialises, runs the benchmarks longest first (expected
 time from the baseline), holds its GPU's lock while it runs a test (so that a sibling worker re-measuring a
-regression there waits for it: perf/measure/gpu_locks.py) and writes no file: the results file, the report, the step summary and a refreshed baseline
-are written by the controller alone, in perf/plugin.py's session finish, as in a run without workers.
+regression there waits for it: perf/measure/gpu_locks.py) and writes no file: the results file, the report, the step
+summary and a refreshed baseline are written by the controller alone, in perf/plugin.py's session finish, as in a run
+without workers. The controller also makes the folder of the GPUs' lock files, and removes it at the end.
 
 The paper's claims read the whole run's measurements, which no worker holds: every worker deselects the claim items
 and names them to the controller (`state.deferred_claims`), whose session finish in perf/plugin.py decides them from

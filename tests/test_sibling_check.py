@@ -139,7 +139,8 @@ def test_a_throttled_sibling_decides_nothing():
 
 
 def test_an_injection_can_be_scoped_to_one_gpu():
-    gpu0, gpu1 = workers.PhysicalGpu(0, "GPU-3a9e8a1b-1", "NVIDIA H200"), workers.PhysicalGpu(1, "GPU-41d1", "NVIDIA H200")
+    gpu0 = workers.PhysicalGpu(0, "GPU-3a9e8a1b-1", "NVIDIA H200")
+    gpu1 = workers.PhysicalGpu(1, "GPU-41d1", "NVIDIA H200")
     assert _injection("0.05", "x") == Injection(0.05, None)
     assert _injection("0.05@0", "x") == Injection(0.05, "0")
     everywhere, on_index, on_uuid = Injection(0.05), Injection(0.05, "0"), Injection(0.05, "GPU-3a9e")

@@ -130,8 +130,15 @@ def test_per_gpu_table_shows_a_slower_sibling():
     rows = per_gpu.rows(records)
     assert [r[:6] for r in rows] == [("GPU 0", "GPU-0abcdefa", "gw0", "3", "3", "+0.10%"),
                                     ("GPU 2", "GPU-2abcdefa", "gw1", "3", "2", "+4.85%")]
-    assert rows[1][6:] == ("+5.1%", "1")
+    assert rows[1][6:] == ("+5.1%", "1", "0")
     assert per_gpu.rows(records[:3]) == []  # one GPU: nothing to compare
+    # A regression confirmed on GPU 2 that its sibling did not show: unreliable, counted as slow there only.
+    cleared = {**_record("c", "gw1", 2, 0.083, "unreliable"),
+               "sibling_check": {"gpu": "GPU 0 (GPU-0abcdefa)", "change": 0.002, "slow_here_only": True}}
+    both = {**_record("d", "gw1", 2, 0.07, "regression"),
+            "sibling_check": {"gpu": "GPU 0 (GPU-0abcdefa)", "change": 0.069, "slow_here_only": False}}
+    rows = per_gpu.rows([*records, cleared, both])
+    assert [r[7:] for r in rows] == [("0", "0"), ("2", "1")]
     two_hosts = per_gpu.rows([_record("a", "gw0", 0, 0.0), _record("a", "gw0", 0, 0.0, host="h2")])
     assert [r[0] for r in two_hosts] == ["h1 GPU 0", "h2 GPU 0"]
 

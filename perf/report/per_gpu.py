@@ -1,12 +1,14 @@
-"""Results per physical GPU (or CPU worker) of a run spread over workers: how many benchmarks each measured and
-their median change against the baseline, so that a sibling GPU slower than the others shows."""
+"""Results per physical GPU (or CPU worker) of a run spread over workers: how many benchmarks each measured, their
+median change against the baseline, and the regressions found on it alone (the sibling check), so that a sibling GPU
+slower than the others shows."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Mapping, Sequence
 
-HEADER = ("GPU", "UUID", "worker", "benchmarks", "compared", "median change", "largest change", "regressions")
+HEADER = ("GPU", "UUID", "worker", "benchmarks", "compared", "median change", "largest change", "regressions",
+          "slow here only")
 
 
 def place_of(record: Mapping) -> tuple:
@@ -47,9 +49,12 @@ def rows(records: Sequence[Mapping]) -> list[tuple[str, ...]]:
             f"{statistics.median(changes):+.2%}" if changes else "-",
             f"{max(changes, key=abs):+.1%}" if changes else "-",
             str(sum(1 for r in group if r.get("verdict") == "regression")),
+            str(sum(1 for r in group if (r.get("sibling_check") or {}).get("slow_here_only"))),
         ))
     return out
 
 
 NOTE = ("Change = now / baseline - 1 (positive is slower), per physical GPU. Siblings of one kind should agree "
-        "within their between-run sigma; one whose median stands apart is slower (or faster) than its siblings.")
+        "within their between-run sigma; one whose median stands apart is slower (or faster) than its siblings. "
+        "Slow here only: regressions confirmed on this GPU that a sibling GPU did not show (unreliable: the GPU is "
+        "the suspect, not the code).")
