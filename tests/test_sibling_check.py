@@ -131,9 +131,13 @@ def test_a_regression_on_one_gpu_only_is_unreliable_and_names_the_gpu():
     assert got.change == pytest.approx(0.107)  # the record keeps the change measured where it was confirmed
 
 
-def test_a_throttled_sibling_decides_nothing():
+def test_a_throttled_or_noisy_sibling_decides_nothing():
     got = stats.on_sibling(CONFIRMED, _comparison(Verdict.PASS, 0.0, throttled=True), "GPU 0", "GPU 1")
     assert got.verdict is Verdict.REGRESSION and "throttled" in got.reason
+    got = stats.on_sibling(CONFIRMED, _comparison(Verdict.UNRELIABLE, 0.01), "GPU 0", "GPU 1")
+    assert got.verdict is Verdict.REGRESSION and "too noisy (+1.0%) and could not say" in got.reason
+    faster = stats.on_sibling(CONFIRMED, _comparison(Verdict.IMPROVEMENT, -0.06), "GPU 0", "GPU 1")
+    assert faster.verdict is Verdict.UNRELIABLE and "-6.0% on its sibling GPU 1" in faster.reason
     with pytest.raises(ValueError):
         stats.on_sibling(_comparison(Verdict.PASS, 0.0), CONFIRMED, "GPU 0", "GPU 1")
 

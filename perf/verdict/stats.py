@@ -133,13 +133,14 @@ def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
 def on_sibling(confirmed: Comparison, sibling: Comparison, gpu: str, sibling_gpu: str) -> Comparison:
     """A regression confirmed on `gpu`, measured once more on `sibling_gpu` (another GPU of the kind, on the same host).
     A change in the code slows both: where the sibling shows the regression too it stands; where the sibling reads
-    clean and not slower than the tolerance, `gpu` is the suspect, not the code (unreliable); a throttled sibling
-    decides nothing."""
+    within the tolerance (pass, or faster), `gpu` is the suspect, not the code (unreliable); a sibling that could not
+    say (throttled, or unreliable itself: noise that hides the change) decides nothing."""
     if confirmed.verdict is not Verdict.REGRESSION:
         raise ValueError("on_sibling() takes a confirmed regression")
     change = f"{sibling.change:+.1%}" if sibling.change is not None else "no change"
-    if sibling.throttled:
-        return _with(confirmed, Verdict.REGRESSION, f"{confirmed.reason}; its sibling {sibling_gpu} was throttled "
+    if sibling.throttled or sibling.verdict is Verdict.UNRELIABLE:
+        why = "was throttled" if sibling.throttled else "was too noisy"
+        return _with(confirmed, Verdict.REGRESSION, f"{confirmed.reason}; its sibling {sibling_gpu} {why} "
                                                     f"({change}) and could not say")
     if sibling.verdict is Verdict.REGRESSION:
         return _with(confirmed, Verdict.REGRESSION, f"{confirmed.reason}, and on its sibling {sibling_gpu} ({change})")
