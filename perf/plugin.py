@@ -269,6 +269,7 @@ class PerfSession:
                     # most of the GPU would not fit twice (seen on an H100: decode attention b64 L32k, 34 GB of
                     # caches, out of memory in its re-measure while this process held 52 GB).
                     prepared = None
+                    gc.collect()  # inputs held in reference cycles (closures over tensors) go now, not at a later pass
                     self.free_device_memory()
                     again = self._fresh_process_samples(node)
                 else:
@@ -281,11 +282,12 @@ class PerfSession:
                  for i in range(len(measured))]
         sibling = self._sibling_for(comparison)
         if sibling is not None:  # a regression confirmed here: does a sibling GPU show it too?
-            again, check, comparison = self._on_sibling(node, sibling, comparison, reference, threshold)
+            there = workers.gpu_label(sibling)
+            again, check, comparison = self._on_sibling(node, sibling, there, comparison, reference, threshold)
             measured.append(again)
             history.append(check)
-            where.append(f"fresh process on {workers.gpu_label(sibling)}")
-            extra["sibling_check"] = {"gpu": workers.gpu_label(sibling), "change": check.change,
+            where.append(f"fresh process on {there}")
+            extra["sibling_check"] = {"gpu": there, "change": check.change,
                                       "slow_here_only": comparison.verdict is stats.Verdict.UNRELIABLE}
         extra["measurements"] = [
             {"median_ms": s.summary().median_ms, "change": c.change, "verdict": c.verdict.value,
@@ -311,7 +313,6 @@ class PerfSession:
             return
         import torch
 
-        gc.collect()  # inputs held in reference cycles (closures over tensors) are freed now, not at some later pass
         torch.cuda.empty_cache()
 
     def _sibling_for(self, comparison: stats.Comparison) -> str | None:
@@ -322,14 +323,14 @@ class PerfSession:
             return None
         return self.gpu_locks.sibling()
 
-    def _on_sibling(self, node, sibling: str, confirmed: stats.Comparison, reference, threshold: float):
-        """The benchmark measured in a fresh process on `sibling` while its worker waits; the samples, their
-        comparison and the verdict over both GPUs (stats.on_sibling)."""
+    def _on_sibling(self, node, sibling: str, label: str, confirmed: stats.Comparison, reference, threshold: float):
+        """The benchmark measured in a fresh process on `sibling` (named `label`) while its worker waits; the
+        samples, their comparison and the verdict over both GPUs (stats.on_sibling)."""
         with self.gpu_locks.borrow(sibling):
             again = self._fresh_process_samples(node, gpu=sibling)
         check = self._compare(again, reference, threshold)
         here = workers.gpu_label(workers.current_gpu().uuid)
-        return again, check, stats.on_sibling(confirmed, check, here, workers.gpu_label(sibling))
+        return again, check, stats.on_sibling(confirmed, check, here, label)
 
     def measure_pair(self, pair: BenchPair) -> dict:
         """Ours and the reference of one shape, each checked, then timed in alternation (perf.measure.paired)."""
