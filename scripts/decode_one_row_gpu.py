@@ -58,6 +58,7 @@ def main() -> None:
     out_path = sys.argv[1]
     spec = importlib.util.spec_from_file_location("decode_before", ".r15/decode_attention_before.py")
     before = importlib.util.module_from_spec(spec)
+    sys.modules["decode_before"] = before  # a dataclass looks its module up there
     spec.loader.exec_module(before)
     present = gpus.detect()
     target = Target(gpu=present, present=present)
