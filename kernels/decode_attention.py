@@ -84,11 +84,6 @@ PART_EVICT_MAX_CAPACITY = 4096
 # (griddepcontrol.wait, which also makes the split kernel's writes visible) before they read a partial. It changes
 # when the combine starts, never what it computes: the same bits.
 PDL = True
-# ONE_ROW_DOT: how a kv head with a single query head (MHA) computes its scores and output. "mma": the tensor cores,
-# the row padded to 16 with zeros (the MMA's smallest M), so 15/16 of the MMA work and of the softmax's exp2 are
-# spent on padding; "fma": the CUDA cores in fp32, one row (_one_row_split). Different arithmetic, so other bits, but
-# chosen by the group size alone (a shape, not a batch), so still batch invariant.
-ONE_ROW_DOT = "mma"
 
 
 def part_evict(capacity: int) -> str:
@@ -168,41 +163,6 @@ def _kv_tile(src, b, kvh, n0, offs, offs_d, nmask, stride_n,
 
 
 @triton.jit
-def _one_row_split(q_ptr, k_src, v_src, b, kvh, start, end, length, o_ptr, lse_ptr, stride_kn, stride_vn, qk_scale,
-                   HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, USE_TMA: tl.constexpr, EVICT: tl.constexpr,
-                   PART_EVICT: tl.constexpr):
-    """One split of one query row (a kv head with one query head) on the CUDA cores, in fp32: the scores are a
-    fixed-order sum over head_dim of q * k, the output a fixed-order sum over the tile's keys of p * v. The same
-    online softmax as the tensor-core path, without the 15 rows of zeros it pads a single row with."""
-    offs_d = tl.arange(0, HEAD_DIM)
-    offs_n = tl.arange(0, BLOCK)
-    q = tl.load(q_ptr + offs_d).to(tl.float32)
-    m_i = tl.max(tl.full([BLOCK], float("-inf"), tl.float32), 0)
-    l_i = tl.sum(tl.zeros([BLOCK], tl.float32), 0)
-    acc = tl.zeros([HEAD_DIM], tl.float32)
-    for n0 in range(start, end, BLOCK):
-        offs = n0 + offs_n
-        nmask = offs < end
-        k = _kv_tile(k_src, b, kvh, n0, offs, offs_d, nmask, stride_kn, HEAD_DIM, BLOCK, USE_TMA, EVICT)
-        qk = tl.sum(k.to(tl.float32) * q[None, :], 1) * qk_scale  # log2 domain
-        qk = tl.where(nmask, qk, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(qk, 0))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(qk - m_new)
-        l_i = l_i * alpha + tl.sum(p, 0)
-        v = _kv_tile(v_src, b, kvh, n0, offs, offs_d, nmask, stride_vn, HEAD_DIM, BLOCK, USE_TMA, EVICT)
-        if USE_TMA:  # rows past `end` hold the cache's bytes (NaN, Inf in unused capacity): 0 * NaN would be NaN
-            v = tl.where(nmask[:, None], v, 0.0)
-        acc = acc * alpha + tl.sum(p[:, None] * v.to(tl.float32), 0)
-        m_i = m_new
-    one = tl.arange(0, 1)
-    l_safe = tl.where(l_i > 0, l_i, 1.0)  # l_i is 0 only in splits past the length, which store nothing
-    tl.store(o_ptr + offs_d, acc / l_safe, mask=offs_d * 0 + start < length, eviction_policy=PART_EVICT)
-    tl.store(lse_ptr + one, tl.zeros([1], tl.float32) + (m_i + tl.log2(l_safe)), mask=one * 0 + start < length,
-             eviction_policy=PART_EVICT)
-
-
-@triton.jit
 def _decode_split_kernel(
     Q, K, V, Lens, Opart, Lse,
     stride_qb, stride_qh,
@@ -217,7 +177,6 @@ def _decode_split_kernel(
     SPLIT_FIRST: tl.constexpr, EVICT: tl.constexpr,  # the grid's order and the loads' eviction policy (module doc)
     PART_EVICT: tl.constexpr,  # the eviction policy of the partials' stores (PART_EVICT)
     PDL: tl.constexpr,  # the combine is launched as this kernel's programmatic dependent (see PDL)
-    ONE_ROW_FMA: tl.constexpr = False,  # one query row per kv head, on the CUDA cores (see ONE_ROW_DOT)
 ):
     if PDL:  # the combine may be placed once every program here has started; it waits for their writes
         tl.extra.cuda.gdc_launch_dependents()
@@ -234,35 +193,20 @@ def _decode_split_kernel(
     start = split * split_size
     end = tl.minimum(start + split_size, length)
 
+    offs_g = tl.arange(0, GROUP_PAD)
+    offs_d = tl.arange(0, HEAD_DIM)
+    offs_n = tl.arange(0, BLOCK)
+    heads = kvh * GROUP + offs_g
+    gmask = offs_g < GROUP
+
+    q = tl.load(Q + b * stride_qb + heads[:, None] * stride_qh + offs_d[None, :], mask=gmask[:, None], other=0.0)
     if USE_TMA:  # the copy's coordinates pick the sequence and the kv head
         k_src = K
         v_src = V
     else:
         k_src = K + b * stride_kb + kvh * stride_kh
         v_src = V + b * stride_vb + kvh * stride_vh
-    q_ptr = Q + b * stride_qb + kvh * GROUP * stride_qh  # the group's first query head
-    o_ptr = Opart + b * stride_ob + kvh * GROUP * stride_oh + split * stride_os
-    lse_ptr = Lse + b * stride_lb + kvh * GROUP * stride_lh + split
-    if ONE_ROW_FMA:
-        _one_row_split(q_ptr, k_src, v_src, b, kvh, start, end, length, o_ptr, lse_ptr, stride_kn, stride_vn,
-                       qk_scale, HEAD_DIM, BLOCK, USE_TMA, EVICT, PART_EVICT)
-    else:
-        _group_split(q_ptr, k_src, v_src, b, kvh, start, end, length, o_ptr, lse_ptr, stride_qh, stride_kn,
-                     stride_vn, stride_oh, stride_lh, qk_scale, GROUP, GROUP_PAD, HEAD_DIM, BLOCK, USE_TMA, EVICT,
-                     PART_EVICT)
 
-
-@triton.jit
-def _group_split(q_ptr, k_src, v_src, b, kvh, start, end, length, o_ptr, lse_ptr, stride_qh, stride_kn, stride_vn,
-                 stride_oh, stride_lh, qk_scale, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr,
-                 HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, USE_TMA: tl.constexpr, EVICT: tl.constexpr,
-                 PART_EVICT: tl.constexpr):
-    """One split of a kv head's GROUP query rows on the tensor cores, the rows padded to GROUP_PAD (>= 16)."""
-    offs_g = tl.arange(0, GROUP_PAD)
-    offs_d = tl.arange(0, HEAD_DIM)
-    offs_n = tl.arange(0, BLOCK)
-    gmask = offs_g < GROUP
-    q = tl.load(q_ptr + offs_g[:, None] * stride_qh + offs_d[None, :], mask=gmask[:, None], other=0.0)
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
@@ -286,9 +230,9 @@ def _group_split(q_ptr, k_src, v_src, b, kvh, start, end, length, o_ptr, lse_ptr
     l_safe = tl.where(l_i > 0, l_i, 1.0)  # l_i is 0 only in splits past the length, which store nothing
     o = acc / l_safe[:, None]
     lse = m_i + tl.log2(l_safe)
-    tl.store(o_ptr + offs_g[:, None] * stride_oh + offs_d[None, :], o,
-             mask=live[:, None] & (offs_d[None, :] < HEAD_DIM), eviction_policy=PART_EVICT)
-    tl.store(lse_ptr + offs_g * stride_lh, lse, mask=live, eviction_policy=PART_EVICT)
+    o_ptrs = Opart + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + offs_d[None, :]
+    tl.store(o_ptrs, o, mask=live[:, None] & (offs_d[None, :] < HEAD_DIM), eviction_policy=PART_EVICT)
+    tl.store(Lse + b * stride_lb + heads * stride_lh + split, lse, mask=live, eviction_policy=PART_EVICT)
 
 
 @triton.jit
@@ -436,7 +380,7 @@ def decode_attention(
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=head_dim,
         SPLIT_MIN=rule.smallest, SPLIT_MAX=rule.largest, SPLITS_WANTED=rule.wanted, BLOCK=block_n,
         USE_TMA=descriptors is not None, SPLIT_FIRST=SPLIT_FIRST, EVICT=KV_EVICT, PART_EVICT=part_evict(capacity),
-        PDL=pdl, ONE_ROW_FMA=group == 1 and ONE_ROW_DOT == "fma",
+        PDL=pdl,
         num_warps=num_warps, num_stages=num_stages or stages(batch, group),
     )
     _decode_combine_kernel[(batch, heads)](

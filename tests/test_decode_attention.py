@@ -88,28 +88,6 @@ def test_grid_order_is_a_speed_choice_with_the_same_bits(monkeypatch, tma):
     assert torch.equal(runs[True], runs[False])
 
 
-@pytest.mark.parametrize("tma", [False, True], ids=["pointer", "tma"])
-def test_one_row_path_is_right_invariant_and_taken_only_for_one_query_head_per_kv_head(monkeypatch, tma):
-    # ONE_ROW_DOT "fma" computes a kv head with a single query head (MHA) on the CUDA cores: other arithmetic than
-    # the tensor-core path (so other bits for MHA), the same online softmax, still a function of each sequence alone.
-    lens = [250, 3, 300]
-    t = torch.tensor(lens, dtype=torch.int32)
-    mha, gqa = _inputs(3, 4, 4, 300, dtype=torch.float16, seed=5), _inputs(3, 4, 2, 300, dtype=torch.float16, seed=5)
-    runs = {}
-    for dot in ("mma", "fma"):
-        monkeypatch.setattr(da, "ONE_ROW_DOT", dot)
-        runs[dot] = {name: _run_with(*x, lens, split=RULE, tma=tma) for name, x in (("mha", mha), ("gqa", gqa))}
-    fma = runs["fma"]["mha"]
-    assert (fma.float() - da.reference(*mha, t)).abs().max().item() < 3e-3
-    assert not torch.equal(fma, runs["mma"]["mha"])  # the one-row path ran
-    assert torch.equal(runs["fma"]["gqa"], runs["mma"]["gqa"])  # a group of query heads keeps the tensor cores
-    q, k, v = mha
-    for i, n in enumerate(lens):  # each sequence alone, in a cache of its own length
-        alone = _run_with(q[i:i + 1], k[i:i + 1, :, :n].contiguous(), v[i:i + 1, :, :n].contiguous(), [n],
-                          split=RULE, tma=tma)
-        assert torch.equal(alone[0], fma[i]), f"sequence {i} (length {n})"
-
-
 def test_split_rule_follows_the_sequence_length_alone():
     import inspect
 
