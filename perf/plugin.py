@@ -26,7 +26,7 @@ from perf.measure import environment, injection_file, paired, slowdown, timing, 
 from perf.measure.requirements import unmet
 from perf.measure.target import Target
 from perf.options import OptionError, PerfOptions, add_options, default_cpu_baseline_dir, resolve, to_args
-from perf.report import kernel_targets, pairs_table, per_gpu
+from perf.report import kernel_targets, offsets, pairs_table, per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchPair, BenchSpec
@@ -694,7 +694,7 @@ def _refresh_summary(tr, state: PerfSession) -> None:
 
 
 def _benchmarks_summary(tr, state: PerfSession) -> None:
-    """The benchmarks' table, their verdicts, the claims, the baseline's hints and the per-GPU table."""
+    """The benchmarks' table, their verdicts, the claims, the baseline's hints, the per-GPU table and the offsets."""
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
     header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
@@ -730,6 +730,20 @@ def _benchmarks_summary(tr, state: PerfSession) -> None:
         tr.write_line("per GPU (change = now / baseline - 1):")
         for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
             tr.write_line(line)
+    _offsets_summary(tr, records)
+
+
+def _offsets_summary(tr, records) -> None:
+    """Each GPU's offset from its entries per family (perf.report.offsets), and in words those of 1% or more."""
+    family_offsets = offsets.offsets(records)
+    if family_offsets:
+        tr.write_line("offset from the entries per GPU and family (median change = now / baseline - 1; positive is "
+                      "slower):")
+        for line in format_table(offsets.HEADER, [o.row() for o in family_offsets], numbers_right=True):
+            tr.write_line(line)
+        for o in family_offsets:
+            if o.notable:
+                tr.write_line(o.sentence(), yellow=True)
 
 
 def refresh_command(state: PerfSession) -> str:

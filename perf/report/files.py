@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from perf.report import claims_table, kernel_targets, pairs_table, per_gpu, plots
+from perf.report import claims_table, kernel_targets, offsets, pairs_table, per_gpu, plots
 from perf.report.plots.figure import RunInfo
 from perf.measure import paired
 from perf.measure.environment import COMPARED
@@ -274,6 +274,12 @@ def _sections(doc: Mapping) -> list[tuple[str, Table | None, str]]:
     by_gpu = per_gpu.rows(records)
     if by_gpu:
         sections.append((f"Per GPU ({len(by_gpu)})", Table(per_gpu.HEADER, tuple(by_gpu)), per_gpu.NOTE))
+    family_offsets = offsets.offsets(records)
+    if family_offsets:
+        told = " ".join(o.sentence() + "." for o in family_offsets if o.notable)
+        sections.append((f"Offset from the entries ({len(family_offsets)} families)",
+                         Table(offsets.HEADER, tuple(o.row() for o in family_offsets)),
+                         offsets.NOTE + (" " + told if told else "")))
     for verdict, heading, note in (
         ("regression", "Regressions", "Slower than the baseline beyond the threshold and both measurements' noise."),
         ("improvement", "Improvements", "Faster beyond threshold and noise: refresh the baseline "

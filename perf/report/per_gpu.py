@@ -19,7 +19,8 @@ def place_of(record: Mapping) -> tuple:
     return (p.get("host") or "", p.get("gpu_index") if p.get("gpu_index") is not None else p.get("worker") or "")
 
 
-def _label(p: Mapping, hosts: int) -> str:
+def label(p: Mapping, hosts: int) -> str:
+    """A placement's name in a table: its GPU index (or CPU), with the host where a run spans several."""
     where = f"GPU {p['gpu_index']}" if p.get("gpu_index") is not None else "CPU"
     return f"{p.get('host')} {where}" if hosts > 1 else where
 
@@ -41,7 +42,7 @@ def rows(records: Sequence[Mapping]) -> list[tuple[str, ...]]:
         p = group[0]["placement"]
         changes = [r["change"] for r in group if r.get("change") is not None]
         out.append((
-            _label(p, hosts),
+            label(p, hosts),
             (p.get("gpu_uuid") or "-")[:12],
             ", ".join(sorted({r["placement"].get("worker") or "" for r in group})),
             str(len(group)),
