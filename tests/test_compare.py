@@ -57,6 +57,26 @@ def test_records_on_one_side_only(a_doc, b_doc):
     assert new["verdict"] == "new" and new["baseline"] is None and new["reason"] == "not in A"
 
 
+def test_a_changed_call_of_several_kernels_names_the_kernel_that_moved(a_doc, b_doc):
+    a, b = copy.deepcopy(a_doc), copy.deepcopy(b_doc)
+    slow_a = next(r for r in a["results"] if r["key"] == SLOW)
+    slow_b = next(r for r in b["results"] if r["key"] == SLOW)
+    slow_a["kernel_ms"] = {"split": 0.40, "combine": 0.10}
+    slow_b["kernel_ms"] = {"split": 0.48, "combine": 0.101}
+    doc = compare.pair(a, b)
+    record = next(r for r in doc["results"] if r["key"] == SLOW)
+    assert record["kernel_changes"] == pytest.approx({"split": 0.2, "combine": 0.01})
+    assert record["verdict"] == "regression" and record["reason"].endswith("kernels: split +20.0%, combine +1.0%")
+    # a pass keeps its reason; other kernels on one side, or none, give no breakdown
+    other = next(r for r in b["results"] if r["key"] != SLOW)
+    twin = next(r for r in a["results"] if r["key"] == other["key"])
+    twin["kernel_ms"], other["kernel_ms"] = {"k": 1.0}, {"k": 1.001}
+    passed = next(r for r in compare.pair(a, b)["results"] if r["key"] == other["key"])
+    assert passed["verdict"] == "pass" and "kernels:" not in passed["reason"]
+    assert compare.kernel_changes({"kernel_ms": {"x": 1.0}}, {"kernel_ms": {"y": 1.0}}) == {}
+    assert compare.kernel_changes({}, {"kernel_ms": {"y": 1.0}}) == {}
+
+
 def test_match_falls_back_to_the_id(a_doc, b_doc):
     """Across GPUs a record may sit under another key with the same id: it is matched by that id."""
     a = copy.deepcopy(a_doc)

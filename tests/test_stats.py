@@ -8,7 +8,8 @@ import time
 import pytest
 
 from perf.measure.summary import Summary, converged, median_ci, quantile, summarize
-from perf.measure.timing import TimingSettings, _done, busy_us, collect
+from perf.measure.timing import (MAX_NAMED_KERNELS, Samples, TimingSettings, _done, busy_us, collect,
+                                 kernel_durations, split_calls)
 from perf.verdict import noise
 from perf.verdict.stats import Reference, Verdict, compare, decide, needs_remeasure
 
@@ -169,6 +170,37 @@ def test_a_call_is_timed_by_the_union_of_its_kernels_not_their_sum():
     # one kernel inside another's interval adds nothing; records come in any order
     assert busy_us([(2.0, 3.0), (0.0, 10.0), (12.0, 13.0)]) == 11.0
     assert busy_us([]) == 0.0
+
+
+FILL = "void at::native::vectorized_elementwise_kernel<4, FillFunctor<signed char>>(int, FillFunctor<signed char>)"
+
+
+def test_a_profiled_batch_is_cut_into_calls_and_each_kernel_keeps_its_own_time():
+    split = "_decode_split_kernel"
+    reduce = "void cudnn::fusion::lean_reduction_kernel<false, false, false>(void*, float*, unsigned int)"
+    records = [(split, -9.0, -1.0),  # before the first boundary: no call's
+               (FILL, 0.0, 30.0), (split, 40.0, 48.0), (reduce, 47.0, 50.0),
+               (FILL, 60.0, 90.0), (split, 95.0, 104.0), (reduce, 103.0, 105.0), (reduce, 106.0, 107.0)]
+    calls = split_calls(records, FILL)
+    assert [len(c) for c in calls] == [2, 3]
+    times = kernel_durations(calls)
+    # names without their parameter lists, in launch order; a kernel launched twice in a call sums; an overlap
+    # (a dependent launch) is each kernel's own, not the union's
+    assert list(times) == [split, "void cudnn::fusion::lean_reduction_kernel<false, false, false>"]
+    assert times[split] == pytest.approx([0.008, 0.009])
+    assert list(times.values())[1] == pytest.approx([0.003, 0.003])
+    # calls that do not run the same kernels, or too many kernels to name: no breakdown
+    assert kernel_durations([calls[0], [(split, 0.0, 1.0)]]) == {}
+    many = [[(f"k{i}", float(i), i + 0.5) for i in range(MAX_NAMED_KERNELS + 1)]]
+    assert kernel_durations(many) == {}
+    assert kernel_durations([]) == {}
+
+
+def test_the_kernel_breakdown_travels_with_a_measurement_made_in_another_process():
+    record = {"samples_ms": [1.0], "method": "cuda-profiler", "cold_l2": True, "warmup_calls": 3,
+              "kernel_ms": {"_decode_split_kernel": 0.0081, "_decode_combine_kernel": 0.0019}}
+    assert Samples.from_record(record).kernel_ms == record["kernel_ms"]
+    assert Samples.from_record({**record, "kernel_ms": None}).kernel_ms == {}
 
 
 def test_defect3_a_clean_remeasure_replaces_a_throttled_first_measurement():

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from perf.measure import clocks
 from perf.measure.summary import Summary, converged, summarize
@@ -78,6 +79,9 @@ class Samples:
     throttled: bool = False
     notes: tuple[str, ...] = field(default=())
     kernels: tuple[str, ...] = ()  # the device kernels of one call, as the profiler names them (GPU only)
+    # A call of several kernels timed by the profiler: each kernel's median device time (ms), by name without its
+    # parameter list, so that a change can be traced to the kernel that moved (empty otherwise).
+    kernel_ms: Mapping[str, float] = field(default_factory=dict)
 
     def summary(self) -> Summary:
         return summarize(self.samples_ms)
@@ -88,7 +92,8 @@ class Samples:
         return cls(tuple(record["samples_ms"]), record["method"], cold_l2=record["cold_l2"],
                    warmup_calls=record["warmup_calls"], clocks_before=record.get("clocks_before"),
                    clocks_after=record.get("clocks_after"), throttled=bool(record.get("throttled")),
-                   notes=tuple(record.get("notes") or ()), kernels=tuple(record.get("kernels") or ()))
+                   notes=tuple(record.get("notes") or ()), kernels=tuple(record.get("kernels") or ()),
+                   kernel_ms=dict(record.get("kernel_ms") or {}))
 
 
 def measure(prepared: Prepared, target: Target, settings: TimingSettings = TimingSettings(), *,
@@ -234,25 +239,58 @@ def _event_time_ms(fn: Callable[[], Any], calls: int) -> float:
 
 
 def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[], Any], start_index: int, n: int,
-                      boundary_name: str) -> list[float] | None:
-    """Per-call device time of n calls from the profiler's kernel records; each call follows a boundary kernel
-    (the L2 flush, or a one-element fill). None when the records cannot be split into n calls."""
+                      boundary_name: str) -> tuple[list[float], dict[str, list[float]]] | None:
+    """Per-call device time (ms) of n calls from the profiler's kernel records, and each kernel's own time per call
+    (kernel_durations); each call follows a boundary kernel (the L2 flush, or a one-element fill). None when the
+    records cannot be split into n calls."""
     def calls():
         for i in range(n):
             boundary()
             runs[(start_index + i) % len(runs)]()
 
-    kernels = _cuda_kernels(calls)
-    per_call: list[list[tuple[float, float]]] = []
-    for event in kernels:
-        if event.name == boundary_name:
-            per_call.append([])
-        elif per_call:
-            per_call[-1].append((event.time_range.start, event.time_range.end))
-    samples = [busy_us(intervals) / 1e3 for intervals in per_call]
+    records = [(e.name, e.time_range.start, e.time_range.end) for e in _cuda_kernels(calls)]
+    per_call = split_calls(records, boundary_name)
+    samples = [busy_us([(start, end) for _, start, end in call]) / 1e3 for call in per_call]
     if len(samples) != n or any(x <= 0 for x in samples):
         return None
-    return samples
+    return samples, kernel_durations(per_call)
+
+
+def split_calls(records: list[tuple[str, float, float]], boundary_name: str) -> list[list[tuple[str, float, float]]]:
+    """The (name, start, end) kernel records of a profiled batch cut into calls: a call is what follows a boundary
+    kernel up to the next; records before the first boundary belong to no call."""
+    per_call: list[list[tuple[str, float, float]]] = []
+    for name, start, end in records:
+        if name == boundary_name:
+            per_call.append([])
+        elif per_call:
+            per_call[-1].append((name, start, end))
+    return per_call
+
+
+MAX_NAMED_KERNELS = 8  # a call of more distinct kernels (a model generation launches thousands) keeps no breakdown
+
+
+def kernel_name(name: str) -> str:
+    """A kernel's name without its parameter list (a cuDNN kernel's runs to hundreds of characters)."""
+    return name.split("(", 1)[0].strip()
+
+
+def kernel_durations(per_call: list[list[tuple[str, float, float]]]) -> dict[str, list[float]]:
+    """Each kernel's device time (ms) in each call, by name (a kernel launched twice in one call: the sum), in the
+    order the first call launched them; {} when a call runs more than MAX_NAMED_KERNELS distinct kernels or the calls
+    do not all run the same ones. Where two kernels overlap (a dependent launch), each keeps its own interval."""
+    out: dict[str, list[float]] = {}
+    names = [dict.fromkeys(kernel_name(n) for n, _, _ in call) for call in per_call]
+    if not per_call or len(names[0]) > MAX_NAMED_KERNELS or any(n.keys() != names[0].keys() for n in names):
+        return {}
+    for call in per_call:
+        times = dict.fromkeys(names[0], 0.0)
+        for name, start, end in call:
+            times[kernel_name(name)] += (end - start) / 1e3
+        for name, t in times.items():
+            out.setdefault(name, []).append(t)
+    return out
 
 
 def busy_us(intervals: list[tuple[float, float]]) -> float:
@@ -351,11 +389,20 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
     spin = {"ms": 2.0}  # grows to cover the host's enqueue time of one batch
     position = {"index": 0}
 
+    per_kernel: dict[str, list[float]] = {}
+    breakdown = {"whole": True}  # every batch ran the same kernels (else the breakdown is dropped)
+
     def profiler_batch() -> list[float] | None:
-        batch = _profiled_samples(runs, boundary, position["index"], profiled_per_batch(estimate_ms, settings),
+        found = _profiled_samples(runs, boundary, position["index"], profiled_per_batch(estimate_ms, settings),
                                   boundary_name)
-        if batch is not None:
-            position["index"] += len(batch)
+        if found is None:
+            return None
+        batch, durations = found
+        position["index"] += len(batch)
+        if per_kernel and durations.keys() != per_kernel.keys() or not durations:
+            breakdown["whole"] = False
+        for name, times in durations.items():
+            per_kernel.setdefault(name, []).extend(times)
         return batch
 
     def events_batch() -> list[float]:
@@ -392,4 +439,6 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
         throttled=any(c.throttled for c in readings),
         notes=tuple(notes),
         kernels=kernels,
+        kernel_ms={name: statistics.median(times) for name, times in per_kernel.items()}
+        if method == "cupti" and breakdown["whole"] and len(per_kernel) > 1 else {},
     )

@@ -71,6 +71,9 @@ def paired_record(b: Mapping, a: Mapping | None, threshold: float | None) -> dic
     reason = comparison.reason
     if a is not None and a["key"] != b["key"]:
         reason = f"{reason}; matched by id with A's {a['key']}".lstrip("; ")
+    by_kernel = kernel_changes(a, b) if a is not None else {}
+    if by_kernel and comparison.verdict.value != "pass":
+        reason = f"{reason}; kernels: " + ", ".join(f"{name} {c:+.1%}" for name, c in by_kernel.items())
     return {
         **b,
         "baseline": base.to_dict() if base else None,
@@ -81,7 +84,17 @@ def paired_record(b: Mapping, a: Mapping | None, threshold: float | None) -> dic
         "reason": reason if a is not None else "not in A",
         "remeasured": False,
         "compared_with": a["key"] if a is not None else None,
+        "kernel_changes": by_kernel,
     }
+
+
+def kernel_changes(a: Mapping, b: Mapping) -> dict[str, float]:
+    """Each kernel's change of median device time (B / A - 1), where both records break a call of several kernels
+    down by kernel (`kernel_ms`, from the profiler) into the same kernels: which kernel of the call moved."""
+    ka, kb = a.get("kernel_ms") or {}, b.get("kernel_ms") or {}
+    if not ka or ka.keys() != kb.keys() or any(t <= 0 for t in ka.values()):
+        return {}
+    return {name: kb[name] / ka[name] - 1 for name in kb}
 
 
 def _side(doc: Mapping, path: str) -> dict:
