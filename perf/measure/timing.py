@@ -79,8 +79,9 @@ class Samples:
     throttled: bool = False
     notes: tuple[str, ...] = field(default=())
     kernels: tuple[str, ...] = ()  # the device kernels of one call, as the profiler names them (GPU only)
-    # A call of several kernels timed by the profiler: each kernel's median device time (ms), by name without its
-    # parameter list, so that a change can be traced to the kernel that moved (empty otherwise).
+    # A call of several kernels timed by the profiler: each kernel's median share of the call's device time (ms;
+    # kernel_durations), by name without its parameter list, so that a change can be traced to the kernel that moved
+    # (empty otherwise).
     kernel_ms: Mapping[str, float] = field(default_factory=dict)
 
     def summary(self) -> Summary:
@@ -277,18 +278,23 @@ def kernel_name(name: str) -> str:
 
 
 def kernel_durations(per_call: list[list[tuple[str, float, float]]]) -> dict[str, list[float]]:
-    """Each kernel's device time (ms) in each call, by name (a kernel launched twice in one call: the sum), in the
-    order the first call launched them; {} when a call runs more than MAX_NAMED_KERNELS distinct kernels or the calls
-    do not all run the same ones. Where two kernels overlap (a dependent launch), each keeps its own interval."""
+    """Each kernel's share of each call's device time (ms), by name: the part of its interval that no kernel started
+    before it covers (a kernel launched twice in one call: the sum), so the shares add up to the call's time (busy_us)
+    and a dependent kernel launched early to wait counts only what it runs past its predecessor. In the order the
+    first call launched them; {} when a call runs more than MAX_NAMED_KERNELS distinct kernels or the calls do not all
+    run the same ones."""
     out: dict[str, list[float]] = {}
     names = [dict.fromkeys(kernel_name(n) for n, _, _ in call) for call in per_call]
     if not per_call or len(names[0]) > MAX_NAMED_KERNELS or any(n.keys() != names[0].keys() for n in names):
         return {}
     for call in per_call:
-        times = dict.fromkeys(names[0], 0.0)
-        for name, start, end in call:
-            times[kernel_name(name)] += (end - start) / 1e3
-        for name, t in times.items():
+        shares = dict.fromkeys(names[0], 0.0)
+        reach = -math.inf
+        for name, start, end in sorted(call, key=lambda k: k[1]):
+            if end > reach:
+                shares[kernel_name(name)] += (end - max(start, reach)) / 1e3
+                reach = end
+        for name, t in shares.items():
             out.setdefault(name, []).append(t)
     return out
 
