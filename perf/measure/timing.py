@@ -241,7 +241,7 @@ def _event_time_ms(fn: Callable[[], Any], calls: int) -> float:
 
 def _profiled_samples(runs: tuple[Callable[[], Any], ...], boundary: Callable[[], Any], start_index: int, n: int,
                       boundary_name: str) -> tuple[list[float], dict[str, list[float]]] | None:
-    """Per-call device time (ms) of n calls from the profiler's kernel records, and each kernel's own time per call
+    """Per-call device time (ms) of n calls from the profiler's kernel records, and each kernel's share of each call
     (kernel_durations); each call follows a boundary kernel (the L2 flush, or a one-element fill). None when the
     records cannot be split into n calls."""
     def calls():

@@ -89,8 +89,8 @@ def paired_record(b: Mapping, a: Mapping | None, threshold: float | None) -> dic
 
 
 def kernel_changes(a: Mapping, b: Mapping) -> dict[str, float]:
-    """Each kernel's change of median device time (B / A - 1), where both records break a call of several kernels
-    down by kernel (`kernel_ms`, from the profiler) into the same kernels: which kernel of the call moved."""
+    """Each kernel's change of its median share of the call's device time (B / A - 1), where both records break a
+    call of several kernels down into the same kernels (`kernel_ms`, from the profiler): which kernel moved."""
     ka, kb = a.get("kernel_ms") or {}, b.get("kernel_ms") or {}
     if not ka or ka.keys() != kb.keys() or any(t <= 0 for t in ka.values()):
         return {}

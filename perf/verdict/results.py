@@ -88,7 +88,7 @@ def record(spec: BenchSpec, samples: Samples, comparison: Comparison, gpu: GpuSp
         "clocks_after": samples.clocks_after,
         "notes": list(samples.notes),
         "kernels": list(samples.kernels),
-        "kernel_ms": dict(samples.kernel_ms),  # each kernel's median device time, where a call runs several
+        "kernel_ms": dict(samples.kernel_ms),  # each kernel's median share of the call, where a call runs several
         **rates(spec, summary.median_ms, gpu),
         "roofline": roofline(spec, summary.median_ms, ceilings),
         "baseline": baseline.to_dict() if baseline else None,
