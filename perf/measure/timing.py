@@ -289,11 +289,9 @@ def kernel_durations(per_call: list[list[tuple[str, float, float]]]) -> dict[str
         return {}
     for call in per_call:
         shares = dict.fromkeys(names[0], 0.0)
-        reach = -math.inf
-        for name, start, end in sorted(call, key=lambda k: k[1]):
-            if end > reach:
-                shares[kernel_name(name)] += (end - max(start, reach)) / 1e3
-                reach = end
+        ordered = sorted(call, key=lambda k: (k[1], k[2]))
+        for (name, _, _), span in zip(ordered, uncovered([(start, end) for _, start, end in ordered])):
+            shares[kernel_name(name)] += span / 1e3
         for name, t in shares.items():
             out.setdefault(name, []).append(t)
     return out
@@ -303,12 +301,17 @@ def busy_us(intervals: list[tuple[float, float]]) -> float:
     """How long at least one of a call's kernels ran: the length of the union of their (start, end) intervals, in
     the intervals' unit. Kernels in stream order do not overlap, and then this is the sum of their durations; a
     kernel launched early to overlap its predecessor's tail (programmatic dependent launch) is not counted twice."""
-    busy, reach = 0.0, -math.inf
-    for start, end in sorted(intervals):
-        if end > reach:
-            busy += end - max(start, reach)
-            reach = end
-    return busy
+    return sum(uncovered(sorted(intervals)))
+
+
+def uncovered(intervals: list[tuple[float, float]]) -> list[float]:
+    """For (start, end) intervals in start order: the length of each that none before it covers (0 for one inside
+    an earlier one). Their sum is the length of the union."""
+    spans, reach = [], -math.inf
+    for start, end in intervals:
+        spans.append(max(0.0, end - max(start, reach)))
+        reach = max(reach, end)
+    return spans
 
 
 def kernel_names(fn: Callable[[], Any]) -> tuple[str, ...]:
@@ -405,7 +408,7 @@ def _measure_cuda(prepared: Prepared, settings: TimingSettings, cold_l2: bool, l
             return None
         batch, durations = found
         position["index"] += len(batch)
-        if per_kernel and durations.keys() != per_kernel.keys() or not durations:
+        if not durations or (per_kernel and durations.keys() != per_kernel.keys()):
             breakdown["whole"] = False
         for name, times in durations.items():
             per_kernel.setdefault(name, []).extend(times)

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from perf.report.per_gpu import label, place_of
+from perf.report.per_gpu import label, place_of, place_order
 
 MIN_COMPARED = 10  # fewer and a family's median says little about the GPU (its standard error passes 0.4%)
 NOTABLE = 0.01  # a family's median this far from its entries is told in words (2.5 standard errors at 10 compared)
@@ -67,8 +67,7 @@ def offsets(records: Sequence[Mapping]) -> list[Offset]:
         groups.setdefault((place, family_of(r)), []).append(r["change"])
     hosts = len({host for host, _ in placements})
     out = []
-    for (place, family), changes in sorted(groups.items(), key=lambda kv: (kv[0][0][0], str(kv[0][0][1]).zfill(6),
-                                                                          kv[0][1])):
+    for (place, family), changes in sorted(groups.items(), key=lambda kv: (place_order(kv[0][0]), kv[0][1])):
         if len(changes) < MIN_COMPARED:
             continue
         q1, _, q3 = statistics.quantiles(changes, n=4)

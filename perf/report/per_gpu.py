@@ -19,6 +19,11 @@ def place_of(record: Mapping) -> tuple:
     return (p.get("host") or "", p.get("gpu_index") if p.get("gpu_index") is not None else p.get("worker") or "")
 
 
+def place_order(place: tuple) -> tuple:
+    """Sort key of a place_of tuple: by host, then GPU index as a number (GPU 10 after GPU 9)."""
+    return place[0], str(place[1]).zfill(6)
+
+
 def label(p: Mapping, hosts: int) -> str:
     """A placement's name in a table: its GPU index (or CPU), with the host where a run spans several."""
     where = f"GPU {p['gpu_index']}" if p.get("gpu_index") is not None else "CPU"
@@ -37,7 +42,7 @@ def rows(records: Sequence[Mapping]) -> list[tuple[str, ...]]:
         return []
     hosts = len({host for host, _ in groups})
     out = []
-    for place in sorted(groups, key=lambda k: (k[0], str(k[1]).zfill(6))):
+    for place in sorted(groups, key=place_order):
         group = groups[place]
         p = group[0]["placement"]
         changes = [r["change"] for r in group if r.get("change") is not None]
