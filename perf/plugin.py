@@ -49,7 +49,7 @@ MARKERS = (
 
 
 def pytest_configure(config):
-    from kernels.torch_floor import require_torch
+    from perf_kernels.torch_floor import require_torch
 
     for line in MARKERS:
         config.addinivalue_line("markers", line)

@@ -73,7 +73,7 @@ def same_bits_alone_and_padded(module, q, k, v) -> bool:
 
 def main() -> None:
     old = load(sys.argv[1], "attention_before_fix")
-    new = importlib.import_module("kernels.attention")
+    new = importlib.import_module("perf_kernels.attention")
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     dtype = torch.float16 if CPU else torch.bfloat16
     rows = []

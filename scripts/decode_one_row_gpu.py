@@ -23,7 +23,7 @@ import sys
 
 import torch
 
-from kernels import decode_attention as da
+from perf_kernels import decode_attention as da
 from perf import gpus
 from perf.measure import timing
 from perf.measure.target import Target

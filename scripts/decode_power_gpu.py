@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from kernels import decode_attention as da
+from perf_kernels import decode_attention as da
 from perf.measure import clocks
 
 SHAPES = (("gqa", 32, 8, 64, 4096), ("mha", 32, 32, 64, 4096), ("gqa", 32, 8, 8, 16384), ("mha", 32, 32, 1, 32768),

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-da = importlib.import_module("kernels.decode_attention")
+da = importlib.import_module("perf_kernels.decode_attention")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from kernels.batch_invariant import batch_invariant
+from perf_kernels.batch_invariant import batch_invariant
 from perf.suite.hf_generation import CPU_DIMS, GPU_DIMS, build_model, prompts
 
 DEVICE = os.environ.get("AUDIT_DEVICE", "cuda")

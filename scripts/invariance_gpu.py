@@ -3,11 +3,11 @@
     OUT=out PYTHONPATH=. python scripts/invariance_gpu.py          # one H200/H100, bf16, about 4 minutes
     TRITON_INTERPRET=1 PYTHONPATH=. python scripts/invariance_gpu.py --smoke   # tiny shapes on the CPU: the code paths
 
-1. matmul: ours (the default policy's choice, every candidate config of kernels.matmul, and the "fixed"
+1. matmul: ours (the default policy's choice, every candidate config of perf_kernels.matmul, and the "fixed"
    policy) against cuBLAS (torch.matmul) at M in {1, 16, 64, 1024, 4096} for the Llama-2-7B (N, K) shapes;
    each output checked against cuBLAS, and each candidate's bits compared with the default's.
-2. decode attention (kernels.decode_attention) against torch SDPA on the suite's decode shapes; prefill
-   attention (kernels.attention, causal GQA) against SDPA at 1k-8k tokens.
+2. decode attention (perf_kernels.decode_attention) against torch SDPA on the suite's decode shapes; prefill
+   attention (perf_kernels.attention, causal GQA) against SDPA at 1k-8k tokens.
 3. rms_norm, log_softmax, mean: GB/s of ours and torch's against a device-to-device copy of the input,
    at 1024 and 8192 tokens, hidden 4096.
 4. Hugging Face Llama (hidden 2048, 16 heads, 4 KV heads, 4 layers) and GPT-2 (hidden 2048, 16 heads, 4 layers)
@@ -62,9 +62,9 @@ def _rel(got, ref) -> float:
 def matmuls(rows, bench, dev, dtype, smoke):
     import torch
 
-    from kernels.invariance import bitwise_equal
+    from perf_kernels.invariance import bitwise_equal
 
-    mm = importlib.import_module("kernels.matmul")
+    mm = importlib.import_module("perf_kernels.matmul")
     shapes = {"o": (64, 64)} if smoke else LLAMA7B_NK
     ms_values = (1, 16, 80) if smoke else M_VALUES
     configs = (None, *(() if smoke else mm.CANDIDATES))
@@ -94,8 +94,8 @@ def attentions(rows, bench, dev, dtype, smoke):
     import torch
     import torch.nn.functional as F
 
-    da = importlib.import_module("kernels.decode_attention")
-    att = importlib.import_module("kernels.attention")
+    da = importlib.import_module("perf_kernels.decode_attention")
+    att = importlib.import_module("perf_kernels.attention")
     from perf.suite.decode_specs import ATTENTION_SHAPES, BATCHES, LENGTHS, AttentionShape
 
     shapes = (AttentionShape("gqa-h4-kv2-d32", 4, 2, 32),) if smoke else ATTENTION_SHAPES
@@ -140,7 +140,7 @@ def row_kernels(rows, bench, dev, dtype, smoke):
     import torch
     import torch.nn.functional as F
 
-    from kernels import log_softmax, mean, rms_norm
+    from perf_kernels import log_softmax, mean, rms_norm
 
     hidden = 256 if smoke else HIDDEN
     gen = torch.Generator(device=dev).manual_seed(0)
@@ -158,7 +158,7 @@ def row_kernels(rows, bench, dev, dtype, smoke):
             "mean": (lambda: mean(x, -1), lambda: torch.mean(x, -1)),
         }
         for name, (ours, theirs) in cases.items():
-            module = importlib.import_module(f"kernels.{name}")
+            module = importlib.import_module(f"perf_kernels.{name}")
             nbytes = module.bytes(tokens, hidden, "bf16" if dtype == torch.bfloat16 else "fp16")
             t_ref, t = bench(theirs), bench(ours)
             shape = f"h{hidden}:tok{tokens}"

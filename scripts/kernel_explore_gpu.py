@@ -56,10 +56,10 @@ import triton.language as tl  # noqa: E402
 
 import importlib  # noqa: E402
 
-attn = importlib.import_module("kernels.attention")  # modules, not the functions kernels/__init__ exports
-da = importlib.import_module("kernels.decode_attention")
-mm = importlib.import_module("kernels.matmul")
-mean_mod = importlib.import_module("kernels.mean")
+attn = importlib.import_module("perf_kernels.attention")  # modules, not the functions kernels/__init__ exports
+da = importlib.import_module("perf_kernels.decode_attention")
+mm = importlib.import_module("perf_kernels.matmul")
+mean_mod = importlib.import_module("perf_kernels.mean")
 
 SMOKE = os.environ.get("KX_SMOKE") == "1"
 DEV = "cpu" if SMOKE else "cuda"
@@ -170,7 +170,7 @@ def _descs(a, b, c, cfg):
 
 
 def tma_matmul(a, b, cfg, c):
-    """The module's TMA kernel (kernels.matmul) with this tile."""
+    """The module's TMA kernel (perf_kernels.matmul) with this tile."""
     return mm.matmul(a, b, config=dataclasses.replace(cfg, tma=True), out=c)
 
 
@@ -312,7 +312,7 @@ def part_matmul_large(bench, rows):
     return part_matmul_tiles(bench, rows, ms=LARGE_MS, configs=LARGE_CONFIGS)
 
 
-# The large-M rule (kernels.matmul.select_config: 128x256 or 128x128 tiles by the waves they take on the SMs) at M
+# The large-M rule (perf_kernels.matmul.select_config: 128x256 or 128x128 tiles by the waves they take on the SMs) at M
 # values it predicts for and that section 29 did not measure, and at its edges.
 WAVE_MS = (513, 640, 768, 896, 1024, 1025, 1152, 1536, 2048, 2049, 2560)
 
@@ -564,7 +564,7 @@ def part_mean_flush(bench, rows):
     dirty lines are written back before the sample), with one event timer for both."""
     if SMOKE:
         return
-    rms_mod = importlib.import_module("kernels.rms_norm")
+    rms_mod = importlib.import_module("perf_kernels.rms_norm")
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
     dirty_buf = torch.empty(max(2 * l2, 64 * 2**20), dtype=torch.int8, device=DEV)
     clean_buf = torch.ones(max(2 * l2, 64 * 2**20) // 4, dtype=torch.float32, device=DEV)
@@ -592,7 +592,7 @@ def part_mean_flush(bench, rows):
 
 
 def part_rows_evict(bench, rows):
-    """mean with its loads of x marked evict_first (kernels.mean.LOAD_EVICT, the module's policy now), with the default
+    """mean with its loads of x marked evict_first (perf_kernels.mean.LOAD_EVICT, the module's policy now), with the default
     policy and with evict_last, on the suite's own timer (its dirty flush), as % of a same-size copy and of a 2 GiB
     copy. (evict_last is not a candidate: its lines outlive the suite's flush, so the next sample finds x in L2.)"""
     hidden = 64 if SMOKE else 4096
@@ -638,7 +638,7 @@ DECODE_CONFIGS = ((256, 64, 4, 2), (512, 64, 4, 3), (512, 64, 8, 3), (1024, 64, 
                   (256, 64, 8, 3))
 
 
-# The length rule (kernels.decode_attention.SplitRule) with fewer or more splits wanted, and 2 or 3 stages.
+# The length rule (perf_kernels.decode_attention.SplitRule) with fewer or more splits wanted, and 2 or 3 stages.
 DECODE_RULE_CONFIGS = tuple((da.SplitRule(128, 1024, wanted), 64, 4, stages) for wanted in (16, 8) for stages in (2, 3)) \
     + ((da.SplitRule(128, 2048, 16), 64, 4, 3), (da.SplitRule(64, 1024, 16), 64, 4, 3))
 

@@ -54,7 +54,7 @@ def _phase(rows: list, item: str, name: str, fn):
 
 
 def child_model(rows: list) -> None:
-    from kernels import batch_invariant
+    from perf_kernels import batch_invariant
     from perf.suite import model_invariance_specs as mis
     from perf.suite.hf_generation import build_model, greedy, prompts
 

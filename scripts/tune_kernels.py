@@ -3,7 +3,7 @@
     OUT=./out python scripts/tune_kernels.py            # bf16, tokens 1..8192, N in {4096, 14336}, K = 4096
     python scripts/tune_kernels.py --quick              # tokens 1, 64, 1024, 8192 only
 
-Matmul: every candidate config of kernels.matmul, the config the default policy picks, and cuBLAS
+Matmul: every candidate config of perf_kernels.matmul, the config the default policy picks, and cuBLAS
 (torch.matmul), each timed with triton.testing.do_bench (L2 flushed before each repetition, CUDA
 events, median). Every output is verified against cuBLAS (relative L2 error), and compared bit for
 bit with the "fixed" policy's config: a candidate whose bits always match it can be picked by M
@@ -51,7 +51,7 @@ def rel_error(got, ref) -> float:
 def tune_matmul(tokens, rows: list[dict]) -> list[str]:
     import torch
 
-    mm = importlib.import_module("kernels.matmul")
+    mm = importlib.import_module("perf_kernels.matmul")
     failures = []
     gen = torch.Generator(device="cuda").manual_seed(0)
     for n in MATMUL_N:
@@ -93,7 +93,7 @@ def tune_rows(tokens, rows: list[dict]) -> list[str]:
     gen = torch.Generator(device="cuda").manual_seed(0)
     weight = (1 + 0.1 * torch.randn((HIDDEN,), device="cuda", generator=gen)).to(torch.bfloat16)
     for kernel in ROW_TARGETS:
-        module = importlib.import_module(f"kernels.{kernel}")
+        module = importlib.import_module(f"perf_kernels.{kernel}")
         for t in tokens:
             x = torch.randn((t, HIDDEN), device="cuda", generator=gen).to(torch.bfloat16)
             copy_dst = torch.empty_like(x)

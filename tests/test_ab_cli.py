@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from perf.commands.suite_process import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 GIT = shutil.which("git")
@@ -74,7 +75,7 @@ def repo(tmp_path_factory) -> Path:
 
 def ab(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "perf", "ab", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": str(repo), **(env or {})})
+                          timeout=600, env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo), **(env or {})})
 
 
 def worktrees(repo: Path) -> list[str]:
@@ -156,7 +157,7 @@ def test_bad_input_exits_2_with_one_line(repo, args, message):
 
 def test_not_a_git_checkout_exits_2(tmp_path):
     done = subprocess.run([sys.executable, "-m", "perf", "ab", "HEAD"], cwd=tmp_path, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
+                          text=True, env={**os.environ, "PYTHONPATH": checkout_pythonpath(ROOT), "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
     assert done.returncode == 2 and "not a git checkout" in done.stderr
 
 
@@ -164,7 +165,7 @@ def test_not_a_git_checkout_exits_2(tmp_path):
 def test_an_interrupted_run_removes_its_worktree(repo, sig):
     process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "2", *FAST, *S64],
                                cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(repo)})
+                               env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo)})
     first = process.stdout.readline()
     assert "checked out in" in first, first + process.stderr.read()
     folder = checked_out_folder(first)
@@ -182,7 +183,7 @@ def test_interrupted_after_a_whole_round_the_comparison_of_the_rounds_done_is_wr
     out = tmp_path / "ab.json"
     process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "4", *FAST, *S64,
                                 "--perf-json", str(out)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+                               text=True, env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo)})
     seen = []
     for line in process.stdout:  # round 1 runs BASE then HEAD (ABBA...): interrupt once both are in
         seen.append(line)

@@ -1,4 +1,4 @@
-"""kernels.attention (flash attention, any query length) under the interpreter: against its float64 reference,
+"""perf_kernels.attention (flash attention, any query length) under the interpreter: against its float64 reference,
 bitwise batch invariance, the masks and shapes it takes, the errors it gives, and its flops() / bytes()."""
 
 import importlib
@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
-from kernels.invariance import check_batch_invariance
+from perf_kernels.invariance import check_batch_invariance
 
-att = importlib.import_module("kernels.attention")  # the package exports the function of the same name
+att = importlib.import_module("perf_kernels.attention")  # the package exports the function of the same name
 
 
 def _inputs(batch, heads, kv_heads, q_len, kv_len, head_dim=16, dtype=torch.float16, seed=0):
@@ -91,7 +91,7 @@ import importlib, json, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-att = importlib.import_module("kernels.attention")
+att = importlib.import_module("perf_kernels.attention")
 constexprs = json.loads(sys.argv[1])
 fn = att._attention_kernel
 pointers = {"Q": "*bf16", "K": "*bf16", "V": "*bf16", "Out": "*bf16", "Mask": "*u8"}

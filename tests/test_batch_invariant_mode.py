@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kernels import batch_invariant
-from kernels.batch_invariant import _addmm, _fused_rms_norm, _log_softmax, _mean_dim, _mm, is_active, routes
+from perf_kernels import batch_invariant
+from perf_kernels.batch_invariant import _addmm, _fused_rms_norm, _log_softmax, _mean_dim, _mm, is_active, routes
 
 OPS = ["aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_softmax", "aten::_log_softmax", "aten::mean.dim",
        "aten::sum.dim_IntList", "aten::native_layer_norm", "aten::scaled_dot_product_attention"]

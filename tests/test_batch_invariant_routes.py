@@ -18,15 +18,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kernels import batch_invariant
-from kernels.attention import attention
-from kernels.decode_attention import decode_attention
-from kernels.invariance import bitwise_equal, check_batch_invariance
-from kernels.layer_norm import layer_norm
-from kernels.log_softmax import log_softmax, softmax
-from kernels.matmul import bmm, matmul
-from kernels.mean import mean, row_sum
-from kernels.rms_norm import rms_norm
+from perf_kernels import batch_invariant
+from perf_kernels.attention import attention
+from perf_kernels.decode_attention import decode_attention
+from perf_kernels.invariance import bitwise_equal, check_batch_invariance
+from perf_kernels.layer_norm import layer_norm
+from perf_kernels.log_softmax import log_softmax, softmax
+from perf_kernels.matmul import bmm, matmul
+from perf_kernels.mean import mean, row_sum
+from perf_kernels.rms_norm import rms_norm
 
 F16 = torch.float16
 

@@ -9,7 +9,7 @@ import functools
 import pytest
 import torch
 
-from kernels import decode_attention as da
+from perf_kernels import decode_attention as da
 
 SPLIT, BLOCK = 64, 16  # a small fixed split: never chosen by batch or length
 RULE = da.SplitRule(smallest=32, largest=128, wanted=4)  # a small rule of the module's kind: split by own length

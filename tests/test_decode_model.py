@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kernels.decode_attention import bytes as attn_bytes
+from perf_kernels.decode_attention import bytes as attn_bytes
 from perf.shape import models
 from perf.report.decode_model import DecodeModelError, attention_ms, decode_frame, decode_rows, gemm_ms, main
 from perf.shape.shapes import layer_gemms

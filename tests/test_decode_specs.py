@@ -86,7 +86,7 @@ def test_cpu_subset_is_torch_only_and_runs():
 
 
 def test_attention_verify_catches_a_wrong_result(monkeypatch):
-    from kernels import decode_attention as da
+    from perf_kernels import decode_attention as da
 
     spec = _attention(decode_specs(CPU))[0]
     monkeypatch.setattr(da, "torch_sdpa", lambda q, k, v: q * 0 + 1)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from perf.verdict import baselines
+from perf.commands.suite_process import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = str(ROOT / "perf" / "suite")
@@ -23,7 +24,7 @@ SELECT = ["--model", "pythia-70m", "-k", "(test_gemm and (qkv or out_proj)) or (
 
 
 def _env(interrupt: str | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(PLUGINS), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout_pythonpath(ROOT), str(PLUGINS), os.environ.get("PYTHONPATH", "")])}
     env.pop("PERF_TEST_INTERRUPT", None)
     if interrupt:
         env["PERF_TEST_INTERRUPT"] = interrupt

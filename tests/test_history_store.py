@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from perf.history import changes, importing, recent, schema, store
 from perf.measure import paired
 from perf.verdict import results as results_file
+from perf.commands.suite_process import checkout_pythonpath
 
 pytest_plugins = ["tests.history_databases"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -482,7 +483,7 @@ def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch)
     stored with them (the plugin's document carries perf_pairs)."""
     from tests.test_pairs import PAIRS_MODULE
 
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", checkout_pythonpath(ROOT))
     pytester.makeconftest('pytest_plugins = ["perf.plugin"]\n')
     pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
     url = f"sqlite:///{tmp_path / 'h.db'}"

@@ -64,7 +64,7 @@ def test_flops_and_bytes_come_from_the_kernel_modules():
     rms = specs["rms_norm:torch:bf16:h4096:tok8"]
     assert (rms.flops, rms.bytes) == (4 * 8 * 4096, (2 * 8 * 4096 + 4096) * 2)
     for s in specs.values():
-        module = importlib.import_module(f"kernels.{s.params['kernel']}")
+        module = importlib.import_module(f"perf_kernels.{s.params['kernel']}")
         if s.params["kernel"] == "matmul":
             want = (module.flops(s.params["tokens"], s.params["n"], s.params["hidden"]),
                     module.bytes(s.params["tokens"], s.params["n"], s.params["hidden"], s.dtype))

@@ -9,15 +9,15 @@ import importlib
 import pytest
 import torch
 
-from kernels import log_softmax, matmul, mean, rms_norm
-from kernels.matmul import (BUCKET_EDGES, BY_NAME, CANDIDATES, POLICIES, WIDE_N, Piece, config_edges, select_config,
+from perf_kernels import log_softmax, matmul, mean, rms_norm
+from perf_kernels.matmul import (BUCKET_EDGES, BY_NAME, CANDIDATES, POLICIES, WIDE_N, Piece, config_edges, select_config,
                             select_plan, waves)
-from kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
+from perf_kernels.rows import LOOP_BLOCK, SINGLE_BLOCK_MAX, row_config
 
-MM = importlib.import_module("kernels.matmul")
-RMS = importlib.import_module("kernels.rms_norm")
-LSM = importlib.import_module("kernels.log_softmax")
-MEAN = importlib.import_module("kernels.mean")
+MM = importlib.import_module("perf_kernels.matmul")
+RMS = importlib.import_module("perf_kernels.rms_norm")
+LSM = importlib.import_module("perf_kernels.log_softmax")
+MEAN = importlib.import_module("perf_kernels.mean")
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Largest |ours - float64 reference| allowed, relative to the reference's largest magnitude (plus a floor).
@@ -251,7 +251,7 @@ def test_flops_and_bytes_by_hand():
 # ------------------------------------------------------------- the kernels batch_invariant() routes softmax, sum,
 # layer_norm and bmm to (their modules' references; the routes themselves: tests/test_batch_invariant_routes.py)
 
-LN = importlib.import_module("kernels.layer_norm")
+LN = importlib.import_module("perf_kernels.layer_norm")
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
@@ -294,7 +294,7 @@ def test_matmul_tma_config_gives_the_pointer_kernels_bits(b_layout, bias):
     # Linear-style transposed B, and a bias. A layout TMA cannot describe runs the pointer kernel instead.
     import torch
 
-    from kernels.matmul import BY_NAME, MatmulConfig
+    from perf_kernels.matmul import BY_NAME, MatmulConfig
 
     g = torch.Generator().manual_seed(3)
     m, k, n = 70, 136, 72

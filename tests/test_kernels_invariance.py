@@ -10,8 +10,8 @@ own loops, which reduce each element in K order.
 import pytest
 import torch
 
-from kernels import log_softmax, matmul, mean, rms_norm
-from kernels.invariance import (
+from perf_kernels import log_softmax, matmul, mean, rms_norm
+from perf_kernels.invariance import (
     InvarianceResult,
     bitwise_equal,
     check_batch_invariance,

@@ -31,7 +31,7 @@ def test_a_prompt_keeps_its_bits_alone_and_in_padded_batches_under_the_mode(arch
 
 def test_the_mode_changes_the_path_the_model_takes():
     # The routed kernels round differently from torch's CPU kernels: identical logits would mean nothing is routed.
-    from kernels import batch_invariant
+    from perf_kernels import batch_invariant
 
     dims = CPU_DIMS["llama"]
     model = build_model(dims, torch.float16, "cpu")

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-import kernels.decode_attention as da
+import perf_kernels.decode_attention as da
 from perf import gpus
 from perf.measure.target import Target
 from perf.shape.shapes import Gemm

@@ -14,6 +14,7 @@ from perf.report import kernel_targets, pairs_table
 from perf.suite.decode_specs import attention_specs
 from perf.suite.kernel_specs import kernel_specs
 from perf.suite.pair_specs import pair_id, pairs
+from perf.commands.suite_process import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = gpus.resolve("H100")
@@ -131,7 +132,7 @@ def test_pair(perf_pair, perf_measure_pair, record_property):
 
 
 def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_slower(pytester, tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", checkout_pythonpath(ROOT))
     pytester.makeconftest('pytest_plugins = ["perf.plugin"]\n')
     pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
     common = ["-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"), "--perf-max-time", "0.2"]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from perf.commands.suite_process import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- readme-cpu-commands:"
@@ -44,7 +45,7 @@ def test_readme_cpu_commands_run_in_order(tmp_path):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("conftest.py", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, copy / name)
-    env = {**os.environ, "PYTHONPATH": str(copy), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "PYTHONPATH": checkout_pythonpath(copy), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     outputs = []
     for command in readme_cpu_commands((copy / "README.md").read_text()):
         done = subprocess.run(argv(command), cwd=copy, env=env, capture_output=True, text=True, timeout=300)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import kernels
-from kernels import torch_floor
+import perf_kernels
+from perf_kernels import torch_floor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,6 +16,12 @@ SUITE = Path(__file__).parent.parent / "suite"
 ROOT = SUITE.parent.parent
 
 
+def checkout_pythonpath(root: Path, inherited: str | None = None) -> str:
+    """PYTHONPATH that imports a checkout's own code: `perf` from its root and `perf_kernels` from its kernels/
+    folder (the layout of pyproject.toml's package-dir), ahead of any installed copy; `inherited` goes last."""
+    return os.pathsep.join([str(root), str(Path(root) / "kernels"), *filter(None, [inherited])])
+
+
 def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, root: Path = ROOT,
               log: Path | None = None) -> tuple[int, dict | None]:
     """Run the timing benchmarks (all of the suite, or the nodeids given) with `args`; the exit status and the
@@ -28,7 +34,7 @@ def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, ro
                *args]
     env = dict(os.environ)
     if root.resolve() != ROOT.resolve():
-        env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = checkout_pythonpath(root, os.environ.get("PYTHONPATH"))
     if log is None:
         code = subprocess.run(command, cwd=root, env=env).returncode
     else:

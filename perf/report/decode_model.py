@@ -96,7 +96,7 @@ def _nearest(value: float, options: Iterable[float]) -> float:
 def attention_ms(results: Iterable[Mapping], heads: int, kv_heads: int, head_dim: int, batch: int,
                  lengths: Sequence[int], dtype_bytes: int, provider: str | None = None) -> list[float]:
     """Estimated decode attention ms at each cache length, from measured achieved GB/s (see module doc)."""
-    from kernels.decode_attention import bytes as attn_bytes
+    from perf_kernels.decode_attention import bytes as attn_bytes
 
     attn = _decode(results, "attention")
     order = (provider,) if provider else PROVIDER_ORDER

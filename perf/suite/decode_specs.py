@@ -90,7 +90,7 @@ def _attention_build(shape: AttentionShape, batch: int, length: int, dtype: str,
     def build(target: Target) -> Prepared:
         import torch
 
-        from kernels import decode_attention as da
+        from perf_kernels import decode_attention as da
 
         gen = torch.Generator(device=target.device).manual_seed(0)
         tdtype = target.torch_dtype(dtype)
@@ -130,8 +130,8 @@ def attention_id(provider: str, dtype: str, shape: AttentionShape, batch: int, l
 
 
 def attention_specs(target: Target) -> list[BenchSpec]:
-    from kernels.decode_attention import bytes as attn_bytes
-    from kernels.decode_attention import flops as attn_flops
+    from perf_kernels.decode_attention import bytes as attn_bytes
+    from perf_kernels.decode_attention import flops as attn_flops
 
     if target.is_cpu:
         shapes, lengths, batches, providers, dtype = CPU_ATTENTION_SHAPES, CPU_LENGTHS, CPU_BATCHES, ("torch",), CPU_DTYPE

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from kernels.dtypes import element_bytes
+from perf_kernels.dtypes import element_bytes
 from perf.spec import BenchSpec, Prepared
 from perf.suite.output_check import TOLERANCE, check_output
 from perf.measure.target import Target
@@ -68,8 +68,8 @@ class KernelCase:
 
 
 def kernel_module(kernel: str):
-    """kernels.<kernel> as a module (the package exports functions of the same names)."""
-    return importlib.import_module(f"kernels.{kernel}")
+    """perf_kernels.<kernel> as a module (the package exports functions of the same names)."""
+    return importlib.import_module(f"perf_kernels.{kernel}")
 
 
 def reference_provider(kernel: str, target: Target) -> str:

@@ -77,14 +77,14 @@ class Comparison:
 def _mode(dispatch_key: str | None):
     import contextlib
 
-    from kernels import batch_invariant
+    from perf_kernels import batch_invariant
 
     return batch_invariant(dispatch_key) if dispatch_key else contextlib.nullcontext()
 
 
 def check(model, p: Plan, vocab: int, dispatch_key: str | None, seed: int = 0) -> list[Comparison]:
     """The checked prompt alone, then inside each batch of p.others other prompts; `dispatch_key` None: torch's path."""
-    from kernels.invariance import bitwise_equal
+    from perf_kernels.invariance import bitwise_equal
 
     target, *others = prompts(1 + max(p.others), vocab, p.prompt_lengths, seed)
     with _mode(dispatch_key):

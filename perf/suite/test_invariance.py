@@ -4,7 +4,7 @@
   sizes up to 8192 (every size to 16, then 2^k - 1, 2^k, 2^k + 1, and every M where the matmul config changes),
   at the first, middle and last position. A difference fails the test with the first failing
   size/position and the largest difference.
-- test_attention_invariant: a prompt's causal prefill attention (kernels.attention, GQA) alone and
+- test_attention_invariant: a prompt's causal prefill attention (perf_kernels.attention, GQA) alone and
   inside batches of 1..64 prompts padded after it; a decode step through the routed SDPA with
   padding holes against the sequence alone.
 - test_batch_invariant_mode: inside `batch_invariant()`, torch's mm / addmm / F.linear / bmm / softmax /
@@ -23,14 +23,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kernels.attention import attention
-from kernels.batch_invariant import batch_invariant, is_active
-from kernels.layer_norm import layer_norm
-from kernels.invariance import bitwise_equal, check_batch_invariance, edge_sizes
-from kernels.log_softmax import log_softmax, softmax
-from kernels.matmul import BUCKET_EDGES, config_edges, matmul
-from kernels.mean import mean
-from kernels.rms_norm import rms_norm
+from perf_kernels.attention import attention
+from perf_kernels.batch_invariant import batch_invariant, is_active
+from perf_kernels.layer_norm import layer_norm
+from perf_kernels.invariance import bitwise_equal, check_batch_invariance, edge_sizes
+from perf_kernels.log_softmax import log_softmax, softmax
+from perf_kernels.matmul import BUCKET_EDGES, config_edges, matmul
+from perf_kernels.mean import mean
+from perf_kernels.rms_norm import rms_norm
 
 MAX_TOKENS = 8192
 AUDIT_TOKENS = tuple(2**i for i in range(14))  # 1 .. 8192

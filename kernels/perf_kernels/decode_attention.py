@@ -47,7 +47,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tma import descriptors as tma_descriptors
+from perf_kernels.tma import descriptors as tma_descriptors
 
 BLOCK_N = 64  # tokens per tile inside a split
 NUM_WARPS = 4
@@ -311,7 +311,7 @@ def _check_lens(lens: torch.Tensor, capacity: int) -> None:
 
 def _tma_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor, block_n: int):
     """4-D descriptors of the caches with [1, 1, block_n, head_dim] blocks, or None where TMA cannot describe them
-    (kernels.tma; the pointer path then)."""
+    (perf_kernels.tma; the pointer path then)."""
     block = (1, 1, block_n, k_cache.shape[-1])
     return tma_descriptors(((k_cache, block), (v_cache, block)))
 

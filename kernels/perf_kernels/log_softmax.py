@@ -4,7 +4,7 @@
     softmax(x)     = exp(x - max(x)) / sum(exp(x - max(x)))
 
 Why it is batch-invariant: one program per row; the row's max and sum of exponentials are reduced in
-an order fixed by the row length alone (see kernels.rows), in fp32, and nothing is shared between
+an order fixed by the row length alone (see perf_kernels.rows), in fp32, and nothing is shared between
 rows. Long rows use lane-wise online (max, sum) accumulators combined once at the end.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.dtypes import element_bytes
-from kernels.rows import as_rows, row_config
+from perf_kernels.dtypes import element_bytes
+from perf_kernels.rows import as_rows, row_config
 
 
 def flops(tokens: int, hidden: int) -> int:
@@ -88,7 +88,7 @@ def _run(x, dim, out_dtype, out, *, log: bool):
     want = out_dtype or x.dtype
     if out is not None and (out.shape != x.shape or out.dtype != want or not out.is_contiguous() or dim % x.dim() != x.dim() - 1):
         raise ValueError(
-            f"kernels.{name}: out must be contiguous {tuple(x.shape)} {want} with dim the last one, "
+            f"perf_kernels.{name}: out must be contiguous {tuple(x.shape)} {want} with dim the last one, "
             f"got {tuple(out.shape)} {out.dtype} and dim {dim}"
         )
     y = torch.empty(rows.shape, device=x.device, dtype=want) if out is None else out.view(rows.shape)

@@ -2,7 +2,7 @@
 
 Why it is batch-invariant: one program per row; the row's mean and then its variance (the mean of
 squared deviations, a second pass) are reduced in an order fixed by the hidden size alone (see
-kernels.rows), in fp32, and nothing is shared between rows.
+perf_kernels.rows), in fp32, and nothing is shared between rows.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.dtypes import element_bytes
-from kernels.rows import as_rows, row_config
+from perf_kernels.dtypes import element_bytes
+from perf_kernels.rows import as_rows, row_config
 
 
 def flops(tokens: int, hidden: int) -> int:
@@ -81,7 +81,7 @@ def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, return_stats: bo
     n = x.shape[-1]
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (n,):
-            raise ValueError(f"kernels.layer_norm: {name} shape {tuple(t.shape)}; expected ({n},)")
+            raise ValueError(f"perf_kernels.layer_norm: {name} shape {tuple(t.shape)}; expected ({n},)")
     rows, shape = as_rows(x, -1)
     y = torch.empty_like(rows)
     mu = torch.empty(rows.shape[0], device=x.device, dtype=torch.float32)

@@ -1,7 +1,7 @@
 """Batch-invariant RMSNorm: y = x * rsqrt(mean(x^2) + eps) * weight over the last dimension.
 
 Why it is batch-invariant: one program per row; the sum of squares of a row is reduced in an order
-fixed by the hidden size alone (see kernels.rows), in fp32, and nothing is shared between rows.
+fixed by the hidden size alone (see perf_kernels.rows), in fp32, and nothing is shared between rows.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.dtypes import element_bytes
-from kernels.rows import as_rows, row_config
+from perf_kernels.dtypes import element_bytes
+from perf_kernels.rows import as_rows, row_config
 
 
 def flops(tokens: int, hidden: int) -> int:
@@ -65,10 +65,10 @@ def rms_norm(x, weight=None, eps: float = 1e-6, *, return_rstd: bool = False, ou
 
     n = x.shape[-1]
     if weight is not None and weight.shape != (n,):
-        raise ValueError(f"kernels.rms_norm: weight shape {tuple(weight.shape)}; expected ({n},)")
+        raise ValueError(f"perf_kernels.rms_norm: weight shape {tuple(weight.shape)}; expected ({n},)")
     rows, shape = as_rows(x, -1)
     if out is not None and (out.shape != x.shape or out.dtype != x.dtype or not out.is_contiguous()):
-        raise ValueError(f"kernels.rms_norm: out must be contiguous {tuple(x.shape)} {x.dtype}, got {tuple(out.shape)} {out.dtype}")
+        raise ValueError(f"perf_kernels.rms_norm: out must be contiguous {tuple(x.shape)} {x.dtype}, got {tuple(out.shape)} {out.dtype}")
     y = torch.empty_like(rows) if out is None else out.view(rows.shape)
     rstd = torch.empty(rows.shape[0], device=x.device, dtype=torch.float32) if return_rstd else y
     if rows.numel():

@@ -150,19 +150,19 @@ def _attend(q, k_base, v_base, m_base, n0, offs_m, offs_n, offs_d, qmask, m_i, l
 def _check(q, k, v):
     if q.dim() != 4 or k.dim() != 4 or v.shape != k.shape:
         raise ValueError(
-            f"kernels.attention: expected q [batch, heads, q_len, head_dim] and k/v [batch, kv_heads, kv_len, head_dim] "
+            f"perf_kernels.attention: expected q [batch, heads, q_len, head_dim] and k/v [batch, kv_heads, kv_len, head_dim] "
             f"of one shape; got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
         )
     batch, heads, _, head_dim = q.shape
     if k.shape[0] != batch or k.shape[3] != head_dim or heads % k.shape[1]:
         raise ValueError(
-            f"kernels.attention: q {tuple(q.shape)} does not fit k {tuple(k.shape)} "
+            f"perf_kernels.attention: q {tuple(q.shape)} does not fit k {tuple(k.shape)} "
             f"(batch and head_dim must match; kv_heads must divide heads)"
         )
     if head_dim & (head_dim - 1) or head_dim < 16:
-        raise ValueError(f"kernels.attention: head_dim must be a power of two >= 16, got {head_dim}")
+        raise ValueError(f"perf_kernels.attention: head_dim must be a power of two >= 16, got {head_dim}")
     if not (q.dtype == k.dtype == v.dtype):
-        raise TypeError(f"kernels.attention: dtypes differ: q {q.dtype}, k {k.dtype}, v {v.dtype}")
+        raise TypeError(f"perf_kernels.attention: dtypes differ: q {q.dtype}, k {k.dtype}, v {v.dtype}")
 
 
 def attention(
@@ -190,7 +190,7 @@ def attention(
     if out is None:
         out = torch.empty((batch, heads, q_len, head_dim), device=q.device, dtype=q.dtype)
     elif out.shape != q.shape or out.dtype != q.dtype or out.stride(-1) != 1:
-        raise ValueError(f"kernels.attention: out must be {tuple(q.shape)} {q.dtype} contiguous in head_dim")
+        raise ValueError(f"perf_kernels.attention: out must be {tuple(q.shape)} {q.dtype} contiguous in head_dim")
     if mask is None:
         kind, m = MASK_KINDS["none"], q.new_empty((1, 1, 1, 1))
     else:
@@ -198,7 +198,7 @@ def attention(
             m = mask.expand(batch, heads, q_len, kv_len)
         except RuntimeError:
             raise ValueError(
-                f"kernels.attention: mask of shape {tuple(mask.shape)} does not broadcast to "
+                f"perf_kernels.attention: mask of shape {tuple(mask.shape)} does not broadcast to "
                 f"({batch}, {heads}, {q_len}, {kv_len})"
             ) from None
         if mask.dtype == torch.bool:
@@ -206,7 +206,7 @@ def attention(
         elif mask.is_floating_point():
             kind = MASK_KINDS["additive"]
         else:
-            raise TypeError(f"kernels.attention: mask must be bool or floating point, got {mask.dtype}")
+            raise TypeError(f"perf_kernels.attention: mask must be bool or floating point, got {mask.dtype}")
     if out.numel() == 0:
         return out
     grid = (triton.cdiv(q_len, block_m), batch * heads)

@@ -13,23 +13,23 @@ Covered (bf16, fp16 and fp32 inputs of one dtype):
 
 | aten operator | reached from | kernel |
 | --- | --- | --- |
-| mm, addmm | F.linear, torch.matmul with a 2-D weight, nn.Linear, HF Conv1D | kernels.matmul.matmul |
-| bmm, baddbmm | torch.matmul on 3-D and 4-D operands (eager attention, rotary frequencies) | kernels.matmul.bmm |
-| _softmax, _log_softmax | torch.softmax, F.softmax, log_softmax, cross-entropy | kernels.log_softmax |
-| mean.dim, sum.dim_IntList | x.mean(dims), x.sum(dims) (floating point) | kernels.mean |
-| native_layer_norm | F.layer_norm, nn.LayerNorm | kernels.layer_norm |
-| _fused_rms_norm (where torch has it) | F.rms_norm, nn.RMSNorm | kernels.rms_norm |
+| mm, addmm | F.linear, torch.matmul with a 2-D weight, nn.Linear, HF Conv1D | perf_kernels.matmul.matmul |
+| bmm, baddbmm | torch.matmul on 3-D and 4-D operands (eager attention, rotary frequencies) | perf_kernels.matmul.bmm |
+| _softmax, _log_softmax | torch.softmax, F.softmax, log_softmax, cross-entropy | perf_kernels.log_softmax |
+| mean.dim, sum.dim_IntList | x.mean(dims), x.sum(dims) (floating point) | perf_kernels.mean |
+| native_layer_norm | F.layer_norm, nn.LayerNorm | perf_kernels.layer_norm |
+| _fused_rms_norm (where torch has it) | F.rms_norm, nn.RMSNorm | perf_kernels.rms_norm |
 | scaled_dot_product_attention | F.scaled_dot_product_attention (HF attn_implementation="sdpa") | see below |
 
 Attention: one new query per sequence (q_len 1, not is_causal) runs the split-KV decode kernel
-(kernels.decode_attention), and so does the same step packed: Hugging Face's `pack_gqa` (a decode
+(perf_kernels.decode_attention), and so does the same step packed: Hugging Face's `pack_gqa` (a decode
 step of a GQA model with a mask) lays the query heads of each KV head along q_len, with a mask of
 one query row; up to 16 such rows are decode queries too, so a sequence takes the same kernel alone
 (no mask, q_len 1) and in a padded batch (a mask, packed). With a boolean padding mask (or an
 additive one of 0 and "minus infinity" only) that is the same for every head, each sequence's
 visible keys are first gathered in order to the front of its cache, so the result does not depend
 on where the padding sat.
-Everything else (prefill, causal, any mask, GQA) runs the flash kernel kernels.attention, whose
+Everything else (prefill, causal, any mask, GQA) runs the flash kernel perf_kernels.attention, whose
 result for a query depends on the positions of its keys: invariant when a sequence keeps its
 positions (padding after it). `aten::scaled_dot_product_attention` is composite; a kernel
 registered for its CUDA key is reached before it decomposes (no autograd through it: inference).
@@ -52,16 +52,16 @@ import contextlib
 import threading
 import warnings
 
-from kernels.attention import attention as _attention_kernel
-from kernels.decode_attention import decode_attention as _decode_attention_kernel
-from kernels.layer_norm import layer_norm as _layer_norm_kernel
-from kernels.log_softmax import log_softmax as _log_softmax_kernel
-from kernels.log_softmax import softmax as _softmax_kernel
-from kernels.matmul import bmm as _bmm_kernel
-from kernels.matmul import matmul as _matmul_kernel
-from kernels.mean import mean as _mean_kernel
-from kernels.mean import row_sum as _sum_kernel
-from kernels.rms_norm import rms_norm as _rms_norm_kernel
+from perf_kernels.attention import attention as _attention_kernel
+from perf_kernels.decode_attention import decode_attention as _decode_attention_kernel
+from perf_kernels.layer_norm import layer_norm as _layer_norm_kernel
+from perf_kernels.log_softmax import log_softmax as _log_softmax_kernel
+from perf_kernels.log_softmax import softmax as _softmax_kernel
+from perf_kernels.matmul import bmm as _bmm_kernel
+from perf_kernels.matmul import matmul as _matmul_kernel
+from perf_kernels.mean import mean as _mean_kernel
+from perf_kernels.mean import row_sum as _sum_kernel
+from perf_kernels.rms_norm import rms_norm as _rms_norm_kernel
 
 DISPATCH_KEY = "CUDA"
 DISPATCH_KEYS = ("CUDA", "CPU")

@@ -1,7 +1,7 @@
 """Batch-invariant mean (and sum) over one or more dimensions: y = sum(x) / n, accumulated in fp32.
 
 Why it is batch-invariant: one program per output element (a row of the reduced dimension); the
-row is summed in an order fixed by its length alone (see kernels.rows), and nothing is shared
+row is summed in an order fixed by its length alone (see perf_kernels.rows), and nothing is shared
 between rows.
 """
 
@@ -12,8 +12,8 @@ import math
 import triton
 import triton.language as tl
 
-from kernels.dtypes import element_bytes
-from kernels.rows import as_rows, row_config
+from perf_kernels.dtypes import element_bytes
+from perf_kernels.rows import as_rows, row_config
 
 # The eviction policy of the loads of x. Each line is read once, so "evict_first" lets mean's own lines be the ones
 # that leave L2 as it streams, not the lines other kernels left there (measured on an H200, docs/perf-notes.md section
@@ -74,7 +74,7 @@ def _reduce(x, dim, keepdim, out_dtype, out, *, divide: bool):
     out_shape = [1 if d in dims else s for d, s in enumerate(x.shape)] if keepdim else [x.shape[d] for d in kept]
     want = out_dtype or x.dtype
     if out is not None and (list(out.shape) != out_shape or out.dtype != want or not out.is_contiguous()):
-        raise ValueError(f"kernels.mean: out must be contiguous {tuple(out_shape)} {want}, got {tuple(out.shape)} {out.dtype}")
+        raise ValueError(f"perf_kernels.mean: out must be contiguous {tuple(out_shape)} {want}, got {tuple(out.shape)} {out.dtype}")
     y = torch.empty(rows.shape[0], device=x.device, dtype=want) if out is None else out.view(rows.shape[0])
     if y.numel():
         if n == 0:

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import triton
 import triton.language as tl
 
-from kernels.tma import descriptors as tma_descriptors
-from kernels.dtypes import dtype_name, element_bytes
+from perf_kernels.tma import descriptors as tma_descriptors
+from perf_kernels.dtypes import dtype_name, element_bytes
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def select_config(m: int, n: int, k: int, dtype="bf16", policy: str = DEFAULT_PO
     it returns accumulates in the same order (module doc): a speed choice only. `select_plan` may split the columns
     of a large product between two configs."""
     if policy not in POLICIES:
-        raise ValueError(f"kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
+        raise ValueError(f"perf_kernels.matmul.select_config: policy {policy!r}; expected one of {POLICIES}")
     name = dtype_name(dtype)
     if name == "fp32":  # FMA path, registers bound: one modest tile for every M
         return BY_NAME["64x64x64-w4-s3"]
@@ -317,7 +317,7 @@ def _matmul_tma_kernel(
 
 
 def _tma_descriptors(a2, b2, c2, cfg: MatmulConfig):
-    """(a, b, c descriptors, b transposed?) for 2-D operands, or None where TMA cannot describe them (kernels.tma)."""
+    """(a, b, c descriptors, b transposed?) for 2-D operands, or None where TMA cannot describe them (perf_kernels.tma)."""
     b_transposed = b2.stride(-1) != 1
     bt = b2.t() if b_transposed else b2
     b_block = (cfg.block_n, cfg.block_k) if b_transposed else (cfg.block_k, cfg.block_n)
@@ -333,22 +333,22 @@ def matmul(a, b, bias=None, *, config: MatmulConfig | None = None, policy: str =
     import torch
 
     if a.dtype != b.dtype or (bias is not None and bias.dtype != a.dtype):
-        raise TypeError(f"kernels.matmul: dtypes differ: a {a.dtype}, b {b.dtype}, bias {getattr(bias, 'dtype', None)}")
+        raise TypeError(f"perf_kernels.matmul: dtypes differ: a {a.dtype}, b {b.dtype}, bias {getattr(bias, 'dtype', None)}")
     if b.dim() != 2 or a.dim() < 1 or a.shape[-1] != b.shape[0]:
-        raise ValueError(f"kernels.matmul: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (..., K) @ (K, N)")
+        raise ValueError(f"perf_kernels.matmul: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (..., K) @ (K, N)")
     name = dtype_name(a.dtype)
     lead = a.shape[:-1]
     a2 = a.reshape(-1, a.shape[-1])
     m, k = a2.shape
     n = b.shape[1]
     if bias is not None and bias.shape != (n,):
-        raise ValueError(f"kernels.matmul: bias shape {tuple(bias.shape)}; expected ({n},)")
+        raise ValueError(f"perf_kernels.matmul: bias shape {tuple(bias.shape)}; expected ({n},)")
     if bias is not None and bias.stride(0) != 1:
         bias = bias.contiguous()  # the kernel reads the bias at unit stride (a view with stride 2, or an expand's 0)
     if out is None:
         out = torch.empty((m, n), device=a.device, dtype=a.dtype)
     elif out.shape != (m, n) or out.dtype != a.dtype:
-        raise ValueError(f"kernels.matmul: out is {tuple(out.shape)} {out.dtype}; expected ({m}, {n}) {a.dtype}")
+        raise ValueError(f"perf_kernels.matmul: out is {tuple(out.shape)} {out.dtype}; expected ({m}, {n}) {a.dtype}")
     if m == 0 or n == 0:
         return out.reshape(*lead, n)
     if k == 0:
@@ -404,16 +404,16 @@ def bmm(a, b, *, config: MatmulConfig | None = None, policy: str = DEFAULT_POLIC
     import torch
 
     if a.dtype != b.dtype:
-        raise TypeError(f"kernels.matmul.bmm: dtypes differ: a {a.dtype}, b {b.dtype}")
+        raise TypeError(f"perf_kernels.matmul.bmm: dtypes differ: a {a.dtype}, b {b.dtype}")
     if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
-        raise ValueError(f"kernels.matmul.bmm: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (B, M, K) @ (B, K, N)")
+        raise ValueError(f"perf_kernels.matmul.bmm: shapes {tuple(a.shape)} @ {tuple(b.shape)}: expected (B, M, K) @ (B, K, N)")
     name = dtype_name(a.dtype)
     batch, m, k = a.shape
     n = b.shape[2]
     if out is None:
         out = torch.empty((batch, m, n), device=a.device, dtype=a.dtype)
     elif out.shape != (batch, m, n) or out.dtype != a.dtype:
-        raise ValueError(f"kernels.matmul.bmm: out is {tuple(out.shape)} {out.dtype}; expected ({batch}, {m}, {n}) {a.dtype}")
+        raise ValueError(f"perf_kernels.matmul.bmm: out is {tuple(out.shape)} {out.dtype}; expected ({batch}, {m}, {n}) {a.dtype}")
     if out.numel() == 0:
         return out
     if k == 0:
