@@ -25,14 +25,17 @@ ENV = {"driver": "580.1", "cuda": "13.0", "torch": "2.11.0", "triton": "3.6.0", 
 
 
 def night(n: int, medians: dict[str, float], *, verdicts: dict[str, str] | None = None, host: str = "runner-1",
-          uuid: str = "GPU-aaaa1111", torch: str = "2.11.0", timing: dict = TIMING) -> dict:
+          uuid: str = "GPU-aaaa1111", torch: str = "2.11.0", timing: dict = TIMING, by: str = "history") -> dict:
+    """One night's results document; `by`: what decided its verdicts ("history" or "baseline")."""
     verdicts = verdicts or {}
+    decided = ({"source": "history", "text": "history: 5 runs of GPU-aaaa1111 on runner-1 since 2026-01-01"}
+               if by == "history" else {"source": "baseline", "text": "baseline: H100-SXM.json"})
     records = [{"key": key, "family": key.split("/")[0], "dtype": "bf16", "params": {},
                 "summary": {"median_ms": m, "ci_low_ms": m * 0.998, "ci_high_ms": m * 1.002, "n": 100},
                 "verdict": verdicts.get(key, "pass"), "baseline": {"median_ms": 1.0}, "change": None,
                 "method": "cuda-events", "throttled": False, "rel_noise": 0.002,
                 "placement": {"worker": "main", "host": host, "gpu_index": 0, "gpu_uuid": uuid},
-                "reference": {"source": "baseline", "text": "baseline: H100-SXM.json"}}
+                "reference": decided}
                for key, m in medians.items()]
     env = {"gpu": "H100-SXM", "device": "NVIDIA H100 80GB HBM3", "driver": "580.1", "cuda": "13.0", "torch": torch,
            "triton": "3.6.0", "commit": f"{n:040x}", "date": (START + dt.timedelta(days=n)).isoformat(),
@@ -111,11 +114,21 @@ def test_an_improvement_stays_out_of_the_reference_until_accepted(db):
     assert reference.references(db, RUNNER, ENV)["kernel/x"].reference.summary.median_ms == 1.0
 
 
+def test_a_host_offset_flagged_by_the_baseline_builds_the_history_and_then_passes(db):
+    # A host 5% slower than the hosts behind the committed baseline: red against the baseline for three nights,
+    # then its own history decides and the same level passes.
+    store_nights(db, *(night(n, {"gemm/a": 1.05}, verdicts={"gemm/a": "regression"}, by="baseline") for n in range(3)))
+    a = reference.references(db, RUNNER, ENV)["gemm/a"]
+    assert a.runs == 3 and a.reference.summary.median_ms == 1.05
+
+
 def test_unreliable_and_throttled_runs_do_not_enter():
-    row = lambda n, verdict, throttled=False: type("Row", (), {  # noqa: E731
-        "date": START + dt.timedelta(days=n), "verdict": verdict, "throttled": throttled})()
+    row = lambda n, verdict, throttled=False, by="history: 5 runs": type("Row", (), {  # noqa: E731
+        "date": START + dt.timedelta(days=n), "verdict": verdict, "throttled": throttled, "reference": by})()
     series = [row(0, "pass"), row(1, "unreliable"), row(2, "pass", True), row(3, "new"), row(4, "regression")]
     assert [r.date.day for r in reference.usable(series, None)] == [1, 4]
+    baseline = [row(0, "regression", by="baseline: H100-SXM.json"), row(1, "unreliable", by="baseline: H100-SXM.json")]
+    assert [r.date.day for r in reference.usable(baseline, None)] == [1, 2]
     # an acceptance after red nights with an unreliable one among them: the step is the red ones
     series = [row(0, "pass"), row(1, "regression"), row(2, "unreliable"), row(3, "regression"), row(4, "pass")]
     picked = reference.usable(series, START + dt.timedelta(days=3, hours=1))

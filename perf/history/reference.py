@@ -6,10 +6,14 @@ environment (GPU kind, driver, CUDA, torch, Triton, timing settings; the commit 
 a benchmark's reference is those runs, and its tolerance comes from their spread. Otherwise the committed per-kind
 baseline decides, as before.
 
-What enters a benchmark's reference: its last HISTORY_RUNS clean results (not throttled, verdict pass or new), so a
-regression is never absorbed: it stays red until it is fixed or accepted (`python -m perf history accept`). An
-acceptance cuts the series at the accepted step: the flagged results just before it are the new level, nothing
-older counts, and from then on even one run is a reference (the family's spread standing in for its own).
+What enters a benchmark's reference: its last HISTORY_RUNS results that were not throttled and that its history did
+not flag. A result whose verdict this runner's history decided enters only as pass (or new): a regression or an
+improvement against the history is never absorbed, it stays red (or reported) until fixed or accepted
+(`python -m perf history accept`), and an unreliable one stays out too. A result the committed baseline decided
+enters whatever its verdict: that verdict measured the host's offset from other hosts, not a change of this runner
+(a host 5% slower than the baseline's would otherwise never build a history). An acceptance cuts the series at the
+accepted step: the flagged results just before it are the new level, nothing older counts, and from then on even
+one run is a reference (the family's spread standing in for its own).
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ def _candidate_runs(conn, runner: Runner, env: Mapping, before: dt.datetime | No
 
 def _rows(conn, runner: Runner, run_ids: list[int], keys: set[str] | None) -> list:
     t, r = schema.results.c, schema.runs.c
-    query = (sa.select(t.key, t.family, t.median_ms, t.rel_noise, t.verdict, t.throttled, t.method, r.date, r.id)
+    query = (sa.select(t.key, t.family, t.median_ms, t.rel_noise, t.verdict, t.throttled, t.method, t.reference,
+                       r.date, r.id)
              .join(schema.runs, r.id == t.run_id).where(t.run_id.in_(run_ids), t.host == runner.host))
     if runner.scope == "gpu":
         query = query.where(t.gpu_uuid.is_(None) if runner.gpu_uuid is None else t.gpu_uuid == runner.gpu_uuid)
@@ -117,21 +122,31 @@ def _utc(date: dt.datetime) -> dt.datetime:
     return date if date.tzinfo else date.replace(tzinfo=dt.timezone.utc)
 
 
+def by_history(row) -> bool:
+    """Whether this runner's history decided the result's verdict (else the committed baseline, or nothing)."""
+    return bool(row.reference) and row.reference.startswith("history")
+
+
+def clean(row) -> bool:
+    """A result that may enter its benchmark's reference without an acceptance."""
+    return not row.throttled and (row.verdict in CLEAN or not by_history(row))
+
+
 def usable(series: list, accepted_at: dt.datetime | None) -> list:
     """The results of one benchmark's series (oldest first) that may form its reference. Without an acceptance: the
-    clean ones. With one: the flagged results that led up to it (the accepted step, ignoring unreliable and
-    throttled ones between them) and every clean result after it; nothing before the step."""
+    clean ones. With one: the results flagged by the history that led up to it (the accepted step, ignoring
+    unreliable and throttled ones between them) and every clean result after it; nothing before the step."""
     if accepted_at is None:
-        return [row for row in series if row.verdict in CLEAN and not row.throttled]
+        return [row for row in series if clean(row)]
     before = [row for row in series if _utc(row.date) <= accepted_at]
     step: list = []
     for row in reversed(before):
         if row.throttled or row.verdict == "unreliable":
             continue
-        if row.verdict not in FLAGGED:
+        if not (by_history(row) and row.verdict in FLAGGED):
             break
         step.insert(0, row)
-    after = [row for row in series if _utc(row.date) > accepted_at and row.verdict in CLEAN and not row.throttled]
+    after = [row for row in series if _utc(row.date) > accepted_at and clean(row)]
     return step + after
 
 
