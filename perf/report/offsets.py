@@ -3,8 +3,9 @@ benchmarks compared, per physical GPU and per family and provider (gemm/torch, d
 
 A host's offset is a property of the host and of the kind of work, not one number: one H200 host ran the model GEMMs
 1.4-1.6% slower than their entries in two processes while decode attention read within 0.2% (docs/measurements.md,
-"Host offsets per family"). A regression in a family reads larger by its offset on a slower GPU and smaller on a faster one, where
-a 5% slowdown may pass (two H200s 1.6% fast caught 2 of 16); `perf ab` compares two commits on one GPU.
+"Host offsets per family"). A regression in a family reads larger by its offset on a slower GPU and smaller on a
+faster one, where a 5% slowdown may pass (two H200s 1.6% fast caught 2 of 16); `perf ab` compares two commits on one
+GPU.
 The offsets are reported, never subtracted: a change that slows a whole family looks the same as a slower GPU.
 """
 
