@@ -12,19 +12,18 @@ Layout (contiguous in the last dimension):
 
 Query head h reads kv head h // (heads // kv_heads) (GQA; MHA when the two are equal).
 
-Split scheme (flash-decoding, the split chosen by the sequence's own length): the cache of each sequence
-is cut into splits whose size is a function of that sequence's length alone (`SplitRule.size`: about
-SPLITS_WANTED splits, a multiple of BLOCK_N, clamped to [SPLIT_MIN, SPLIT_MAX]), never of the batch, the
-other sequences or the cache capacity. A short cache gets short splits, so a batch of one still fills the
-GPU; a long one gets long splits, so the combine stays small (measured on an H200: no single fixed split was
-within 0.67x of SDPA on every suite shape). Kernel 1 runs one program per (sequence, kv head, split): it loads
-the split's keys and values once for all the query heads of the group and runs an online softmax over
-BLOCK_N-token tiles, writing a partial output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
-sequence's splits: COMBINE_CHUNK at a time, all their loads issued at once (one round trip through L2 for up to
-32 splits, where a split-by-split loop waited for each in turn), weighted by exp2(lse - max) and summed in a
-fixed order, chunk after chunk. The arithmetic done for a sequence depends only on its own
-length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
-or the cache capacity.
+Split scheme (flash-decoding, the split chosen by the sequence's own length): the cache of each sequence is cut
+into splits whose size is a function of that sequence's length alone (`SplitRule.size`: about SPLITS_WANTED splits,
+a multiple of BLOCK_N, clamped to [SPLIT_MIN, SPLIT_MAX]), never of the batch, the other sequences or the cache
+capacity. A short cache gets short splits, so a batch of one still fills the GPU; a long one gets long splits, so
+the combine stays small (measured on an H200: no single fixed split was within 0.67x of SDPA on every suite shape).
+Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for all the
+query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial output and its
+log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that sequence's splits: COMBINE_CHUNK at a
+time, all their loads issued at once (one round trip through L2 for up to 32 splits, where a split-by-split loop
+waited for each in turn), weighted by exp2(lse - max) and summed in a fixed order, chunk after chunk. The
+arithmetic done for a sequence depends only on its own length and data: the result is bitwise the same whatever the
+batch size, the other sequences' lengths or the cache capacity.
 
 TMA loads (opt-in, `tma=True`): kernel 1 can load each key and value tile with a bulk TMA copy through a 4-D
 descriptor of the cache (block [1, 1, BLOCK_N, head_dim], Hopper's tensor memory accelerator) instead of
@@ -58,9 +57,10 @@ NUM_WARPS = 4
 NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
 SMALL_BATCH = 4
 # The combine reads COMBINE_CHUNK splits' partials in one step (all the splits of a cache up to 32k tokens under the
-# module's rule) on one warp: measured on an H200 (docs/measurements.md, "Decode attention") against 8-16 splits
-# per step and 2-4 warps, it cost the least at batch 1-8 and within 0.5 us of the others at batch 64, where reading the fp32
-# partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length alone.
+# module's rule) on one warp: measured on an H200 (docs/measurements.md, "Decode attention") against 8-16 splits per
+# step and 2-4 warps, it cost the least at batch 1-8 and within 0.5 us of the others at batch 64, where reading the
+# fp32 partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length
+# alone.
 COMBINE_CHUNK = 32
 COMBINE_WARPS = 1
 # How the split kernel streams the caches; neither changes what a program computes, only which programs run together
