@@ -17,7 +17,7 @@ from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
 from perf.verdict import destination
 
-DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
+DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen
 CONFIRM = ("process", "window")
 DTYPES = ("bf16", "fp16")
 CLAIMS = ("report", "strict")
