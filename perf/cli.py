@@ -5,6 +5,7 @@ Each command lives in its own module with `main(argv) -> int`; this module only 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -39,4 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except OSError as exc:  # a full disk, an I/O error: one line naming the path and the errno, never a traceback
+        code = errno.errorcode.get(exc.errno or 0)
+        said = str(exc) if exc.filename is None else f"{exc.filename}: {exc.strerror}" + (f" ({code})" if code else "")
+        print(f"perf {name}: error: {said}", file=sys.stderr)
+        return 1

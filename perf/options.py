@@ -137,7 +137,7 @@ def _positive(value: str, what: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise OptionError(f"{what}: expected a positive number, got {value!r}") from None
-    if number <= 0:
+    if not number > 0 or not math.isfinite(number):  # nan and inf are no time: a NaN would reach the baseline
         raise OptionError(f"{what}: expected a positive number, got {value!r}")
     return number
 

@@ -7,6 +7,7 @@ baseline -> verdict -> summary / results file / refreshed baseline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -31,7 +32,7 @@ from perf.report import kernel_targets, offsets, pairs_table, per_gpu
 from perf.report.refresh_table import moves_lines
 from perf.report.text_table import format_table
 from perf.spec import BenchPair, BenchSpec
-from perf.verdict import baselines, destination, noise, results, roofline, stats
+from perf.verdict import baselines, destination, file_writes, noise, results, roofline, stats
 
 _STATE = pytest.StashKey["PerfSession"]()
 PAIR_NEXT_WARMUP_MS = 50.0  # a side's windows after its first: compiled, allocated and at the pair's power state
@@ -124,6 +125,7 @@ class PerfSession:
         self.claims_note: str | None = None  # on an xdist controller: how the claims were decided
         self.baseline_error: str | None = None  # the baseline file stopped the run (said once, by pytest)
         self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
+        self.write_errors: list[str] = []  # what it could not write (one line each)
         self.interrupted = False
 
     @property
@@ -684,6 +686,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     _refresh_summary(tr, state)
     for line in state.wrote:
         tr.write_line(f"perf: wrote {line}")
+    for line in state.write_errors:
+        tr.write_line(line, red=True)
 
 
 def _pairs_summary(tr, state: PerfSession, pairs: list[dict]) -> None:
@@ -844,22 +848,37 @@ def pytest_sessionfinish(session, exitstatus):
         _decide_deferred_claims(session, state)
     if state.results:  # measured ceilings never below a result of this run; the records placed under them again
         state.ceilings[:] = results.settle_ceilings(state.results, state.ceilings)
-    if state.options.refresh and state.results and not state.interrupted:  # interrupted: the file stays as it was
-        merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
-        baselines.save(merged)
-        state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
+    with _failed_write(session, state):  # merged under the file's lock into the file as it is now
+        if state.options.refresh and state.results and not state.interrupted:  # interrupted: the file stays as it was
+            merged, moves = baselines.update(state.baselines, [state.results], state.environment)
+            state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
     if state.stores_history and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
         _store_history(state)
-    if state.options.json_path and (state.results or state.extras):
-        results.write(state.options.json_path, _document(state))
-        state.wrote.append(f"results ({len(state.results)} benchmarks) to {state.options.json_path}"
-                           + (" (interrupted: partial)" if state.interrupted else ""))
-    if state.options.report_dir and (state.results or state.extras):
-        from perf.report import files
+    with _failed_write(session, state):
+        if state.options.json_path and (state.results or state.extras):
+            results.write(state.options.json_path, _document(state))
+            state.wrote.append(f"results ({len(state.results)} benchmarks) to {state.options.json_path}"
+                               + (" (interrupted: partial)" if state.interrupted else ""))
+    with _failed_write(session, state):
+        if state.options.report_dir and (state.results or state.extras):
+            from perf.report import files
 
-        paths = files.write_report(_document(state), state.options.report_dir)
-        state.wrote.append(f"report ({len(paths)} files) to {state.options.report_dir}/ "
-                           f"(open {state.options.report_dir / 'index.html'})")
+            paths = files.write_report(_document(state), state.options.report_dir)
+            state.wrote.append(f"report ({len(paths)} files) to {state.options.report_dir}/ "
+                               f"(open {state.options.report_dir / 'index.html'})")
+
+
+@contextlib.contextmanager
+def _failed_write(session, state: PerfSession):
+    """A file the run could not write (a full disk, an I/O error, a result that would not load): one line in the
+    summary, and the run fails; nothing half-written stays."""
+    try:
+        yield
+    except (baselines.BaselineError, OSError) as exc:
+        state.write_errors.append(f"perf: error: not written: {exc}" if isinstance(exc, baselines.BaselineError)
+                                  else f"perf: error: {file_writes.describe(exc)}")
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _decide_deferred_claims(session, state: PerfSession) -> None:

@@ -32,10 +32,9 @@ import fnmatch
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
-from perf.commands.suite_process import ROOT, Selection, run_suite, select
+from perf.commands.suite_process import ROOT, Selection, run_folder, run_suite, select
 from perf.report.refresh_table import moves_lines
 from perf.verdict import baselines, results
 
@@ -201,8 +200,13 @@ class Writer:
             if Path(doc.get("baseline_file") or "").name != first:
                 raise baselines.BaselineError(f"{source}: baseline_file: expected a file named {first!r} like the "
                                               f"first run's (one GPU kind), got {doc.get('baseline_file')!r}")
-        merged, moves = baselines.merge(base, [doc["results"] for _, doc in docs], docs[0][1]["environment"])
-        baselines.save(merged)
+        for source, doc in docs:  # checked before the merge: what could not be loaded is never written
+            baselines.check_environment(source, doc.get("environment"))
+            for i, record in enumerate(doc["results"]):
+                baselines.check_record(source, i, record)
+        if not any(doc["results"] for _, doc in docs):
+            raise baselines.BaselineError(f"{docs[0][0]}: results: empty; nothing to refresh")
+        merged, moves = baselines.update(base, [doc["results"] for _, doc in docs], docs[0][1]["environment"])
         done = {m.key for m in moves}
         self.moves = [m for m in self.moves if m.key not in done] + moves
         self.path, self.runs, self.entries = merged.path, max(self.runs, len(docs)), len(merged.entries)
@@ -220,11 +224,14 @@ def _measure_runs(n: int, pytest_args: list[str], nodeids: tuple[str, ...] = ())
     for the benchmarks whose measurement was throttled or noisy."""
     docs: list[tuple[str, dict]] = []
     args = ["--perf-measure-only", *pytest_args]
-    with tempfile.TemporaryDirectory(prefix="perf-refresh-") as tmp:
+    with run_folder("perf-refresh") as tmp:
         for i in range(n):
             print(f"perf refresh: run {i + 1} of {n}", flush=True)
             code, doc = run_suite(Path(tmp) / f"run{i}.json", args, nodeids)
-            if code not in (0, 1) or doc is None:
+            if code == 1:  # a benchmark failed (its output check, an error): its old entry must not stay as if fine
+                raise RunStopped(f"run {i + 1} failed (exit 1): a benchmark failed (see above); nothing is "
+                                 f"refreshed while one fails", 1)
+            if code != 0 or doc is None:
                 raise RunStopped(f"run {i + 1} stopped (exit {code})", code or 1)
             docs.append((f"run {i + 1}", doc))
         device = "cpu" if docs[0][1].get("gpu") == "cpu" else "gpu"
@@ -233,7 +240,7 @@ def _measure_runs(n: int, pytest_args: list[str], nodeids: tuple[str, ...] = ())
             bad_nodeids = sorted({r["nodeid"] for _, d in docs for r in d["results"] if r["key"] in bad})
             print(f"perf refresh: {len(bad)} benchmarks throttled or noisy; re-measuring them once", flush=True)
             code, doc = run_suite(Path(tmp) / "again.json", args, bad_nodeids)
-            if code in (0, 1) and doc is not None:
+            if code == 0 and doc is not None:
                 docs.append(("re-measure", doc))
     return docs
 

@@ -3,14 +3,19 @@ independent runs), `detect` (a run with slowdowns injected) and `ab` (rounds of 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from perf.verdict import results
+from perf.verdict import file_writes, results
 
 SUITE = Path(__file__).parent.parent / "suite"
 ROOT = SUITE.parent.parent
@@ -20,6 +25,31 @@ def checkout_pythonpath(root: Path, inherited: str | None = None) -> str:
     """PYTHONPATH that imports a checkout's own code: `perf` from its root and `perf_kernels` from its kernels/
     folder (the layout of pyproject.toml's package-dir), ahead of any installed copy; `inherited` goes last."""
     return os.pathsep.join([str(root), str(Path(root) / "kernels"), *filter(None, [inherited])])
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: the kernel kills it when its parent dies, so that a `perf refresh` (or
+    detect, ab) killed with SIGKILL takes its pytest run down instead of leaving it measuring."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _child_options() -> dict:
+    return {"preexec_fn": _die_with_parent} if sys.platform.startswith("linux") else {}
+
+
+def run_folder(prefix: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder for a command's runs, named by this process (`perf-refresh-PID-XXXX`); the folders of
+    that prefix whose process is gone (killed) are removed first."""
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)-")
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{prefix}-*"):
+        found = pattern.match(path.name)
+        if found and path.is_dir() and not file_writes.process_alive(int(found[1])):
+            shutil.rmtree(path, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{os.getpid()}-")
 
 
 def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, root: Path = ROOT,
@@ -36,11 +66,12 @@ def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, ro
     if root.resolve() != ROOT.resolve():
         env["PYTHONPATH"] = checkout_pythonpath(root, os.environ.get("PYTHONPATH"))
     if log is None:
-        code = subprocess.run(command, cwd=root, env=env).returncode
+        code = subprocess.run(command, cwd=root, env=env, **_child_options()).returncode
     else:
         env["PYTHONUNBUFFERED"] = "1"  # a crash must not swallow the line naming the benchmark it crashed on
         with open(log, "w") as sink:
-            code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT).returncode
+            code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                  **_child_options()).returncode
     return code, (results.read(out) if out.exists() else None)
 
 

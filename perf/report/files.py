@@ -30,7 +30,7 @@ from perf.report import claims_table, kernel_targets, offsets, pairs_table, per_
 from perf.report.plots.figure import RunInfo
 from perf.measure import paired
 from perf.measure.environment import COMPARED
-from perf.verdict import destination
+from perf.verdict import destination, file_writes
 from perf.verdict.results import SCHEMA, ResultsError, read
 
 DEFAULT_DIR = Path("perf-report")
@@ -495,11 +495,11 @@ def write_report(doc: dict, out_dir: Path, *, title_suffix: str = "", baseline_l
     pngs = plots.draw_all(doc, out_dir, suffix=suffix, baseline_label=baseline_label)
     summary = summary_markdown(doc, title_suffix=suffix)
     summary_path = out_dir / "summary.md"
-    summary_path.write_text(summary)
+    file_writes.write_text(summary_path, summary)  # each file atomic: WriteError names it on a full disk
     csv_path = out_dir / "results.csv"
-    tidy_frame(doc).to_csv(csv_path, index=False)
+    file_writes.write_text(csv_path, tidy_frame(doc).to_csv(index=False))
     html_path = out_dir / "index.html"
-    html_path.write_text(index_html(doc, pngs, title_suffix=suffix))
+    file_writes.write_text(html_path, index_html(doc, pngs, title_suffix=suffix))
     step_summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if step_summary else None
     if step_summary_path:
         with open(step_summary_path, "a", encoding="utf-8") as fh:

@@ -22,16 +22,14 @@ otherwise the entry is written with `flags` saying so. Files of schema perf-base
 still read.
 
 A malformed or foreign file is answered with BaselineError naming the file and the field, and is never
-overwritten.
+overwritten. Every write holds the file's lock (perf/verdict/baseline_lock.py) for its read-merge-write and is
+checked with the same checks as a load: what could not be loaded is never written.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
-import stat
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ from typing import Iterable, Mapping, Sequence
 
 from perf.measure.environment import env_id
 from perf.measure.summary import Summary, quantile, summarize
-from perf.verdict import destination, noise
+from perf.verdict import baseline_lock, destination, file_writes, noise
 from perf.verdict.stats import Reference
 
 SCHEMA = "perf-baseline/2"
@@ -51,6 +49,7 @@ QUALITY_LIMIT = {"gpu": 0.02, "cpu": 0.25}  # within-run noise (95% CI half-widt
 DISTURBED_LIMIT = {"gpu": 0.15, "cpu": 0.25}
 DECILES = tuple(i / 10 for i in range(11))
 _SUMMARY_FIELDS = tuple(Summary.__dataclass_fields__)
+MAX_SIGMA = 10.0  # a between-run sigma of 1000%: beyond it the noise model's arithmetic means nothing
 
 
 class BaselineError(ValueError):
@@ -139,8 +138,8 @@ def _check_entry(path: Path, key: str, entry: object, environments: Mapping) -> 
             raise _fail(path, f"{where}.{name}", "a non-empty list of positive milliseconds", values)
     sigma = entry.get("between_run_sigma")
     if sigma is not None and (not isinstance(sigma, (int, float)) or isinstance(sigma, bool)
-                              or not math.isfinite(sigma) or sigma < 0):
-        raise _fail(path, f"{where}.between_run_sigma", "a finite non-negative fraction", sigma)
+                              or not math.isfinite(sigma) or not 0 <= sigma <= MAX_SIGMA):
+        raise _fail(path, f"{where}.between_run_sigma", f"a fraction between 0 and {MAX_SIGMA:g}", sigma)
     flags = entry.get("flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         raise _fail(path, f"{where}.flags", "a list of strings", flags)
@@ -174,13 +173,19 @@ def parse(text: str, path: Path, gpu_key: str) -> Baselines:
 def load(directory: Path, gpu_key: str) -> Baselines:
     """The baselines for a GPU; an empty set when the file does not exist yet."""
     path = path_for(directory, gpu_key)
+    file_writes.remove_stale_temps(path.parent, path.name)  # left by a killed writer
     if not path.exists():
         return Baselines(path=path, gpu=gpu_key)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{path}: not a JSON text file (not UTF-8 at byte {exc.start})") from None
     except OSError as exc:
-        raise BaselineError(f"{path}: cannot be read: {exc}") from None
-    return parse(text, path, gpu_key)
+        raise BaselineError(f"{path}: cannot be read: {file_writes.describe(exc, path)}") from None
+    try:
+        return parse(text, path, gpu_key)
+    except RecursionError:
+        raise BaselineError(f"{path}: not a baseline file (JSON nested too deeply)") from None
 
 
 def _round(value: float) -> float:
@@ -300,29 +305,80 @@ def bad_keys(runs: Iterable[Iterable[Mapping]], device_kind: str) -> dict[str, s
     return found
 
 
+def check_record(source: str, index: int, record: object) -> None:
+    """A results-file record good enough to make a baseline entry from, or BaselineError naming the file and
+    the field (checked before anything is merged, so that a bad record never reaches the file)."""
+    where = f"{source}: results[{index}]"
+    if not isinstance(record, dict):
+        raise BaselineError(f"{where}: expected a result record (an object), got {type(record).__name__}")
+    for name in ("key", "method", "dtype"):
+        if not isinstance(record.get(name), str):
+            raise BaselineError(f"{where}.{name}: expected a string, got {record.get(name)!r:.80}")
+    summary = record.get("summary")
+    if not isinstance(summary, dict):
+        raise BaselineError(f"{where}.summary: expected an object of {', '.join(_SUMMARY_FIELDS)}, "
+                            f"got {summary!r:.80}")
+    for name in _SUMMARY_FIELDS:
+        value = summary.get(name)
+        if not _finite(value) or value < 0:
+            raise BaselineError(f"{where}.summary.{name}: expected a finite non-negative number, got {value!r:.80}")
+    if summary["median_ms"] <= 0:
+        raise BaselineError(f"{where}.summary.median_ms: expected a positive number of milliseconds, "
+                            f"got {summary['median_ms']!r}")
+    samples = record.get("samples_ms")
+    if samples is not None and (not isinstance(samples, list) or not all(_finite(x) and x > 0 for x in samples)):
+        raise BaselineError(f"{where}.samples_ms: expected a list of positive milliseconds")
+    for name in ("flops", "bytes"):
+        if record.get(name) is not None and (not _finite(record[name]) or record[name] < 0):
+            raise BaselineError(f"{where}.{name}: expected a finite non-negative number, got {record[name]!r:.80}")
+
+
+def check_environment(source: str, environment: object) -> None:
+    if not isinstance(environment, dict) or not isinstance(environment.get("device"), str):
+        raise BaselineError(f"{source}: environment: expected an object with the device name, "
+                            f"got {environment!r:.80}")
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def update(base: Baselines, runs: Iterable[Iterable[Mapping]], environment: dict) -> tuple[Baselines, list[Move]]:
+    """Merge `runs` into the baseline file of `base` and write it, holding the file's lock: the file is read
+    again under the lock, so that a writer that finished meanwhile keeps its entries. A file that cannot be
+    written, or could not be loaded once written, is refused with BaselineError and left as it is."""
+    problem = destination.unwritable(base.path)
+    if problem:
+        raise BaselineError(problem)
+    base.path.parent.mkdir(parents=True, exist_ok=True)
+    runs = [list(run) for run in runs]
+    try:
+        with baseline_lock.locked(base.path):
+            current = load(base.path.parent, base.gpu)
+            merged, moves = merge(current, runs, environment)
+            save(merged)
+    except baseline_lock.LockTimeout as exc:
+        raise BaselineError(str(exc)) from None
+    except OSError as exc:  # the lock file could not be made
+        raise BaselineError(f"cannot lock the baseline file: {file_writes.describe(exc)}") from None
+    return merged, moves
+
+
 def save(baselines: Baselines) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, given the old file's mode (a new file
-    gets the umask's), then renamed over the old one. A file or folder without write permission bits is
-    refused with BaselineError and left as it is."""
+    """Write atomically (perf/verdict/file_writes.py): a temporary file in the same folder, flushed, given the
+    old file's mode (a new file gets the umask's), then renamed over the old one; a symlinked file keeps its link.
+    A file or folder without write permission bits is refused with BaselineError and left as it is, and so is
+    a file that would not load (a NaN, a negative median, an environment that is no object), and a full disk."""
     path = baselines.path
     problem = destination.unwritable(path)
     if problem:
         raise BaselineError(problem)
-    old = path.stat() if path.exists() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = baselines.to_json()
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if old is not None:
-            os.chmod(tmp, stat.S_IMODE(old.st_mode))
-            if os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
-                os.chown(tmp, old.st_uid, old.st_gid)  # root refreshing someone's file leaves it theirs
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        parse(text, path, baselines.gpu)
+    except BaselineError as exc:
+        raise BaselineError(f"not written, it would not load: {exc}") from None
+    try:
+        file_writes.write_text(path, text)
+    except file_writes.WriteError as exc:
+        raise BaselineError(str(exc)) from None

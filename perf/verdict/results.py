@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from perf.gpus import GpuSpec
+from perf.verdict import file_writes
 from perf.verdict.roofline import Ceilings, raise_to_achieved
 from perf.spec import BenchSpec
 from perf.measure.summary import Summary
@@ -164,11 +165,9 @@ def document(results: Iterable[Mapping], *, gpu: GpuSpec, environment: dict, bas
 
 
 def write(path: Path, doc: Mapping) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    """Written atomically (perf/verdict/file_writes.py): WriteError naming the path and the errno, and no file
+    half-written, on a full disk."""
+    file_writes.write_text(path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
 
 
 def _parse(raw: bytes):
@@ -192,12 +191,19 @@ def read(path: Path) -> dict:
         data = _parse(path.read_bytes())
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: a folder; expected a results file (pytest perf/ --perf-json FILE)") from None
     except UnicodeDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON (not UTF-8 text at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: not a results file (JSON nested too deeply)") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read: {file_writes.describe(exc, path)}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ResultsError(f"{path}: schema: expected {SCHEMA!r}, got {data.get('schema') if isinstance(data, dict) else data!r}")
+        got = f"{data.get('schema')!r:.80}" if isinstance(data, dict) else f"a JSON {type(data).__name__}"
+        raise ResultsError(f"{path}: schema: expected {SCHEMA!r}, got {got}")
     if not isinstance(data.get("results"), list):
         raise ResultsError(f"{path}: results: expected a list of result records")
     for i, r in enumerate(data["results"]):

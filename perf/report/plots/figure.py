@@ -7,11 +7,14 @@ not the report's.
 
 from __future__ import annotations
 
+import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
+
+from perf.verdict import file_writes
 
 VERDICT_COLOURS = {"regression": "#d62728", "improvement": "#2ca02c", "pass": "#7f7f7f", "unreliable": "#ff7f0e",
                    "new": "#1f77b4"}
@@ -91,8 +94,9 @@ def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    file_writes.write_bytes(path, buffer.getvalue())  # atomic: a full disk leaves no half a PNG
     return path
 
 
