@@ -9,6 +9,7 @@ create run under a transaction-scoped advisory lock, and runs are distinct rows 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,8 +20,24 @@ SQLITE_BUSY_TIMEOUT_S = 300  # a writer waits this long for another's transactio
 _CREATE_LOCK = 0x70657266  # "perf": the advisory lock id the schema create runs under on PostgreSQL
 
 
+CONNECT_TIMEOUT_S = 5  # a server that accepts the connection and never answers: an error after this long
+STATEMENT_TIMEOUT_S = 600  # a statement (a long import's insert, a lock waited for) on PostgreSQL
+_SCHEME_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s'\"]*):[^@\s'\"]*@")
+_BARE_PASSWORD = re.compile(r"((?:^|(?<=[\s'\"(=]))[^:/@\s'\"]+):(?!//)[^@\s'\"]*@")
+
+
+def mask(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***: `postgresql://user:***@host/db`, and
+    `user:***@host/db` for an address without a scheme."""
+    return _BARE_PASSWORD.sub(r"\1:***@", _SCHEME_PASSWORD.sub(r"\1:***@", str(text)))
+
+
 class HistoryError(RuntimeError):
-    """A database or input that cannot be used: names the URL or file and the field."""
+    """A database or input that cannot be used: names the URL or file and the field (never a password: every
+    URL in the message is masked)."""
+
+    def __init__(self, message: str):
+        super().__init__(mask(message))
 
 
 @dataclass
@@ -35,9 +52,11 @@ class Database:
 def _engine(url: str) -> tuple[sa.Engine, str]:
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise HistoryError(f"{url}: not a database URL (expected e.g. sqlite:///perf-history.db or "
-                           f"postgresql://user@host/db)") from None
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        why = f" ({exc})" if isinstance(exc, ValueError) and "int()" not in str(exc) else \
+            " (the port is not a number)" if isinstance(exc, ValueError) else ""
+        raise HistoryError(f"{url}: not a database URL{why}; expected e.g. sqlite:///perf-history.db or "
+                           f"postgresql://user@host:5432/db") from None
     where = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
@@ -47,6 +66,10 @@ def _engine(url: str) -> tuple[sa.Engine, str]:
     kwargs: dict = {}
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+    else:  # never wait forever on a server: the URL's own connect_timeout or options win
+        kwargs["connect_args"] = {k: v for k, v in (
+            ("connect_timeout", CONNECT_TIMEOUT_S),
+            ("options", f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}")) if k not in parsed.query}
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
