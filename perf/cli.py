@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(rest) or 0)
+    except BrokenPipeError:
+        raise
     except OSError as exc:  # a full disk, an I/O error: one line naming the path and the errno, never a traceback
         code = errno.errorcode.get(exc.errno or 0)
         said = str(exc) if exc.filename is None else f"{exc.filename}: {exc.strerror}" + (f" ({code})" if code else "")

@@ -90,8 +90,10 @@ def check_head_dim(rule: Rule, ctx: Context) -> list[Finding]:
                f"a={a}: predicted layer throughput x{ratios[a]:.3f}, slower than today: no head count near "
                f"a = {m.heads} fixes the rule without a loss on this GPU" for a in options if a in ratios]
     fix_options = " or ".join(parts) if parts else f"a head size of {_round_up(d, POW2_GOAL)}"
+    head = (f"h/a = {m.hidden}/{m.heads} = {d}" if m.head_dim is None or m.head_dim * m.heads == m.hidden
+            else f"the head size {d} (head_dim in the config; h/a = {m.hidden}/{m.heads} would be {m.hidden / m.heads:g})")
     return [rule.finding(gemm="attn_score", dimension="h/a", value=d, payoff="; ".join(payoffs),
-                         d=d, h=m.hidden, a=m.heads, p=p, options=fix_options)]
+                         d=d, h=m.hidden, a=m.heads, p=p, options=fix_options, head=head)]
 
 
 def _kv_for(m: ModelConfig, heads: int) -> int:

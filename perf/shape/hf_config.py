@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from perf.shape.config_bounds import printable, shown
 from perf.shape.models import ModelConfig, ModelConfigError, validate
 
 SPELLINGS = {
@@ -73,7 +74,7 @@ def _pick(data: Mapping[str, Any], field: str) -> tuple[str | None, Any]:
 
 def _positive_int(origin: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ModelConfigError(f"{origin}: field {key!r} must be a positive integer, got {value!r}")
+        raise ModelConfigError(f"{origin}: field {key!r} must be a positive integer, got {shown(value)}")
     return value
 
 
@@ -89,7 +90,7 @@ def _tied(data: Mapping[str, Any], origin: str) -> bool:
     if value is None:
         return data.get("model_type") not in UNTIED_MODEL_TYPES
     if not isinstance(value, bool):
-        raise ModelConfigError(f"{origin}: field 'tie_word_embeddings' must be true or false, got {value!r}")
+        raise ModelConfigError(f"{origin}: field 'tie_word_embeddings' must be true or false, got {shown(value)}")
     return value
 
 
@@ -97,11 +98,11 @@ def _name(data: Mapping[str, Any], origin: str) -> str:
     """What the file says the model is (see the module doc), never the name of the folder holding it."""
     named = Path(str(data.get("_name_or_path") or "")).name
     if named:
-        return named
+        return printable(named)  # escape codes in a name are shown, never sent to the terminal
     for part in reversed(Path(origin).parts):
         if part.startswith("models--") and part.count("--") >= 2:  # the Hub cache: models--ORG--NAME
-            return part.split("--", 2)[2]
-    return str(data.get("model_type") or "config")
+            return printable(part.split("--", 2)[2])
+    return printable(str(data.get("model_type") or "config"))
 
 
 def context_notes(model: ModelConfig, seq_given: bool) -> list[str]:
@@ -114,7 +115,7 @@ def _activation(data: Mapping[str, Any], origin: str) -> str:
     model_type = data.get("model_type", "")
     act_name = str(act or "").lower()
     if act is not None and not isinstance(act, str):
-        raise ModelConfigError(f"{origin}: field {key!r} must be an activation name, got {act!r}")
+        raise ModelConfigError(f"{origin}: field {key!r} must be an activation name, got {shown(act)}")
     if act_name in ("swiglu", "geglu"):
         return act_name
     gated = model_type in GATED_MODEL_TYPES or (model_type not in TWO_MATRIX_MODEL_TYPES and act_name in ("silu", "swish"))
@@ -143,6 +144,8 @@ def from_dict(data: Mapping[str, Any], *, origin: str = "<config.json>", name: s
     """A ModelConfig from a parsed config.json. `seq` overrides (or stands in for) the context length."""
     if not isinstance(data, Mapping):
         raise ModelConfigError(f"{origin}: expected a JSON object at the top level, got {type(data).__name__}")
+    if data.get("model_type") is not None and not isinstance(data["model_type"], str):
+        raise ModelConfigError(f"{origin}: field 'model_type' must be a string, got {shown(data['model_type'])}")
     keys = {}
     keys["hidden"], hidden = _required(data, origin, "hidden")
     keys["heads"], heads = _required(data, origin, "heads")
@@ -188,11 +191,17 @@ def load(path: str | Path, *, name: str | None = None, seq: int | None = None) -
     if path.is_dir():
         path = path / "config.json"
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelConfigError(f"{path}: not a JSON text file (not UTF-8 at byte {exc.start})") from None
     except OSError as exc:
         raise ModelConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelConfigError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelConfigError(f"{path}: not a model config (JSON nested too deeply)") from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        raise ModelConfigError(f"{path}: not a model config (an integer of more than 4300 digits)") from None
     return from_dict(data, origin=str(path), name=name, seq=seq)

@@ -40,7 +40,7 @@ RULES: tuple[Rule, ...] = (
          "b*s = {b}*{s} = {bs} is divisible by {p}, not 64",
          "use s = {s_fix}, or a micro-batch b that is a multiple of {b_fix}", _VI_B, check_tokens),
     Rule("head_dim_pow2", "error", "the head size h/a is divisible by a power of two up to 64",
-         "h/a = {h}/{a} = {d} is divisible by {p}, not 64: the attention GEMMs miss tensor-core alignment",
+         "{head} is divisible by {p}, not 64: the attention GEMMs miss tensor-core alignment",
          "{options} at the same parameter count", _VI_B, check_head_dim),
     Rule("hidden_per_tp_pow2", "error", "h/t is an integer divisible by a power of two up to 64",
          "h/t = {ht} (h = {h}, t = {t}) is {how}",

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from perf.shape.config_bounds import out_of_bounds, printable, shown
+
 MODELS_DIR = Path(__file__).parent
 ACTIVATIONS = ("gelu", "relu", "swiglu", "geglu")
 GATED = ("swiglu", "geglu")
@@ -62,7 +64,7 @@ _OPTIONAL_INT_FIELDS = ("kv_heads", "head_dim")
 def validate(cfg: ModelConfig, names: Mapping[str, str] | None = None) -> ModelConfig:
     """Raise ModelConfigError unless the config describes a transformer layer. `names` maps our field names to
     the ones the user's file spells (a Hugging Face config.json), so that errors name the field they wrote."""
-    where = f"{cfg.origin or '<config>'}: model {cfg.name!r}"
+    where = f"{cfg.origin or '<config>'}: model {printable(repr(cfg.name))}"
     names = names or {}
 
     def n(field_name: str) -> str:
@@ -71,11 +73,15 @@ def validate(cfg: ModelConfig, names: Mapping[str, str] | None = None) -> ModelC
     for name in _INT_FIELDS:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer, got {value!r}")
+            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer, got {shown(value)}")
     for name in _OPTIONAL_INT_FIELDS:
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer or absent, got {value!r}")
+            raise ModelConfigError(f"{where}: field {n(name)} must be a positive integer or absent, got {shown(value)}")
+    for name in (*_INT_FIELDS, *_OPTIONAL_INT_FIELDS):  # before any check loops over them
+        problem = out_of_bounds(name, getattr(cfg, name))
+        if problem:
+            raise ModelConfigError(f"{where}: field {n(name)} {problem}")
     if not isinstance(cfg.tied_embeddings, bool):
         raise ModelConfigError(f"{where}: field {n('tied_embeddings')} must be true or false, got {cfg.tied_embeddings!r}")
     if cfg.activation not in ACTIVATIONS:
@@ -100,6 +106,15 @@ def from_table(table: Mapping, *, family: str = "", source: str = "", origin: st
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise ModelConfigError(f"{origin}: a [[model]] table has no 'name' (expected a non-empty string)")
+    if not name.isprintable():
+        raise ModelConfigError(f"{origin}: model {printable(name)!r}: field 'name': expected printable text "
+                               f"(no control characters or terminal escape codes)")
+    for key, kind, what in (("source", str, "a string"), ("sources", dict, "a table of strings"),
+                            ("expected_violations", list, "a list of rule ids"), ("activation", str, "a string")):
+        if key in table and not isinstance(table[key], kind):
+            raise ModelConfigError(f"{origin}: model {name!r}: field {key!r}: expected {what}, got {shown(table[key])}")
+    if not all(isinstance(v, str) for v in table.get("expected_violations", [])):
+        raise ModelConfigError(f"{origin}: model {name!r}: field 'expected_violations': expected a list of rule ids")
     unknown = set(table) - _KNOWN_KEYS
     if unknown:
         raise ModelConfigError(f"{origin}: model {name!r}: unknown field(s) {sorted(unknown)}; known: {sorted(_KNOWN_KEYS)}")
@@ -114,12 +129,26 @@ def from_table(table: Mapping, *, family: str = "", source: str = "", origin: st
 
 def load_file(path: Path) -> list[ModelConfig]:
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelConfigError(f"{path}: not a TOML text file (not UTF-8 at byte {exc.start})") from None
+    except OSError as exc:
+        raise ModelConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ModelConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ModelConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ModelConfigError(f"{path}: not a model file (TOML nested too deeply)") from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        raise ModelConfigError(f"{path}: not a model file (an integer of more than 4300 digits)") from None
     family = data.get("family", path.stem)
     source = data.get("source", "")
-    return [from_table(t, family=family, source=source, origin=str(path)) for t in data.get("model", [])]
+    tables = data.get("model", [])
+    for key, value, what in (("family", family, "a string"), ("source", source, "a string")):
+        if not isinstance(value, str):
+            raise ModelConfigError(f"{path}: field {key!r}: expected {what}, got {shown(value)}")
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ModelConfigError(f"{path}: field 'model': expected [[model]] tables, got {shown(tables)}")
+    return [from_table(t, family=family, source=source, origin=str(path)) for t in tables]
 
 
 def registry(models_dir: Path = MODELS_DIR) -> dict[str, ModelConfig]:
