@@ -222,6 +222,22 @@ def test_report_and_compare_on_a_full_disk_say_one_line(tmp_path, a_run, command
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 
+def test_refresh_on_a_full_disk_is_one_line_and_leaves_the_baseline(tmp_path):
+    folder = tmp_path / "bl"
+    folder.mkdir()
+    assert perf("refresh", "--from-results", str(FAULTS / "results_good.json"), "--baseline-dir", str(folder)
+                ).returncode == 0
+    before = (folder / "cpu.json").read_bytes()
+    other = json.loads((FAULTS / "results_good.json").read_text())  # 50 more entries: the file outgrows 4 KiB
+    other["results"] = [_record(f"gemm/m{i}:qkv", 1.0) for i in range(50)]
+    (tmp_path / "more.json").write_text(json.dumps(other))
+    done = perf("refresh", "--from-results", str(tmp_path / "more.json"), "--baseline-dir", str(folder),
+                preexec_fn=_small_files_only)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert one_line(done.stderr) == f"perf refresh: error: cannot write {folder / 'cpu.json'}: File too large (EFBIG)"
+    assert (folder / "cpu.json").read_bytes() == before and not list(folder.glob("*.tmp"))
+
+
 def test_the_suites_results_file_and_report_on_a_full_disk_say_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", SUITE, *SELECT, "-m", "timing", "-k", "test_gemm and qkv",
                            "--baseline-dir", str(tmp_path / "bl"), "--perf-json", str(tmp_path / "run.json"),

@@ -2,6 +2,7 @@
 seconds (connect and statement timeouts), never a hang; no message shows a password, whatever the URL's form; a
 URL that does not parse (a port that is no number) is one line."""
 
+import json
 import os
 import socket
 import subprocess
@@ -89,3 +90,42 @@ def test_a_url_that_does_not_parse_is_one_line_without_its_password(url, said):
 def test_every_url_in_a_message_is_masked(text, masked):
     assert store.mask(text) == masked
     assert str(store.HistoryError(f"{text}: cannot open")) == f"{masked}: cannot open"
+
+
+FAULTS = Path(__file__).parent / "fixtures" / "faults"
+
+
+def test_a_results_file_without_results_is_not_stored_as_a_run(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    done = _run("-m", "perf", "history", "import", "--db", url, str(FAULTS / "results_no_results.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"skipped {FAULTS / 'results_no_results.json'}: no results and no pairs" in done.stdout
+    assert "stored 0 runs" in done.stdout
+
+
+def test_history_import_on_a_full_disk_is_one_line_and_stores_nothing(tmp_path):
+    import resource
+    import signal
+
+    db = tmp_path / "h.db"
+    url = f"sqlite:///{db}"
+    assert _run("-m", "perf", "history", "show", "--db", url).returncode == 0  # the schema, nothing stored
+    before = db.read_bytes()
+    size = len(before)
+
+    def disk_full_beyond_the_database():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    big = json.loads((FAULTS / "results_good.json").read_text())  # a night of 2000 benchmarks: more than fits
+    big["results"] = [{**big["results"][0], "key": f"gemm/m{i}:qkv"} for i in range(2000)]
+    (tmp_path / "night.json").write_text(json.dumps(big))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout_pythonpath(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "perf", "history", "import", "--db", url,
+                           str(tmp_path / "night.json")], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=60, preexec_fn=disk_full_beyond_the_database)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"python -m perf history import: error: {url}: ") and \
+        done.stderr.strip().endswith("; nothing was stored")
+    assert db.read_bytes() == before

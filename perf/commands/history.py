@@ -89,7 +89,7 @@ def _import(db, args) -> int:
     for line in not_history:
         print(f"perf history: skipped {line}")
     print(f"perf history: stored {stored} runs ({skipped} already stored"
-          + (f", {len(not_history)} self-tests skipped" if not_history else "") + f") in {db.where} "
+          + (f", {len(not_history)} self-tests or empty runs skipped" if not_history else "") + f") in {db.where} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -270,3 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except store.HistoryError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except store.sa.exc.DBAPIError as exc:  # a full disk, a lost connection: one line, the URL masked
+        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        print(f"{PROG} {args.command}: error: {store.mask(f'{args.db}: {reason}')}; nothing was stored"
+              if args.command in ("import", "accept") else store.mask(f"{PROG} {args.command}: error: {args.db}: "
+                                                                      f"{reason}"), file=sys.stderr)
+        return 1

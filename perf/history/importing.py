@@ -161,7 +161,8 @@ def run_rows(doc: Mapping, source: str) -> RunRows:
     }
     injected = sum(1 for r in doc["results"] if isinstance(r, Mapping) and r.get("injected"))
     why = (f"{source}: {injected} results carry an injected slowdown (a self-test): not history, not stored"
-           if injected else None)
+           if injected else f"{source}: no results and no pairs (a run that measured nothing): not stored"
+           if not rows and not pairs else None)
     return RunRows(source, run, rows, why, pairs)
 
 
