@@ -853,7 +853,13 @@ def pytest_sessionfinish(session, exitstatus):
             merged, moves = baselines.update(state.baselines, [state.results], state.environment)
             state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
     if state.stores_history and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
-        _store_history(state)
+        from perf.history.store import HistoryError
+
+        try:
+            _store_history(state)
+        except HistoryError as exc:  # a full disk, a lost server: one line (the URL masked), the run fails
+            state.write_errors.append(f"perf: error: {exc}")
+            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
     with _failed_write(session, state):
         if state.options.json_path and (state.results or state.extras):
             results.write(state.options.json_path, _document(state))

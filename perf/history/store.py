@@ -158,6 +158,9 @@ def write_run(db: Database, run: dict, rows: list[dict], pairs: list[dict] = ())
             if conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.uid == run["uid"])).first():
                 return None
         raise
+    except sa.exc.DBAPIError as exc:  # a full disk, a lost connection, a statement timeout: nothing was stored
+        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise HistoryError(f"{db.where}: the run was not stored: {reason}") from None
 
 
 RUN_COLUMNS = ("id", "date", "commit", "gpu", "device", "driver", "cuda", "torch", "triton", "source", "n_results")
