@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from perf.commands.suite_process import run_suite, select
+from perf.commands.suite_process import run_folder, run_suite, select
 from perf.report import detection
 from perf.verdict import results
 
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
             if selection.error:
                 print(f"perf detect: error: {selection.error}", file=sys.stderr)
                 return 2
-            with tempfile.TemporaryDirectory(prefix="perf-detect-") as tmp:
+            with run_folder("perf-detect") as tmp:  # a killed detect's folder goes with the next
                 code, doc = run_suite(Path(tmp) / "detect.json", [*injections, *pytest_args])
                 if code not in (0, 1) or doc is None:
                     print(f"perf detect: error: the run stopped (exit {code})", file=sys.stderr)
