@@ -288,9 +288,10 @@ class PerfSession:
         samples = self._samples(spec, prepared, method)
         history = [self._compare(samples, reference, threshold)]
         measured = [samples]
+        where = ["this process"]
         if not (self.options.measure_only or self.options.refresh):  # refresh runs never confirm
             while stats.needs_remeasure(history):
-                if self.options.confirm == "process":
+                if self.options.confirm == "process" and (prepared is None or not stats.confirms_in_process(history)):
                     # The fresh process builds its own inputs: ours are handed back first, or a benchmark that fills
                     # most of the GPU would not fit twice (seen on an H100: decode attention b64 L32k, 34 GB of
                     # caches, out of memory in its re-measure while this process held 52 GB).
@@ -298,14 +299,14 @@ class PerfSession:
                     gc.collect()  # inputs held in reference cycles (closures over tensors) go now, not at a later pass
                     self.free_device_memory()
                     again = self._fresh_process_samples(node)
+                    where.append("fresh process")
                 else:
                     again = self._samples(spec, prepared, method)
+                    where.append("this process")
                 measured.append(again)
                 history.append(self._compare(again, reference, threshold))
         comparison, index = stats.decide(history)
         samples = measured[index]
-        where = ["this process" if i == 0 or self.options.confirm != "process" else "fresh process"
-                 for i in range(len(measured))]
         sibling = self._sibling_for(comparison)
         if sibling is not None:  # a regression confirmed here: does a sibling GPU show it too?
             there = workers.gpu_label(sibling)
