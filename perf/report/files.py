@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import math
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from perf.report import claims_table, kernel_targets, offsets, pairs_table, per_gpu, plots
+from perf.report import cells, claims_table, kernel_targets, offsets, pairs_table, per_gpu, plots
+from perf.report.cells import verdict_counts
 from perf.report.plots.figure import RunInfo
 from perf.measure import paired
 from perf.measure.environment import COMPARED
@@ -35,7 +35,6 @@ from perf.verdict.results import SCHEMA, ResultsError, read
 
 DEFAULT_DIR = Path("perf-report")
 FOLD_ROWS = 30  # summary.md folds longer tables (GitHub's job page shows the summary inline)
-VERDICT_ORDER = ("regression", "unreliable", "improvement", "new", "pass")
 SUMMARY_STATISTICS = ("median_ms", "ci_low_ms", "ci_high_ms", "q1_ms", "q3_ms", "min_ms", "max_ms")
 
 # (statistic, unit, how to read it off a record) for the tidy CSV; rows with no value are left out.
@@ -112,8 +111,7 @@ def load(path: Path) -> dict:
     return check(read(path), str(path))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+_is_number = cells.is_number
 
 
 def _get(record: Mapping, path: str):
@@ -148,42 +146,15 @@ class Table:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def fmt(value: object, spec: str, missing: str = "-") -> str:
-    return format(value, spec) if _is_number(value) else missing
-
-
 def sorted_records(doc: Mapping) -> list[dict]:
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return sorted(doc["results"], key=lambda r: (rank.get(r["verdict"], len(rank)), r["key"]))
+    return cells.sorted_records(doc["results"])
 
 
-def verdict_counts(records: Iterable[Mapping]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
-
-
-RESULT_HEADER = ("benchmark", "baseline ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
-                 "verdict", "reason")
+RESULT_HEADER = cells.REPORT_COLUMNS
 
 
 def result_row(r: Mapping) -> tuple[str, ...]:
-    base = r.get("baseline") or {}
-    return (
-        r["key"],
-        fmt(base.get("median_ms"), ".4g"),
-        fmt(r["summary"]["median_ms"], ".4g"),
-        fmt(r.get("change"), "+.1%"),
-        fmt(r.get("noise"), ".1%"),
-        fmt(r.get("threshold"), ".0%"),
-        fmt(r.get("tflops"), ".3g"),
-        fmt(r.get("peak_pct"), ".0f"),
-        fmt(r.get("gbs"), ".3g"),
-        r["verdict"] + ("*" if r.get("remeasured") else ""),
-        str(r.get("reason") or ""),
-    )
+    return cells.row(r, RESULT_HEADER)
 
 
 def results_table(records: Sequence[Mapping]) -> Table:
