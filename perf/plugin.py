@@ -49,7 +49,7 @@ def pytest_configure(config):
     except (OptionError, ImportError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = state = PerfSession(config, options)
-    if state.stores_history:
+    if options.history and not options.measure_only:  # read for the verdicts' references, written unless a self-test
         state.history_db = _open_history(options.history)
     try:
         xdist_hooks.register(config, state)  # -n N: one worker per GPU (perf/xdist_hooks.py)
@@ -280,7 +280,7 @@ def pytest_sessionfinish(session, exitstatus):
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
-    if state.history_db is not None and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
+    if state.stores_history and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
         state.store_history()
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, state.document())

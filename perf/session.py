@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import socket
 import sys
 from pathlib import Path
 
@@ -67,6 +68,38 @@ class PerfSession:
     @functools.cached_property
     def baselines(self) -> baselines.Baselines:
         return baselines.load(self.baseline_dir, self.target.gpu.key)
+
+    @functools.cached_property
+    def history_references(self) -> dict:
+        """This runner's own references from the results history (perf/history/reference.py): benchmark key ->
+        HistoryReference; empty without a history, with --perf-reference baseline, or in a refresh."""
+        if self.history_db is None or self.options.reference == "baseline" or self.options.refresh:
+            return {}
+        from perf.history import reference
+
+        gpu = workers.current_gpu()
+        runner = reference.Runner(host=socket.gethostname(), gpu_uuid=gpu.uuid if gpu else None,
+                                  gpu=self.target.gpu.key, scope="host" if self.options.reference == "history-host" else "gpu")
+        return reference.references(self.history_db, runner, self.environment)
+
+    @property
+    def min_history_runs(self) -> int:
+        """The clean runs of this runner after which its history decides a benchmark's verdicts."""
+        from perf.history.reference import MIN_HISTORY_RUNS
+
+        return MIN_HISTORY_RUNS
+
+    def reference_for(self, key: str):
+        """The reference of a verdict and what it is: this runner's history where it has enough runs, else the
+        committed baseline's entry (None: neither has the benchmark)."""
+        found = self.history_references.get(key)
+        if found is not None:
+            return found.reference, {"source": "history", "text": found.text, "runs": found.runs, "since": found.since,
+                                     "runner": found.runner, "accepted": found.accepted}
+        entry = self.baselines.reference(key)
+        if entry is None:
+            return None, {"source": None, "text": f"none: no entry in {self.baselines.path.name}"}
+        return entry, {"source": "baseline", "text": f"baseline: {self.baselines.path.name}"}
 
     def claims_evidence(self):
         """What this run has measured so far (its records, the copy ceiling it measured, its GPU), for the claims."""

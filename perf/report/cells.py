@@ -60,10 +60,19 @@ def verdict_cell(record: Mapping) -> str:
     return record["verdict"] + ("*" if record.get("remeasured") else "")
 
 
+def reference_label(record: Mapping) -> str:
+    """The reference column: "history N" (N runs of this runner) or "baseline"."""
+    reference = record.get("reference") or {}
+    if reference.get("source") == "history":
+        return f"history {reference.get('runs', '')}".strip()
+    return reference.get("source") or "-"
+
+
 # A result's cells by column header: every table of results picks its columns from these.
 CELLS: dict[str, Callable[[Mapping], str]] = {
     "benchmark": lambda r: r["key"],
     "baseline ms": lambda r: fmt((r.get("baseline") or {}).get("median_ms"), ".4g"),
+    "reference ms": lambda r: fmt((r.get("baseline") or {}).get("median_ms"), ".4g"),  # the baseline or the history
     "now ms": lambda r: fmt(r["summary"]["median_ms"], ".4g"),
     "change": lambda r: fmt(r.get("change"), "+.1%"),
     "noise": lambda r: fmt(r.get("noise"), ".1%"),
@@ -74,8 +83,10 @@ CELLS: dict[str, Callable[[Mapping], str]] = {
     "% roof": lambda r: fmt(roof_pct(r), ".0f"),
     "verdict": verdict_cell,
     "reason": lambda r: str(r.get("reason") or ""),
+    "reference": reference_label,
 }
-TERMINAL_COLUMNS = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
+TERMINAL_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict",
+                    "reference")
 REPORT_COLUMNS = ("benchmark", "baseline ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
                   "verdict", "reason")
 

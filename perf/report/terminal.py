@@ -2,8 +2,9 @@
 confirmed) and the summary at the end (pairs, benchmarks and their verdicts, claims, the environment's changes, the
 per-GPU table, the offsets, the history, a refresh). The tables' cells and the verdict order are perf.report.cells'.
 
-`state` is the plugin's PerfSession, read only: target, options, results, extras, baselines, environment, and the
-notes it keeps (timing_blocked, history_note, claims_note, refreshed, interrupted, wrote).
+`state` is the plugin's PerfSession (perf/session.py), read only: target, options, results, extras, baselines,
+environment, history_db, history_references, min_history_runs, and the notes it keeps (timing_blocked, history_note,
+claims_note, refreshed, interrupted, wrote).
 """
 
 from __future__ import annotations
@@ -146,9 +147,11 @@ def benchmarks_summary(tr, state) -> None:
     counts = cells.verdict_counts(records)
     tr.write_line("verdicts: " + cells.counts_line(counts)
                   + ("   (* re-measured)" if any(r["remeasured"] for r in records) else ""))
+    references_summary(tr, state, records)
     if counts.get("improvement") and not state.options.refresh:
-        tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them",
-                      green=True)
+        tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them"
+                      + (", or accept those decided by the history with `python -m perf history accept KEY... "
+                         "--reason TEXT`" if state.history_references else ""), green=True)
     claims = state.extras.get("perf_claims")
     if claims:
         tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
@@ -172,6 +175,26 @@ def benchmarks_summary(tr, state) -> None:
         for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
             tr.write_line(line)
     offsets_summary(tr, records)
+
+
+def references_summary(tr, state, records: list[dict]) -> None:
+    """Which reference decided the verdicts: this runner's history, the committed baseline, or none."""
+    refs = [r.get("reference") or {} for r in records]
+    history = [ref for ref in refs if ref.get("source") == "history"]
+    parts = []
+    if history:
+        runs = sorted(ref["runs"] for ref in history)
+        span = f"{runs[0]}" if runs[0] == runs[-1] else f"{runs[0]}-{runs[-1]}"
+        runners = sorted({ref["runner"] for ref in history})
+        parts.append(f"{len(history)} by this runner's history ({span} runs of {', '.join(runners)} since "
+                     f"{min(ref['since'] for ref in history)})")
+    baseline = sum(1 for ref in refs if ref.get("source") == "baseline")
+    if baseline:
+        parts.append(f"{baseline} by {state.baselines.path}")
+    if state.history_db is not None:
+        tr.write_line("references: " + "; ".join(parts or ["none"]) + (
+            "" if not baseline else f" (the history decides once a benchmark has {state.min_history_runs} clean runs "
+                                    f"of this runner in this environment)"))
 
 
 def offsets_summary(tr, records) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 from pathlib import Path
@@ -30,6 +31,8 @@ class Session(Protocol):
     ceilings: list
     worker_id: str | None
     gpu_locks: Any  # perf.measure.gpu_locks.GpuLocks on a worker of a run on several GPUs, else None
+
+    def reference_for(self, key: str) -> tuple[Any, dict]: ...
 
     def threshold_for(self, spec: BenchSpec, node) -> float: ...
 
@@ -61,9 +64,9 @@ def measure(session: Session, spec: BenchSpec, node) -> dict:
     prepared = spec.build(target)
     if prepared.verify is not None:
         prepared.verify()  # a wrong result fails here and is never timed
-    reference = session.baselines.reference(spec.key)
+    reference, reference_info = session.reference_for(spec.key)
     method = pinned_method(spec, reference, target)
-    extra: dict = {"placement": workers.placement(session.worker_id)}
+    extra: dict = {"placement": workers.placement(session.worker_id), "reference": reference_info}
     if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
         extra["wall_ms"] = timing.wall_ms(prepared.fn)
     fraction = options.injection_for(spec.key, workers.current_gpu())
@@ -160,12 +163,16 @@ def fresh_process_samples(command: Sequence[str], cwd: Path, nodeid: str, gpu: s
 
 
 def regression_message(record: dict, baseline_environment: dict | None) -> str:
-    """What a failed benchmark says: both medians, the change, the threshold and tolerance, and the baseline's run."""
+    """What a failed benchmark says: both medians, the change, the threshold and tolerance, and the reference (this
+    runner's history, with the command that accepts the change, or the baseline's run)."""
+    reference = record.get("reference") or {}
+    head = (f"{record['key']}: regression: {record['summary']['median_ms']:.4g} ms now vs "
+            f"{record['baseline']['median_ms']:.4g} ms reference ({record['change']:+.1%}), beyond the "
+            f"{record['threshold']:.1%} threshold and the {record['tolerance']:.1%} tolerance of the noise model; "
+            f"{record['reason']}. ")
+    if reference.get("source") == "history":
+        return head + (f"Reference: {reference['text']}. If the change is intended: python -m perf history "
+                       f"accept {shlex.quote(record['key'])} --reason '...'")
     env = baseline_environment or {}
-    return (
-        f"{record['key']}: regression: {record['summary']['median_ms']:.4g} ms now vs "
-        f"{record['baseline']['median_ms']:.4g} ms baseline ({record['change']:+.1%}), beyond the "
-        f"{record['threshold']:.1%} threshold and the {record['tolerance']:.1%} tolerance of the noise model; "
-        f"{record['reason']}. Baseline measured on {env.get('device', '?')} with torch {env.get('torch', '?')} "
-        f"on {env.get('date', '?')}."
-    )
+    return head + (f"Reference: {reference.get('text', 'baseline')}, measured on {env.get('device', '?')} with "
+                   f"torch {env.get('torch', '?')} on {env.get('date', '?')}.")
