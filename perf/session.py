@@ -16,7 +16,7 @@ import pytest
 from perf import gpus, xdist_hooks
 from perf.measure import environment, paired, timing, workers
 from perf.measure.target import Target
-from perf.options import PerfOptions, default_cpu_baseline_dir, to_args
+from perf.options import PerfOptions, baseline_folder, to_args
 from perf.spec import BenchPair, BenchSpec
 from perf.verdict import baselines, confirm, results, roofline, stats
 
@@ -61,9 +61,8 @@ class PerfSession:
 
     @functools.cached_property
     def baseline_dir(self) -> Path:
-        if self.options.baseline_dir is not None:
-            return self.options.baseline_dir
-        return default_cpu_baseline_dir() if self.target.is_cpu else Path(self.config.rootpath) / "baselines"
+        # options.baseline_dir is the folder named by --baseline-dir, PERF_BASELINE_DIR or the ini (options.resolve)
+        return baseline_folder(self.options.baseline_dir, Path(self.config.rootpath), is_cpu=self.target.is_cpu)
 
     @functools.cached_property
     def baselines(self) -> baselines.Baselines:
