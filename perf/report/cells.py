@@ -71,7 +71,6 @@ def reference_label(record: Mapping) -> str:
 # A result's cells by column header: every table of results picks its columns from these.
 CELLS: dict[str, Callable[[Mapping], str]] = {
     "benchmark": lambda r: r["key"],
-    "baseline ms": lambda r: fmt((r.get("baseline") or {}).get("median_ms"), ".4g"),
     "reference ms": lambda r: fmt((r.get("baseline") or {}).get("median_ms"), ".4g"),  # the baseline or the history
     "now ms": lambda r: fmt(r["summary"]["median_ms"], ".4g"),
     "change": lambda r: fmt(r.get("change"), "+.1%"),
@@ -84,11 +83,12 @@ CELLS: dict[str, Callable[[Mapping], str]] = {
     "verdict": verdict_cell,
     "reason": lambda r: str(r.get("reason") or ""),
     "reference": reference_label,
+    "decided by": lambda r: str((r.get("reference") or {}).get("text") or "-"),
 }
 TERMINAL_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict",
                     "reference")
-REPORT_COLUMNS = ("benchmark", "baseline ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
-                  "verdict", "reason")
+REPORT_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
+                  "verdict", "decided by", "reason")
 
 
 def row(record: Mapping, columns: Sequence[str]) -> tuple[str, ...]:
