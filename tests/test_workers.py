@@ -160,7 +160,7 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
     assert "refreshed 2 entries" in done.stdout
     path = tmp_path / "bl" / "cpu.json"
     assert sorted(json.loads(path.read_text())["entries"]) == sorted([OUT_PROJ, QKV])
-    assert sorted(p.name for p in path.parent.iterdir()) == ["cpu.json"]  # one file, no worker's leftovers
+    assert sorted(p.name for p in path.parent.iterdir()) == [".cpu.json.lock", "cpu.json"]  # one file and the writers' lock, no worker's leftovers
 
     # QKV's entry of this temporary baseline says it ran 4x faster: now it reads as a 300% regression (an injected
     # slowdown would do too, but its extra work is too noisy on a loaded 2-core machine with two workers).
@@ -248,7 +248,7 @@ def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_co
     path = tmp_path / "bl" / "cpu.json"
     data = json.loads(path.read_text())
     assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV]) and len(data["environments"]) == 1
-    assert sorted(p.name for p in path.parent.iterdir()) == ["cpu.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".cpu.json.lock", "cpu.json"]  # the file and the writers' lock
 
 
 def test_user_properties_travel_to_the_controller_as_plain_json_values():
