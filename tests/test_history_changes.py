@@ -133,7 +133,7 @@ def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
 
 
 def test_a_bad_history_url_stops_the_run_before_timing(pytester, tmp_path):
-    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
+    done = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
                                          "--perf-history", "mysql://x@localhost/y")
     assert done.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perf-history: mysql://x@localhost/y: backend 'mysql': expected sqlite or postgresql" in done.stderr.str()

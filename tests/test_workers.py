@@ -204,10 +204,11 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
 
 def test_more_workers_than_cores_on_the_cpu_is_a_usage_error(pytester, tmp_path):
     too_many = workers.usable_cores() + 1
-    run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", str(too_many))
+    # in this process: the controller refuses before any worker starts
+    run = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", str(too_many))
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     assert f"-n {too_many}: no GPU visible" in run.stderr.str() and "use at most" in run.stderr.str()
-    each = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "1",
+    each = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "1",
                                          "--dist", "each")
     assert each.ret == pytest.ExitCode.USAGE_ERROR and "--dist each: every worker" in each.stderr.str()
     done = refresh(tmp_path, "-n", str(too_many))
