@@ -9,6 +9,8 @@ import pytest
 if os.environ.get("PERF_TESTS_ON_GPU") != "1":
     os.environ["TRITON_INTERPRET"] = "1"
 
+from perf.measure.workers import usable_cores  # noqa: E402 - after the variable, as the kernels are
+
 # Most of the tests' time is spent in suite processes they start and wait for (each imports torch and collects the
 # suite): two workers keep both cores of the CI machine busy. Set here, not in pyproject.toml's addopts, because that
 # file's pytest settings also hold for `pytest perf/` (users' runs and the runs these tests start). `-n 0` turns it off.
@@ -20,15 +22,33 @@ XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_X
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """Two workers when `-n` is not given (before xdist's own hook turns `-n` into workers), grouping the tests marked
-    `xdist_group` (those sharing a module's fixture) on one worker; none under --pdb, --collect-only or without xdist."""
+    """Two workers when `-n` is not given (before xdist's own hook turns `-n` into workers); none under --pdb or
+    --collect-only, without xdist, or on a machine with one core. Tests are handed out one at a time, longest first
+    (pytest_collection_modifyitems), so that no long test is left to start last."""
     option = config.option
     if (hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist")
-            or getattr(option, "numprocesses", 0) is not None or option.collectonly or option.usepdb):
+            or getattr(option, "numprocesses", 0) is not None or option.collectonly or option.usepdb
+            or usable_cores() < WORKERS):
         return
     option.numprocesses = WORKERS
     if option.dist == "no":
-        option.dist = "loadgroup"
+        option.dist = "load"
+    if option.maxschedchunk is None:
+        option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items):
+    """The modules whose tests are marked `perf_expected_s(seconds)` (those that start suite processes: tens of
+    seconds each) first, the longest in all first, each module's marked tests longest first; then the others in their
+    order. A module's tests stay together, so that its module-scoped fixtures are made once per worker."""
+    def expected_s(item) -> float:
+        marker = item.get_closest_marker("perf_expected_s")
+        return float(marker.args[0]) if marker is not None else 0.0
+
+    module_s: dict = {}
+    for item in items:
+        module_s[item.path] = module_s.get(item.path, 0.0) + expected_s(item)
+    items.sort(key=lambda item: (-module_s[item.path], -expected_s(item)))
 
 
 @pytest.fixture(autouse=True)

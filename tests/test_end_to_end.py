@@ -55,6 +55,7 @@ def baseline(refreshed, tmp_path) -> Path:
     return path
 
 
+@pytest.mark.perf_expected_s(30)
 def test_refresh_measures_both_entries_in_two_runs(refreshed):
     done, measured = refreshed
     assert done.returncode == 0, done.stdout + done.stderr
@@ -69,6 +70,7 @@ def test_refresh_measures_both_entries_in_two_runs(refreshed):
     assert all(len(e["run_medians_ms"]) in ((2, 3) if again else (2,)) for e in data["entries"].values())
 
 
+@pytest.mark.perf_expected_s(45)
 def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path, baseline):
     path = baseline
     passing = run("--perf-threshold", "300%", "--perf-json", str(tmp_path / "pass.json"))
@@ -101,6 +103,7 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path, baseline):
     assert "perf refresh: error: baseline file unusable" in again.stderr and "run 1 of" not in again.stdout
 
 
+@pytest.mark.perf_expected_s(15)
 def test_refresh_keeps_entries_it_did_not_run(tmp_path, baseline):
     done = refresh(tmp_path, "-k", "test_gemm and qkv", "--runs", "1")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -109,6 +112,7 @@ def test_refresh_keeps_entries_it_did_not_run(tmp_path, baseline):
     assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV])
 
 
+@pytest.mark.perf_expected_s(12)
 def test_new_benchmarks_fail_only_when_asked(run):
     assert run().ret == 0
     strict = run("--perf-fail-on-new")
@@ -154,6 +158,7 @@ def test_bad_options_are_usage_errors(run, args, message):
     assert message in result.stderr.str()
 
 
+@pytest.mark.perf_expected_s(45)
 def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_it_fails(run, tmp_path, baseline):
     """The baseline of two runs (test_refresh_measures_both_entries_in_two_runs checks its runs)."""
     path = baseline
@@ -182,6 +187,7 @@ def test_refresh_refuses_injected_slowdowns_and_leaves_the_baseline(run, tmp_pat
     assert path.read_bytes() == before
 
 
+@pytest.mark.perf_expected_s(40)
 def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path, baseline):
     out = tmp_path / "detect.json"
     # A disturbed moment of a shared 2-core machine can leave the slowed measurement "unreliable" (too noisy to
@@ -200,6 +206,7 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path, 
     assert data["caught"] == 1 and data["rows"][0]["key"] == QKV and data["rows"][0]["injected"]["measured"] > 1.0
 
 
+@pytest.mark.perf_expected_s(45)
 def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, tmp_path, baseline):
     """`perf ab` runs HEAD once per round: the self-test's extra work is calibrated in the first and reused after."""
     stored = tmp_path / "injections.json"

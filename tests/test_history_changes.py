@@ -103,6 +103,7 @@ QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]
 
 
+@pytest.mark.perf_expected_s(13)
 def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
     """Thirty nights of history at half the speed measured now, then two nights at today's level: the run stored
     by --perf-history is the third night after the change, so the summary and the results file call it drift."""

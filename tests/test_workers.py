@@ -154,6 +154,7 @@ def _scaled(value, factor):
     return [v * factor for v in value] if isinstance(value, list) else value * factor
 
 
+@pytest.mark.perf_expected_s(60)
 def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatch):
     done = refresh(tmp_path, "--runs", "1", "-n", "2")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -240,6 +241,7 @@ def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, ve
     assert comparison.verdict.value == verdict, comparison.reason
 
 
+@pytest.mark.perf_expected_s(15)
 def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_controller(pytester, tmp_path):
     run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
                                         "--perf-refresh")
