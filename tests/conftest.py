@@ -2,6 +2,7 @@
 pytest-xdist workers unless `-n` says otherwise."""
 
 import os
+import sys
 
 import pytest
 
@@ -55,3 +56,14 @@ def pytest_collection_modifyitems(items):
 def _no_xdist_worker_variables(monkeypatch):
     for name in XDIST_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_kept():
+    """A suite run in this process (pytester.runpytest_inprocess) sets torch to one thread on the CPU device, as the
+    suite does for its timings: the tests after it keep the thread count they had."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    if before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)
