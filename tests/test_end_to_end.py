@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from made_once import made_once
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = str(ROOT / "perf" / "suite")
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
@@ -35,13 +37,18 @@ def refresh(tmp_path, *args):
 
 
 @pytest.fixture(scope="module")
-def refreshed(tmp_path_factory):
-    """One two-run refresh of the selection for the whole module (each refresh is several suite processes): its
-    output, checked by test_refresh_measures_both_entries_in_two_runs, and the baseline file it wrote."""
-    folder = tmp_path_factory.mktemp("refreshed")
-    done = refresh(folder, "--runs", "2")
+def refreshed(request):
+    """One two-run refresh of the selection for the whole run, shared by the workers (each refresh is several suite
+    processes): its output, checked by test_refresh_measures_both_entries_in_two_runs, and the baseline it wrote."""
+    def make(folder):
+        done = refresh(folder, "--runs", "2")
+        (folder / "refresh.json").write_text(json.dumps([done.returncode, done.stdout, done.stderr]))
+
+    folder = made_once(request, "end-to-end-refresh", make)
+    returncode, stdout, stderr = json.loads((folder / "refresh.json").read_text())
     path = folder / "bl" / "cpu.json"
-    return done, (path.read_bytes() if path.is_file() else None)
+    return (subprocess.CompletedProcess([], returncode, stdout, stderr),
+            path.read_bytes() if path.is_file() else None)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from made_once import made_once
 from perf.verdict import baselines
 from perf.commands.suite_process import checkout_pythonpath
 
@@ -44,12 +45,13 @@ def suite(*args, interrupt=None):
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> bytes:
-    """A baseline file of the selection, from a one-run refresh."""
-    folder = tmp_path_factory.mktemp("measured")
-    done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return (folder / "cpu.json").read_bytes()
+def measured(request) -> bytes:
+    """A baseline file of the selection, from a one-run refresh (one for the run, shared by the workers)."""
+    def make(folder):
+        done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    return (made_once(request, "measured-baseline", make) / "cpu.json").read_bytes()
 
 
 @pytest.fixture
