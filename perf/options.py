@@ -17,10 +17,11 @@ from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
 from perf.verdict import destination
 
-DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen (docs/perf-notes.md)
+DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen
 CONFIRM = ("process", "window")
 DTYPES = ("bf16", "fp16")
 CLAIMS = ("report", "strict")
+REFERENCES = ("history", "history-host", "baseline")  # --perf-reference
 SWEEPS = ("compact", "full")
 
 
@@ -66,6 +67,11 @@ def add_options(parser) -> None:
                     help="store the run in the results history: an SQLAlchemy URL such as sqlite:///perf-history.db "
                          "or postgresql://user@host/db (ini perf_history, env PERF_HISTORY); the summary then lists "
                          "change points ending at this run and benchmarks unreliable on their last runs")
+    group.addoption("--perf-reference", choices=REFERENCES,
+                    help="what a verdict compares with when --perf-history is given: 'history' (default: this GPU's "
+                         "own recent runs in the same environment, where it has enough; else the committed "
+                         "baseline), 'history-host' (the host's GPUs of the kind pooled) or 'baseline' (always the "
+                         "committed baseline; the run is still stored) (ini perf_reference, env PERF_REFERENCE)")
     group.addoption("--perf-report", metavar="DIR", help="write summary.md, index.html, CSV and plots to DIR")
     group.addoption("--perf-confirm", choices=CONFIRM,
                     help="how a suspected regression is re-measured before it fails: 'process' (default: a fresh "
@@ -93,6 +99,7 @@ def add_options(parser) -> None:
     parser.addini("perf_family_thresholds", "FAMILY=FRACTION lines", type="linelist", default=[])
     parser.addini("perf_baseline_dir", "folder of baseline files", default="")
     parser.addini("perf_history", "results-history database URL", default="")
+    parser.addini("perf_reference", "history, history-host or baseline", default="")
     parser.addini("perf_fail_on_new", "fail benchmarks with no baseline", type="bool", default=False)
 
 
@@ -207,6 +214,7 @@ class PerfOptions:
     claims: str = "report"
     claims_file: Path | None = None  # None: perf/shape/claims.toml
     history: str | None = None  # database URL of the results history
+    reference: str = "history"  # what verdicts compare with where a history is given (REFERENCES)
     pairs: bool = False  # run the side-by-side pairs (perf/suite/test_pairs.py)
 
     def threshold_for(self, family: str) -> float:
@@ -298,6 +306,9 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         raise OptionError(f"{source}: no such claims file: {claims_file}")
 
     history, _ = pick(opt("--perf-history"), "--perf-history", "PERF_HISTORY", "perf_history")
+    reference, source = pick(opt("--perf-reference"), "--perf-reference", "PERF_REFERENCE", "perf_reference")
+    if reference and reference not in REFERENCES:
+        raise OptionError(f"{source}: expected one of {', '.join(REFERENCES)}, got {reference!r}")
     json_path = opt("--perf-json")
     report_dir = opt("--perf-report")
     problem = (json_path and Path(json_path).is_dir() and f"--perf-json {json_path}: a folder; expected a file name") or (
@@ -325,6 +336,7 @@ def resolve(config, environ=os.environ) -> PerfOptions:
         claims=claims or "report",
         claims_file=Path(claims_file) if claims_file else None,
         history=history or None,
+        reference=reference or "history",
         pairs=bool(opt("--perf-pairs")),
     )
 

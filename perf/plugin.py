@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,7 @@ def pytest_configure(config):
     except (OptionError, ImportError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = state = PerfSession(config, options)
-    if state.stores_history:
+    if options.history and not options.measure_only:  # read for the verdicts' references, written unless a self-test
         state.history_db = _open_history(options.history)
     try:
         xdist_hooks.register(config, state)  # -n N: one worker per GPU (perf/xdist_hooks.py)
@@ -149,6 +150,31 @@ class PerfSession:
     @functools.cached_property
     def baselines(self) -> baselines.Baselines:
         return baselines.load(self.baseline_dir, self.target.gpu.key)
+
+    @functools.cached_property
+    def history_references(self) -> dict:
+        """This runner's own references from the results history (perf/history/reference.py): benchmark key ->
+        HistoryReference; empty without a history, with --perf-reference baseline, or in a refresh."""
+        if self.history_db is None or self.options.reference == "baseline" or self.options.refresh:
+            return {}
+        from perf.history import reference
+
+        gpu = workers.current_gpu()
+        runner = reference.Runner(host=socket.gethostname(), gpu_uuid=gpu.uuid if gpu else None,
+                                  gpu=self.target.gpu.key, scope="host" if self.options.reference == "history-host" else "gpu")
+        return reference.references(self.history_db, runner, self.environment)
+
+    def reference_for(self, key: str):
+        """The reference of a verdict and what it is: this runner's history where it has enough runs, else the
+        committed baseline's entry (None: neither has the benchmark)."""
+        found = self.history_references.get(key)
+        if found is not None:
+            return found.reference, {"source": "history", "text": found.text, "runs": found.runs, "since": found.since,
+                                     "runner": found.runner, "accepted": found.accepted}
+        entry = self.baselines.reference(key)
+        if entry is None:
+            return None, {"source": None, "text": f"none: no entry in {self.baselines.path.name}"}
+        return entry, {"source": "baseline", "text": f"baseline: {self.baselines.path.name}"}
 
     def claims_evidence(self):
         """What this run has measured so far (its records, the copy ceiling it measured, its GPU), for the claims."""
@@ -249,9 +275,9 @@ class PerfSession:
         prepared = spec.build(target)
         if prepared.verify is not None:
             prepared.verify()  # a wrong result fails here and is never timed
-        reference = self.baselines.reference(spec.key)
+        reference, reference_info = self.reference_for(spec.key)
         method = pinned_method(spec, reference, target)
-        extra: dict = {"placement": workers.placement(self.worker_id)}
+        extra: dict = {"placement": workers.placement(self.worker_id), "reference": reference_info}
         if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
             extra["wall_ms"] = timing.wall_ms(prepared.fn)
         fraction = self.options.injection_for(spec.key, workers.current_gpu())
@@ -358,14 +384,17 @@ class PerfSession:
                 "placement": workers.placement(self.worker_id), **result.to_dict()}
 
     def regression_message(self, record: dict) -> str:
+        reference = record.get("reference") or {}
+        head = (f"{record['key']}: regression: {record['summary']['median_ms']:.4g} ms now vs "
+                f"{record['baseline']['median_ms']:.4g} ms reference ({record['change']:+.1%}), beyond the "
+                f"{record['threshold']:.1%} threshold and the {record['tolerance']:.1%} tolerance of the noise model; "
+                f"{record['reason']}. ")
+        if reference.get("source") == "history":
+            return head + (f"Reference: {reference['text']}. If the change is intended: python -m perf history "
+                           f"accept {shlex.quote(record['key'])} --reason '...'")
         env = self.baselines.environment_of(record["key"]) or {}
-        return (
-            f"{record['key']}: regression: {record['summary']['median_ms']:.4g} ms now vs "
-            f"{record['baseline']['median_ms']:.4g} ms baseline ({record['change']:+.1%}), beyond the "
-            f"{record['threshold']:.1%} threshold and the {record['tolerance']:.1%} tolerance of the noise model; "
-            f"{record['reason']}. Baseline measured on {env.get('device', '?')} with torch {env.get('torch', '?')} "
-            f"on {env.get('date', '?')}."
-        )
+        return head + (f"Reference: {reference.get('text', 'baseline')}, measured on {env.get('device', '?')} with "
+                       f"torch {env.get('torch', '?')} on {env.get('date', '?')}.")
 
 
 # ------------------------------------------------------------------------------------------------ collection
@@ -611,8 +640,17 @@ def summary_rows(records: list[dict]) -> list[tuple[str, ...]]:
             _fmt(r["gbs"], ".3g"),
             _fmt(_roof_pct(r), ".0f"),
             r["verdict"] + ("*" if r["remeasured"] else ""),
+            reference_label(r),
         ))
     return rows
+
+
+def reference_label(record: dict) -> str:
+    """The reference column: "history N" (N runs of this runner) or "baseline"."""
+    reference = record.get("reference") or {}
+    if reference.get("source") == "history":
+        return f"history {reference.get('runs', '')}".strip()
+    return reference.get("source") or "-"
 
 
 def _roof_pct(record: dict) -> float | None:
@@ -697,7 +735,8 @@ def _benchmarks_summary(tr, state: PerfSession) -> None:
     """The benchmarks' table, their verdicts, the claims, the baseline's hints, the per-GPU table and the offsets."""
     records = sorted(state.results, key=lambda r: _ORDER.get(r["verdict"], 9))
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
-    header = ("benchmark", "baseline ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict")
+    header = ("benchmark", "reference ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict",
+              "reference")
     for line in format_table(header, summary_rows(records), numbers_right=True):
         tr.write_line(line)
     counts: dict[str, int] = {}
@@ -705,9 +744,11 @@ def _benchmarks_summary(tr, state: PerfSession) -> None:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     tr.write_line("verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9)))
                   + ("   (* re-measured)" if any(r["remeasured"] for r in records) else ""))
+    _references_summary(tr, state, records)
     if counts.get("improvement") and not state.options.refresh:
-        tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them",
-                      green=True)
+        tr.write_line("improvements beyond noise: refresh the baseline with `python -m perf refresh` to keep them"
+                      + (", or accept those decided by the history with `python -m perf history accept KEY... "
+                         "--reason TEXT`" if state.history_references else ""), green=True)
     claims = state.extras.get("perf_claims")
     if claims:
         tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
@@ -731,6 +772,28 @@ def _benchmarks_summary(tr, state: PerfSession) -> None:
         for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
             tr.write_line(line)
     _offsets_summary(tr, records)
+
+
+def _references_summary(tr, state: PerfSession, records: list[dict]) -> None:
+    """Which reference decided the verdicts: this runner's history, the committed baseline, or none."""
+    refs = [r.get("reference") or {} for r in records]
+    history = [ref for ref in refs if ref.get("source") == "history"]
+    parts = []
+    if history:
+        runs = sorted(ref["runs"] for ref in history)
+        span = f"{runs[0]}" if runs[0] == runs[-1] else f"{runs[0]}-{runs[-1]}"
+        runners = sorted({ref["runner"] for ref in history})
+        parts.append(f"{len(history)} by this runner's history ({span} runs of {', '.join(runners)} since "
+                     f"{min(ref['since'] for ref in history)})")
+    baseline = sum(1 for ref in refs if ref.get("source") == "baseline")
+    if baseline:
+        parts.append(f"{baseline} by {state.baselines.path}")
+    if state.history_db is not None:
+        from perf.history.reference import MIN_HISTORY_RUNS
+
+        tr.write_line("references: " + "; ".join(parts or ["none"]) + (
+            "" if not baseline else f" (the history decides once a benchmark has {MIN_HISTORY_RUNS} clean runs of "
+                                    f"this runner in this environment)"))
 
 
 def _offsets_summary(tr, records) -> None:
@@ -785,7 +848,7 @@ def pytest_sessionfinish(session, exitstatus):
         merged, moves = baselines.merge(state.baselines, [state.results], state.environment)
         baselines.save(merged)
         state.refreshed = (merged.path, moves, len(merged.entries) - len(moves))
-    if state.history_db is not None and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
+    if state.stores_history and (state.results or state.extras.get("perf_pairs")):  # pairs alone: stored too
         _store_history(state)
     if state.options.json_path and (state.results or state.extras):
         results.write(state.options.json_path, _document(state))

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from perf_kernels import decode_attention as da  # noqa: E402
-from perf import gpus, timing  # noqa: E402
+from perf import gpus  # noqa: E402
+from perf.measure import timing  # noqa: E402
 from perf.verdict import roofline
 from perf.measure.target import Target  # noqa: E402
 

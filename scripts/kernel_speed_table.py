@@ -1,4 +1,4 @@
-"""Issue 13's speed targets read from one whole-suite results file (`--perf-json`): each Triton kernel against
+"""The kernel targets read from one whole-suite results file (`--perf-json`): each Triton kernel against
 its reference on the same shapes, measured in that run (by one worker, on one GPU, when run with workers).
 
     python3 scripts/kernel_speed_table.py RESULTS.json

@@ -56,7 +56,7 @@ def _pair_frame(ratios):
 
 
 def test_a_step_in_a_pairs_ratio_is_a_ratio_change_point():
-    """A pair's ratio series (around 1.2, 0.5% noise) rising 4% at night 35: one change point of kind pair, its
+    """A pair's ratio series (about 1.2, 0.5% noise) rising 4% at night 35: one change point of kind pair, its
     before and after in ratios; the same series without the step gives none."""
     stepped = 1.2 * synthetic.series(np.random.default_rng(21), 0.005, 60, 0.04, 35)
     (cp,) = changes.change_points(_pair_frame(stepped), changes.PAIR)

@@ -313,15 +313,21 @@ def _version_1_database(url: str) -> None:
     """A database as the version-1 code created it: schema_info, runs and results (today's definitions of those
     two, which version 2 left unchanged), version 1, and one stored run of two results."""
     version_1 = sa.MetaData()
-    for table in (schema.schema_info, schema.runs, schema.results):
+    for table in (schema.schema_info, schema.runs):
         table.to_metadata(version_1)
+    added_in_3 = ("host", "gpu_uuid", "reference")
+    results_1 = sa.Table("results", version_1, *(c.copy() for c in schema.results.columns if c.name not in added_in_3),
+                         sa.UniqueConstraint("run_id", "key", name="uq_results_run_key"))
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.begin() as conn:
             version_1.create_all(conn)
             conn.execute(schema.schema_info.insert().values(version=1))
             item = importing.run_rows(doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "night0.json")
-            store.insert_run(conn, item.run, item.rows)
+            run_id = conn.execute(schema.runs.insert().values(**item.run, n_results=2, stored_at=item.run["date"])
+                                  ).inserted_primary_key[0]
+            conn.execute(results_1.insert(), [{**{k: v for k, v in r.items() if k not in added_in_3},
+                                               "run_id": run_id, "gpu": item.run["gpu"]} for r in item.rows])
         assert not sa.inspect(engine).has_table("pairs")
     finally:
         engine.dispose()
@@ -332,8 +338,10 @@ def test_a_version_1_database_is_upgraded_keeping_its_runs_then_takes_pairs(db_u
     db = store.open_database(db_url)
     try:
         with db.engine.connect() as conn:
-            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar() == schema.SCHEMA_VERSION == 2
+            assert conn.execute(sa.select(schema.schema_info.c.version)).scalar() == schema.SCHEMA_VERSION == 3
             indexes = {index["name"] for index in sa.inspect(conn).get_indexes("pairs")}
+            assert {c["name"] for c in sa.inspect(conn).get_columns("results")} >= {"host", "gpu_uuid", "reference"}
+            assert sa.inspect(conn).has_table("acceptances")
         assert "ix_pairs_series" in indexes
         assert list(store.series_frame(db)["median_ms"]) == [1.0, 2.0]
         assert importing.store_document(db, doc(0, {"gemm/a": 1.0, "gemm/b": 2.0}), "again") is None  # stored before

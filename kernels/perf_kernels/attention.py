@@ -44,7 +44,8 @@ ROWSUM_N = 16  # columns of the ones tile the row sums are taken with (the small
 MASK_KINDS = {"none": 0, "bool": 1, "additive": 2}
 # Without a mask, from this many key blocks on, the blocks every query of a program sees whole skip the masking step:
 # 4-22% faster from 256 keys on an H200 and an H100, and 5-10% slower at 32-128 keys, where a second loop costs more
-# than it saves (docs/perf-notes.md sections 32-33). A speed choice only: the skipped step selects every score as is.
+# than it saves (docs/measurements.md, "Prefill attention"). A speed choice only: the skipped step selects every
+# score as is.
 WHOLE_BLOCKS_FROM = 4
 
 

@@ -12,19 +12,18 @@ Layout (contiguous in the last dimension):
 
 Query head h reads kv head h // (heads // kv_heads) (GQA; MHA when the two are equal).
 
-Split scheme (flash-decoding, the split chosen by the sequence's own length): the cache of each sequence
-is cut into splits whose size is a function of that sequence's length alone (`SplitRule.size`: about
-SPLITS_WANTED splits, a multiple of BLOCK_N, clamped to [SPLIT_MIN, SPLIT_MAX]), never of the batch, the
-other sequences or the cache capacity. A short cache gets short splits, so a batch of one still fills the
-GPU; a long one gets long splits, so the combine stays small (measured on an H200, docs/perf-notes.md
-section 22: no single fixed split was within 0.67x of SDPA on every suite shape). Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for
-all the query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial
-output and its log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that
-sequence's splits: COMBINE_CHUNK at a time, all their loads issued at once (one round trip through L2 for up to
-32 splits, where a split-by-split loop waited for each in turn), weighted by exp2(lse - max) and summed in a
-fixed order, chunk after chunk. The arithmetic done for a sequence depends only on its own
-length and data: the result is bitwise the same whatever the batch size, the other sequences' lengths
-or the cache capacity.
+Split scheme (flash-decoding, the split chosen by the sequence's own length): the cache of each sequence is cut
+into splits whose size is a function of that sequence's length alone (`SplitRule.size`: about SPLITS_WANTED splits,
+a multiple of BLOCK_N, clamped to [SPLIT_MIN, SPLIT_MAX]), never of the batch, the other sequences or the cache
+capacity. A short cache gets short splits, so a batch of one still fills the GPU; a long one gets long splits, so
+the combine stays small (measured on an H200: no single fixed split was within 0.67x of SDPA on every suite shape).
+Kernel 1 runs one program per (sequence, kv head, split): it loads the split's keys and values once for all the
+query heads of the group and runs an online softmax over BLOCK_N-token tiles, writing a partial output and its
+log-sum-exp. Kernel 2 runs one program per (sequence, head) and combines that sequence's splits: COMBINE_CHUNK at a
+time, all their loads issued at once (one round trip through L2 for up to 32 splits, where a split-by-split loop
+waited for each in turn), weighted by exp2(lse - max) and summed in a fixed order, chunk after chunk. The
+arithmetic done for a sequence depends only on its own length and data: the result is bitwise the same whatever the
+batch size, the other sequences' lengths or the cache capacity.
 
 TMA loads (opt-in, `tma=True`): kernel 1 can load each key and value tile with a bulk TMA copy through a 4-D
 descriptor of the cache (block [1, 1, BLOCK_N, head_dim], Hopper's tensor memory accelerator) instead of
@@ -51,30 +50,31 @@ from perf_kernels.tma import descriptors as tma_descriptors
 
 BLOCK_N = 64  # tokens per tile inside a split
 NUM_WARPS = 4
-# Pipeline stages (measured on an H200, docs/perf-notes.md section 23): 3 stages are up to 14% faster for GQA at
+# Pipeline stages (measured on an H200): 3 stages are up to 14% faster for GQA at
 # batch 1-4 and up to 6% slower from batch 8; MHA is up to 9% faster with 2. Stages change how the loads overlap,
 # never the arithmetic, so choosing them by batch keeps the bits (the GPU invariance tests compare a sequence
 # alone, 3 stages, with the same sequence in batches of 8 and more, 2 stages).
 NUM_STAGES = {"mha": 2, "gqa": 2, "gqa-small-batch": 3}
 SMALL_BATCH = 4
 # The combine reads COMBINE_CHUNK splits' partials in one step (all the splits of a cache up to 32k tokens under the
-# module's rule) on one warp: measured on an H200 (docs/perf-notes.md sections 38-39) against 8-16 splits per step and
-# 2-4 warps, it cost the least at batch 1-8 and within 0.5 us of the others at batch 64, where reading the fp32
-# partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length alone.
+# module's rule) on one warp: measured on an H200 (docs/measurements.md, "Decode attention") against 8-16 splits per
+# step and 2-4 warps, it cost the least at batch 1-8 and within 0.5 us of the others at batch 64, where reading the
+# fp32 partials sets its time. Both are fixed for every call, so the order of the combine's sums follows the length
+# alone.
 COMBINE_CHUNK = 32
 COMBINE_WARPS = 1
 # How the split kernel streams the caches; neither changes what a program computes, only which programs run together
 # and how the cache lines are kept in L2, so neither changes the bits. SPLIT_FIRST: the grid is (splits, kv heads,
 # batch), so programs launched together read consecutive splits of one head's cache, instead of (batch, kv heads,
-# splits), where they read one split of many sequences: measured on an H200 and an H100 (docs/perf-notes.md sections
-# 43-45), 0.6-2.1% faster at batch 64, within 1.5% either way at batch 1-8. KV_EVICT: the eviction policy of the key
+# splits), where they read one split of many sequences: measured on an H200 and an H100,
+# 0.6-2.1% faster at batch 64, within 1.5% either way at batch 1-8. KV_EVICT: the eviction policy of the key
 # and value loads (pointer path); "evict_first" (each line is read once per call) moved no shape by more than 1.5%, so
 # it is off.
 SPLIT_FIRST = True
 KV_EVICT = ""
 # PART_EVICT: the eviction policy of the split kernel's stores of the partial outputs and log-sum-exps, which the
 # combine reads right after: "evict_last" asks L2 to keep them while the caches stream past. Measured on an H200
-# (docs/perf-notes.md section 51, one process, against the plain stores): GQA b64 L1024 -4.7%, MHA b64 L1024 -3.4%,
+# (one process, against the plain stores): GQA b64 L1024 -4.7%, MHA b64 L1024 -3.4%,
 # b8 L4096 -1.2% to -2.4%, within 0.4% at batch 1; at 16k-32k tokens up to +1.1%. So it applies to caches of up to
 # PART_EVICT_MAX_CAPACITY tokens. It changes where the partials are kept, never their values: the same bits.
 PART_EVICT = "evict_last"

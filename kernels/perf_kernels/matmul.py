@@ -14,7 +14,7 @@ do) and how many elements a program owns, but every one of them accumulates a gi
 steps from k = 0 upwards in fp32.
 That the instructions then give the same bits is a hardware fact, not a property of the code, and it is
 measured: on an H200, row 0 of every tile of the policy and of nine others tried beside them, at M = 1 to
-512 and in both layouts of B, equalled row 0 of the M = 4096 tile bitwise (docs/perf-notes.md, section 24). The
+512 and in both layouts of B, equalled row 0 of the M = 4096 tile bitwise (docs/measurements.md, "Matmul"). The
 GPU invariance suite checks it on every run across the bucket edges (a row computed alone, M=1, against the
 same row inside batches up to 8192), and the "fixed" policy (no M dependence at all) is one argument away
 if a GPU ever disagrees.
@@ -24,7 +24,7 @@ Two ways of loading the same tiles: a config with `tma=True` loads A and B throu
 at the edges) instead of per-thread pointer loads. The tiles, the K order and the MMAs are the same, so
 the bits are the same: measured on an H200, the TMA kernel and the pointer kernel of one tile gave
 bitwise equal outputs, and a row at M = 1 (TMA, 64x64 tiles) equalled the same row at M = 4096 (TMA,
-128x256) and under every pointer tile (docs/perf-notes.md, section 22). Where a descriptor cannot be
+128x256) and under every pointer tile. Where a descriptor cannot be
 made (a stride not a multiple of 16 bytes, a batched bmm, fp32) the same config runs the pointer kernel.
 """
 
@@ -74,23 +74,23 @@ CANDIDATES: tuple[MatmulConfig, ...] = (
 )
 BY_NAME = {c.name: c for c in CANDIDATES}
 
-# Bucketed policy: an M bucket, then N (wide or not) picks the tile. Chosen from the side-by-side run of
-# docs/perf-notes.md section 24 (H200, bf16, against cuBLAS, N 4096 and 14336, K 4096 and 14336).
+# Bucketed policy: an M bucket, then N (wide or not) picks the tile. Chosen from a side-by-side run of 16 tiles
+# (H200, bf16, against cuBLAS, N 4096 and 14336, K 4096 and 14336).
 WIDE_N = 8192  # from this N up, a bucket has programs enough with the wider tile
 BUCKETS: tuple[tuple[int, str, str], ...] = (  # (largest M, tile for N < WIDE_N, tile for N >= WIDE_N)
     (16, "tma-16x32x128-w4-s6", "tma-16x64x128-w4-s4"),  # a GEMV in all but name: 16-row tiles, many programs
-    (64, "tma-64x32x256-w4-s4", "64x128x64-w4-s4"),  # wide: TMA 64x64 lost 12% at M = 32 (section 26)
+    (64, "tma-64x32x256-w4-s4", "64x128x64-w4-s4"),  # wide: TMA 64x64 lost 12% at M = 32 (H200)
     (128, "tma-64x64x64-w4-s8", "tma-64x128x64-w4-s4"),
     (256, "tma-64x64x64-w4-s6", "tma-64x128x64-w4-s4"),
     (512, "tma-128x128x64-w8-s4", "tma-128x128x64-w8-s4"),
 )
 # Above the last bucket: 128x256 tiles, 128x128 tiles, or both in one product. Either tile fills an SM's shared memory
 # (one program per SM), so a launch runs in ceil(tiles / SMs) waves, and its last wave may be mostly idle. A wave of
-# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave: 0.54-0.56 on an H200 (bf16, sections 29, 30 and 48 of
-# docs/perf-notes.md), 0.61 on an H100 (section 48), by the device's name, else DEFAULT_NARROW_WAVE_COST. The plan
+# 128x128 tiles takes NARROW_WAVE_COST of a 128x256 wave: 0.54-0.56 on an H200 (bf16; docs/measurements.md,
+# "Matmul"), 0.61 on an H100, by the device's name, else DEFAULT_NARROW_WAVE_COST. The plan
 # (select_plan) is the cheapest under that model of: all 128x256, all 128x128, or columns [0, N1) in 128x256 tiles
 # that fill whole waves and the rest in 128x128 tiles, two launches one after the other, which cost SEAM_WAVES more
-# (the second launch's ramp: 2-5 us measured). Measured on both GPUs (section 48): M 1024, N 14336 from 0.86x (H100)
+# (the second launch's ramp: 2-5 us measured). Measured on both GPUs: M 1024, N 14336 from 0.86x (H100)
 # and 1.00x (H200) cuBLAS to 1.01x and 1.03x; M 1536 from 0.93x to 0.98x. Every tile accumulates each element
 # over K in the same order, so the plan, like the tile, is a speed choice: the mixed products equalled the
 # single-tile ones bitwise on every shape measured.

@@ -16,8 +16,8 @@ from perf_kernels.dtypes import element_bytes
 from perf_kernels.rows import as_rows, row_config
 
 # The eviction policy of the loads of x. Each line is read once, so "evict_first" lets mean's own lines be the ones
-# that leave L2 as it streams, not the lines other kernels left there (measured on an H200, docs/perf-notes.md section
-# 43: 76% -> 86% of a same-size copy at 4096 tokens, 79% -> 89% at 8192, on the suite's timer, whose cold L2 is full of
+# that leave L2 as it streams, not the lines other kernels left there (measured on an H200:
+# 76% -> 86% of a same-size copy at 4096 tokens, 79% -> 89% at 8192, on the suite's timer, whose cold L2 is full of
 # dirty lines that the default policy writes back during the call). A speed choice only: the arithmetic is the same.
 LOAD_EVICT = "evict_first"
 

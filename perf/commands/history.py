@@ -8,6 +8,8 @@ PostgreSQL server, by SQLAlchemy URL; --db or the environment variable PERF_HIST
                       before/after, change, p-value
     report -o DIR     index.html with the latest change points (benchmarks' medians, pairs' ratios) and PNG trend
                       plots of both
+    accept KEY...     accept the current level of benchmarks that regressed or improved against their runner's
+                      history (--reason, recorded with who and when): the history reference starts at that step
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def parser() -> argparse.ArgumentParser:
                             "(default: $PERF_HISTORY)")
         return c
 
+    acc = command("accept", "accept the current level of benchmarks (a regression or improvement that is intended): "
+                            "their history reference starts at this step instead of staying red")
+    acc.add_argument("keys", nargs="+", metavar="KEY", help="benchmark keys, or globs matched against the stored keys")
+    acc.add_argument("--reason", required=True, help="why the change is accepted (shown in reports)")
+    acc.add_argument("--gpu", help="the GPU kind (as stored: H100-SXM, cpu, ...); needed when several are stored")
+    acc.add_argument("--by", default=None, help="who accepts (default: git config user.name, else $USER)")
     imp = command("import", "store results files (pytest perf/ --perf-json) in the database")
     imp.add_argument("files", nargs="+", type=Path, metavar="RESULTS")
     for name, help_ in (("show", "the stored runs and a per-benchmark trend table"),
@@ -86,6 +94,43 @@ def _import(db, args) -> int:
     return 0
 
 
+def _accepter() -> str:
+    import subprocess
+
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name or os.environ.get("USER") or "unknown"
+
+
+def _accept(db, args) -> int:
+    from perf.history import reference, store
+
+    frame = store.series_frame(db, args.gpu)
+    if frame.empty:
+        raise store.HistoryError(f"{db.where}: no results stored" + (f" for GPU {args.gpu}" if args.gpu else ""))
+    gpus = sorted(frame["gpu"].unique())
+    if len(gpus) > 1:
+        raise store.HistoryError(f"--gpu: the database holds {', '.join(gpus)}; name the GPU kind to accept on")
+    stored = sorted(frame["key"].unique())
+    keys: list[str] = []
+    for given in args.keys:
+        matched = [k for k in stored if fnmatch.fnmatchcase(k, given)] if any(c in given for c in "*?[") else (
+            [given] if given in stored else [])
+        if not matched:
+            raise store.HistoryError(f"{given}: no stored benchmark of {gpus[0]} matches (nothing was accepted)")
+        keys += [k for k in matched if k not in keys]
+    by = args.by or _accepter()
+    count = reference.accept(db, gpus[0], keys, by, args.reason)
+    for key in keys:
+        last = frame[frame["key"] == key].iloc[-1]
+        print(f"accepted {key} on {gpus[0]}: last run {last['date']:%Y-%m-%d} ({last['verdict']}, "
+              f"{last['median_ms']:.4g} ms)")
+    print(f"perf history: {count} acceptances recorded by {by} in {db.where}: {args.reason}")
+    return 0
+
+
 def _show(db, args) -> int:
     from perf.history import store
     from perf.history.changes import BENCHMARK, PAIR
@@ -108,7 +153,23 @@ def _show(db, args) -> int:
         print()
         print(PAIRS_HEADING)
         _print_trends(pairs, PAIR, "method", lambda series: str(series["method"].iloc[-1] or "-"))
+    _print_acceptances(db, args)
     return 0
+
+
+def _print_acceptances(db, args) -> None:
+    from perf.history import reference
+    from perf.report.text_table import format_table
+
+    accepted = _select(reference.acceptances_frame(db, args.gpu), args.keys)
+    if accepted.empty:
+        return
+    print()
+    print("Accepted changes (the history reference of each starts at the accepted step):")
+    rows = [(str(a.gpu), str(a.key), f"{a.accepted_at:%Y-%m-%d %H:%M}", str(a.by), str(a.reason))
+            for a in accepted.itertuples()]
+    for line in format_table(("GPU", "benchmark", "accepted", "by", "reason"), rows):
+        print(line)
 
 
 PAIRS_HEADING = "Side-by-side pairs (ratio = reference time / ours: above 1, ours is faster):"
@@ -202,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         db = store.open_database(args.db)
         try:
-            return {"import": _import, "show": _show, "changes": _changes, "report": _report}[args.command](db, args)
+            return {"import": _import, "show": _show, "changes": _changes, "report": _report,
+                    "accept": _accept}[args.command](db, args)
         finally:
             db.engine.dispose()
     except store.HistoryError as exc:

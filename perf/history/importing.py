@@ -66,6 +66,8 @@ def _row(r: Mapping, where: str) -> dict:
     if not isinstance(params, Mapping):
         raise store.HistoryError(f"{where}.params: expected an object, got {params!r}")
     baseline = r.get("baseline")
+    placement = r.get("placement") if isinstance(r.get("placement"), Mapping) else {}
+    reference = r.get("reference") if isinstance(r.get("reference"), Mapping) else {}
     return {
         "key": _text(r.get("key"), f"{where}.key"),
         "family": _text(r.get("family"), f"{where}.family"),
@@ -81,6 +83,9 @@ def _row(r: Mapping, where: str) -> dict:
         "method": _text(r.get("method"), f"{where}.method", required=False),
         "throttled": bool(r.get("throttled")),
         **{name: _number(r.get(name), f"{where}.{name}") for name in NUMBERS},
+        "host": _text(placement.get("host"), f"{where}.placement.host", required=False),
+        "gpu_uuid": _text(placement.get("gpu_uuid"), f"{where}.placement.gpu_uuid", required=False),
+        "reference": _text(reference.get("text"), f"{where}.reference.text", required=False),
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2  # 2: the side-by-side pairs (table pairs)
+SCHEMA_VERSION = 3  # 2: the side-by-side pairs (table pairs); 3: the runner of each result, its reference, acceptances
 
 metadata = sa.MetaData()
 
@@ -63,6 +63,9 @@ results = sa.Table(
     sa.Column("bytes", sa.Float),
     sa.Column("tflops", sa.Float),
     sa.Column("gbs", sa.Float),
+    sa.Column("host", sa.String(200)),  # the runner that measured it: host name and GPU UUID (None on the CPU)
+    sa.Column("gpu_uuid", sa.String(80)),
+    sa.Column("reference", sa.String(300)),  # what decided its verdict: "history: 5 runs of ..." or "baseline: F"
     sa.UniqueConstraint("run_id", "key", name="uq_results_run_key"),
 )
 # "This benchmark over time on this GPU kind": the series read walks this index.
@@ -92,6 +95,20 @@ pairs = sa.Table(
 sa.Index("ix_pairs_series", pairs.c.gpu, pairs.c.key, pairs.c.run_id)
 
 
+# A regression or improvement someone accepted (`python -m perf history accept`): from it on, the benchmark's history
+# reference starts at the accepted step instead of staying red (or reporting an improvement) night after night.
+acceptances = sa.Table(
+    "acceptances", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("gpu", sa.String(40), nullable=False),  # the GPU kind it applies to
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+sa.Index("ix_acceptances_key", acceptances.c.gpu, acceptances.c.key, acceptances.c.accepted_at)
+
+
 class SchemaError(RuntimeError):
     """A database whose schema this version cannot use."""
 
@@ -101,7 +118,16 @@ def _add_pairs(conn: sa.Connection) -> None:
     pairs.create(conn)
 
 
-UPGRADES: dict[int, object] = {1: _add_pairs}  # version -> function(connection) bringing it to version + 1
+def _add_runners_and_acceptances(conn: sa.Connection) -> None:
+    """Version 2 -> 3: each result's runner (host, GPU UUID) and reference, and the acceptances table. Results stored
+    before have no runner: they never form a history reference (the committed baseline decides for them)."""
+    for column in ("host", "gpu_uuid", "reference"):
+        kind = results.c[column].type.compile(conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE results ADD COLUMN {column} {kind}"))
+    acceptances.create(conn)
+
+
+UPGRADES: dict[int, object] = {1: _add_pairs, 2: _add_runners_and_acceptances}  # version -> function(connection) bringing it to version + 1
 
 
 def ensure(conn: sa.Connection, where: str) -> int:

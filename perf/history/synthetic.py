@@ -22,7 +22,7 @@ def measured_sigmas(baseline_file: Path) -> np.ndarray:
 
 
 def series(rng: np.random.Generator, sigma: float, nights: int, step: float = 0.0, at: int | None = None) -> np.ndarray:
-    """Nightly medians around 1 ms with relative noise sigma; from night `at` on, slower by `step`."""
+    """Nightly medians of about 1 ms with relative noise sigma; from night `at` on, slower by `step`."""
     values = 1.0 + sigma * rng.standard_normal(nights)
     if at is not None:
         values[at:] *= 1.0 + step

@@ -2,9 +2,9 @@
 without sharing it with that GPU's own worker.
 
 A benchmark can be slow on one GPU of a host and not on its sibling, with no change of code (seen on an H200 host:
-decode attention GQA b8 L16k read +10.7% against its entry on one GPU, within 1% on the other; docs/perf-notes.md
-section 63). A change in the code slows every GPU of the kind; so a regression confirmed on one GPU is measured once
-more on a sibling, and where the sibling reads no regression the GPU, not the code, is the suspect.
+decode attention GQA b8 L16k read +10.7% against its entry on one GPU, within 1% on the other). A change in the
+code slows every GPU of the kind; so a regression confirmed on one GPU is measured once more on a sibling, and where
+the sibling reads no regression the GPU, not the code, is the suspect.
 
 Every GPU of the run has a lock file in a folder the controller makes. A worker holds its own GPU's lock while it runs
 a test (`own`), and to measure on a sibling it lets its own go, takes the sibling's, and takes its own back after

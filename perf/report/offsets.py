@@ -2,9 +2,10 @@
 benchmarks compared, per physical GPU and per family and provider (gemm/torch, decode/triton, ...).
 
 A host's offset is a property of the host and of the kind of work, not one number: one H200 host ran the model GEMMs
-1.4-1.6% slower than their entries in two processes while decode attention read within 0.2% (docs/perf-notes.md
-section 70). A regression in a family reads larger by its offset on a slower GPU and smaller on a faster one, where
-a 5% slowdown may pass (section 64: a host 1.6% fast caught 2 of 16); `perf ab` compares two commits on one GPU.
+1.4-1.6% slower than their entries in two processes while decode attention read within 0.2% (docs/measurements.md,
+"Host offsets per family"). A regression in a family reads larger by its offset on a slower GPU and smaller on a
+faster one, where a 5% slowdown may pass (two H200s 1.6% fast caught 2 of 16); `perf ab` compares two commits on one
+GPU.
 The offsets are reported, never subtracted: a change that slows a whole family looks the same as a slower GPU.
 """
 

@@ -75,7 +75,7 @@ def _config(dims: ModelDims):
 def build_model(dims: ModelDims, dtype, device, seed: int = 0):
     """The architecture's transformers model from a config, random weights (seeded, global RNG untouched), eval mode.
     The weights are made on `device` itself: drawing a GPU model's 300 M random weights on the host took 10-12 s
-    (docs/perf-notes.md, section 24)."""
+    on an H200 host."""
     import torch
     import transformers
 

@@ -8,8 +8,8 @@
     without the mode, so a report shows tokens/s with and without invariance. On a GPU it is timed by the
     device's work (the sum of its kernels' durations, `method="cuda-profiler"`), which the verdict compares:
     an eager generation launches thousands of small kernels, and its event and wall times moved 3-46% between
-    hosts of one GPU kind with no change of code, its device work 0.0-1.1% (docs/perf-notes.md sections 32, 34
-    and 35). The wall time, host included, is recorded beside it (`wall_ms`).
+    hosts of one GPU kind with no change of code, its device work 0.0-1.1% (H200s; docs/measurements.md,
+    "Model generations"). The wall time, host included, is recorded beside it (`wall_ms`).
     id: generate:<arch>:<mode>:<dtype>:b<batch>:steps<steps>     group: model/<arch>
     FLOPs are 2 x the matmul weights per token processed (attention's own FLOPs left out) and bytes the
     weights read once per forward: a floor, not a model of the work.
@@ -154,6 +154,6 @@ def model_specs(target: Target) -> list[BenchSpec]:
                         "generated_tokens": generated_tokens(p), "hidden": dims.hidden, "layers": dims.layers,
                         "heads": dims.heads, "kv_heads": dims.kv_heads},
                 requires=requires,
-                method="cuda-profiler",  # the device's work: the wall time follows the host (perf-notes 32, 34, 35)
+                method="cuda-profiler",  # the device's work: the wall time follows the host
             ))
     return specs

@@ -10,7 +10,7 @@
     fig10a  MLP h -> 4h, a = 128             over h
     fig10b  MLP 4h -> h, a = 128             over h
     fig20a  logits (b*s, h) x (h, v)         over v, coarse
-    fig20b  logits                           over v, zoomed around 51200 (multiples of 64 and neighbours)
+    fig20b  logits                           over v, zoomed in on 51200 (multiples of 64 and neighbours)
     swiglu  SwiGLU MLP up and down, h = 4096 over the intermediate size near 8h/3 (sec. VII-B)
     align   (4096, 4096) x (4096, 4096) and the same with one of m, n, k off alignment by one element (4095)
 

@@ -26,7 +26,7 @@ def perf_specs(target, options):
     return model_specs(target)
 
 
-@pytest.mark.perf_expected_s(15)  # 8-22 s each on an H200 (section 16 of docs/perf-notes.md)
+@pytest.mark.perf_expected_s(15)  # 8-22 s each on an H200
 def test_model_generate(perf_spec, perf_measure, request):
     record = perf_measure(perf_spec)
     median_ms = record["summary"]["median_ms"]

@@ -12,7 +12,8 @@ The between-run spread of one entry comes from few runs (3 by default), so it is
 spread of its family in the same baseline file (a pooled estimate: `shrunk`, towards the family's upper
 quartile). Where the entry has a single run, the family's spread (or the device kind's documented default)
 stands in for it, and the reason says so. A GPU the baseline never ran on adds an offset of its own (a sibling
-of the same kind, another host): `with_sibling` adds that spread in quadrature (docs/perf-notes.md section 10).
+of the same kind, another host): `with_sibling` adds that spread in quadrature (docs/measurements.md, "The
+tolerance rule").
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from typing import Iterable, Sequence
 _D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078, 11: 3.173,
        12: 3.258, 13: 3.336, 14: 3.407, 15: 3.472, 16: 3.532, 17: 3.588, 18: 3.640, 19: 3.689, 20: 3.735}
 
-K_BETWEEN_RUNS = 4.5  # tolerance in multiples of the between-run sigma (docs/perf-notes.md section 9: from data)
+K_BETWEEN_RUNS = 4.5  # tolerance in multiples of the between-run sigma (no false alarm on H200s of three hosts)
 PRIOR_QUANTILE = 0.75  # the family's prior sigma: this quantile of its entries' sigmas (the median let modes through)
 PRIOR_RUNS = 4.0  # weight of the family's spread, in runs, when shrinking one entry's estimate
-DEFAULT_SPREAD = {"gpu": 0.01, "cpu": 0.10}  # sigma when nothing is known (docs/perf-notes.md)
+DEFAULT_SPREAD = {"gpu": 0.01, "cpu": 0.10}  # sigma when nothing is known
 # sigma of a GPU the baseline's runs never saw: 0.6% was the smallest value with no false regression in a
-# leave-one-host-out check over three hosts (6,388 verdicts); 0.75% leaves a margin (docs/perf-notes.md section 10)
+# leave-one-host-out check over three hosts (6,388 verdicts); 0.75% leaves a margin (H200s, docs/measurements.md)
 SIBLING_SPREAD = {"gpu": 0.0075, "cpu": 0.0}
 FLOOR_TICKS = 3  # the timer floor, in ticks
 BLIND = 1.0  # a tolerance at or above this would hide a 2x slowdown

@@ -12,7 +12,7 @@ from perf.report.plots.figure import VERDICT_COLOURS, RunInfo, _ci, _figure, _le
 def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_label: str = "baseline"
                     ) -> Path | None:
     """Per family: each benchmark's median time relative to its baseline median. The baseline's 95% CI is the
-    grey bar around 1, the run's median and CI are coloured by verdict, the regression threshold is dashed."""
+    grey bar centred on 1, the run's median and CI are coloured by verdict, the regression threshold is dashed."""
     by_family: dict[str, list[Mapping]] = defaultdict(list)
     for r in doc.get("results", []):
         base = r.get("baseline")
