@@ -14,10 +14,11 @@ GPU, each benchmark's change with a confidence interval, and a verdict.
 
 Every other option goes to pytest on both sides alike (-k, -m, --model, --gpu, --sweep, --perf-max-time, ...).
 The order of the sides in the rounds is AB BA BA AB ... (docs/ab.md). With six or more first rounds, the
-benchmarks still unreliable are measured again (only they) until the next look of the schedule: 2, 3, 4, 6 and 8
-times the first rounds, the error split over the looks so that looking again raises no false alarms (docs/ab.md). A benchmark on one side only is listed as
-added or removed; one that fails or crashes on a side is an error naming the revision and the benchmark (a crash
-is retried once with that benchmark left out). When GITHUB_STEP_SUMMARY is set, the table is appended to it.
+benchmarks still unreliable are measured again (only they) up to the next look of the schedule (2, 3, 4, 6 and 8
+times the first rounds), the error split over the looks so that looking again raises no more false alarms
+(docs/ab.md). A benchmark on one side only is listed as added or removed; one that fails or crashes on a side is
+an error naming the revision and the benchmark (a crash is retried once with that benchmark left out). When
+GITHUB_STEP_SUMMARY is set, the table is appended to it.
 
 Exit status: 1 on a regression (or a benchmark that fails on HEAD), 0 otherwise, 2 on bad input (unknown
 revision, not a git checkout, a working tree with unresolved conflicts, bad options, a BASE that does not run),
