@@ -93,3 +93,13 @@ def test_an_unreliable_target_is_skipped_not_called_good():
     paired = ab.compare_rounds([1.0] * 6, noisy, 0.02)
     outcome.run.sides.rows[0] = ab.Row(row.key, paired, row.base_record, row.head_record)
     assert bisect.classify(outcome, bisect.Targets(frozenset(), None))[:2] == ("skip", "unreliable (1 of 1)")
+
+
+def test_an_unreliable_target_that_can_only_be_faster_does_not_stop_a_good_mark():
+    outcome = _outcome({"a": 0.0})
+    row = outcome.run.sides.rows[0]
+    faster = [0.965, 0.995, 0.965, 0.995, 0.98, 0.98]  # unreliable on the faster side only
+    paired = ab.compare_rounds([1.0] * 6, faster, 0.02)
+    assert paired.verdict.value == "unreliable" and paired.interval.high < 0.02
+    outcome.run.sides.rows[0] = ab.Row(row.key, paired, row.base_record, row.head_record)
+    assert bisect.classify(outcome, bisect.Targets(frozenset(), None))[0] == "good"

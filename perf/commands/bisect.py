@@ -12,7 +12,7 @@ The candidates are `git rev-list --first-parent GOOD..BAD`; each step measures o
 temporary worktrees (perf ab's rounds, order and interval) and calls it bad when a selected benchmark
 regressed, good when none did. A binary search assumes BAD bad; when every step was good, BAD itself is measured
 to confirm it. A commit that does not run (an import error, a crash, a selected benchmark failing or missing)
-or whose verdict stays unreliable is skipped, like `git bisect skip`: the untested candidate nearest the middle
+or that may be slower but stays unreliable is skipped, like `git bisect skip`: the untested candidate nearest the middle
 is tried instead (the later one on a tie). The table of the steps and the culprit's hash and subject are
 printed (and appended to GITHUB_STEP_SUMMARY when it is set).
 
@@ -168,7 +168,7 @@ class Step:
 
 def classify(outcome: ab_command.Outcome, targets: Targets) -> tuple[str, str, ab_report.Row | None]:
     """A step's mark from its A/B: bad when a target regressed; skip when the commit did not run, a target failed,
-    was not measured on it, or stayed unreliable; good otherwise. The row is the target with the largest change."""
+    was not measured on it, or stayed unreliable with an interval that reaches the threshold; good otherwise. The row is the target with the largest change."""
     run = outcome.run
     if outcome.stopped == "HEAD" or run is None:
         first = (outcome.stop_message or f"exit {outcome.code}").splitlines()[0]
@@ -185,7 +185,9 @@ def classify(outcome: ab_command.Outcome, targets: Targets) -> tuple[str, str, a
     missing = sorted(targets.keys - {r.key for r in rows})
     if missing or not rows:
         return "skip", f"not measured on this commit: {', '.join(missing) or 'no selected benchmark'}", worst
-    unclear = [r for r in rows if r.paired.verdict.value == "unreliable"]
+    # unreliable and possibly slower by the threshold (an interval that reaches only the faster side says no)
+    unclear = [r for r in rows if r.paired.verdict.value == "unreliable"
+               and (r.paired.interval is None or r.paired.interval.high >= run.threshold)]
     if unclear:
         return "skip", f"unreliable ({len(unclear)} of {len(rows)})", worst
     return "good", f"no regression ({len(rows)} benchmarks)", worst
