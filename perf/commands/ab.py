@@ -386,9 +386,10 @@ class Fatal:
 
 
 def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[str], docs: dict, first: int,
-            last: int, progress: Progress, nodeids: dict[str, tuple[str, ...]] | None = None) -> Fatal | None:
-    """Rounds first..last (1-based) in the balanced order, of the whole selection or of each side's `nodeids`;
-    a Fatal when a side stops, else None."""
+            last: int, progress: Progress, nodeids: dict[str, tuple[str, ...]] | None = None,
+            of: int | None = None) -> Fatal | None:
+    """Rounds first..last (1-based) in the balanced order, of the whole selection or of each side's `nodeids`
+    (`of`: the round the progress lines count to, default `last`); a Fatal when a side stops, else None."""
     keep_head = False
     for round_no, order in enumerate(ab.order(last)[first - 1:], start=first):
         t_round = time.monotonic()
@@ -407,7 +408,7 @@ def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[
                 break
             side.rounds.append(run.records)
             docs[letter] = run.doc or docs[letter]
-            print(f"{request.label}: round {round_no}/{last} {side.name}: {len(run.records)} benchmarks in "
+            print(f"{request.label}: round {round_no}/{of or last} {side.name}: {len(run.records)} benchmarks in "
                   f"{time.monotonic() - t0:.1f} s", flush=True)
         if fatal:
             if keep_head and len(sides["B"].rounds) < round_no:
@@ -446,7 +447,7 @@ def _more_rounds(request: Request, schedule: list[ab.Look], sides: dict[str, Sid
                 print(f"{label}: --max-time runs out before look {number} at {look.rounds} rounds: its "
                       f"{round_no - progress.complete - 1} rounds so far are not used", flush=True)
                 return
-            fatal = _rounds(request, sides, tmp, errors, docs, round_no, round_no, progress, nodeids)
+            fatal = _rounds(request, sides, tmp, errors, docs, round_no, round_no, progress, nodeids, look.rounds)
             if fatal:
                 errors.append(f"{fatal.reason}: no more rounds")
                 return

@@ -89,7 +89,7 @@ def looks_text(run: Run) -> str:
         return ""
     return (f"still unreliable after them: more rounds for those alone, looks at "
             f"{', '.join(str(look.rounds) for look in later)} rounds ({later[0].confidence:.2%} intervals; "
-            f"the first look's {run.schedule[0].confidence:.2%}: the 5% error split over the looks) within "
+            f"the first look's {1 - run.schedule[0].alpha:.2%}: the 5% error split over the looks) within "
             f"{run.max_time_s / 60:.3g} min")
 
 
