@@ -1,6 +1,6 @@
-"""`python -m perf COMMAND ...`: refresh, detect, ab, lint, advise, report, compare.
+"""`python -m perf COMMAND ...`: refresh, detect, ab, lint, advise, report, compare, claims, history, decode-model.
 
-Each command lives in its own module with `main(argv) -> int`; this module only dispatches.
+Each command lives in its own module of perf/commands/ with `main(argv) -> int`; this module only dispatches.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ COMMANDS = {
     "bisect": ("perf.commands.bisect", "the first commit between GOOD and BAD that slows the selected benchmarks (A/B steps)"),
     "lint": ("perf.commands.lint", "check a model config against the shape rules for a GPU"),
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
-    "report": ("perf.report.files", "tables and plots from a results file"),
-    "compare": ("perf.report.compare", "compare two results files"),
+    "report": ("perf.commands.report", "tables and plots from a results file"),
+    "compare": ("perf.commands.compare", "compare two results files"),
     "claims": ("perf.commands.claims", "the paper's claims decided by a results (or baseline) file's measurements"),
     "history": ("perf.commands.history", "the results history in a database: import, show, changes, report"),
-    "decode-model": ("perf.report.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
+    "decode-model": ("perf.commands.decode_model", "tokens/s, KV-cache memory and FLOPs over decoding steps from a results file"),
 }
 
 

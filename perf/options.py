@@ -17,7 +17,12 @@ from perf.shape import models, shape_policy
 from perf.measure.timing import TimingSettings
 from perf.verdict import destination
 
-DEFAULT_THRESHOLD = 0.03  # with the noise model above it; a 5% slowdown must be seen
+# Each command's default regression threshold (all parsed by `threshold` below):
+DEFAULT_THRESHOLD = 0.03  # pytest perf/: against a stored baseline, with the noise model above it; 5% must be seen
+AB_THRESHOLD = 0.02  # perf ab: both revisions on one GPU in interleaved rounds, with no between-process, sibling-GPU
+# or host spread in the change (docs/ab.md), so a smaller change than the suite's can be called
+COMPARE_THRESHOLD = 0.05  # perf compare: for a B record without its own threshold; two files of one run each carry
+# no between-run spread, so the bar is wider than the suite's
 CONFIRM = ("process", "window")
 DTYPES = ("bf16", "fp16")
 CLAIMS = ("report", "strict")
@@ -192,6 +197,47 @@ def default_cpu_baseline_dir() -> Path:
     return Path(cache) / "perf-suite" / "baselines"
 
 
+BASELINE_DIR_ENV = "PERF_BASELINE_DIR"
+BASELINE_DIR_INI = "perf_baseline_dir"
+
+
+def named_baseline_dir(option: str | Path | None, ini: str | None, rootdir: Path,
+                       environ=None) -> tuple[Path | None, str | None]:
+    """The baseline folder the user named and where: the option > env PERF_BASELINE_DIR > ini perf_baseline_dir (a
+    relative folder taken from `rootdir`, the checkout); (None, None) where none is named."""
+    environ = os.environ if environ is None else environ
+    for value, source in ((option, "--baseline-dir"), (environ.get(BASELINE_DIR_ENV), BASELINE_DIR_ENV),
+                          (ini, f"{BASELINE_DIR_INI} in the ini file")):
+        if value not in (None, ""):
+            folder = Path(value)
+            return (folder if folder.is_absolute() else Path(rootdir) / folder), source
+    return None, None
+
+
+def baseline_folder(option: str | Path | None, rootdir: Path, *, is_cpu: bool, ini: str | None = None,
+                    environ=None) -> Path:
+    """The folder of <GPU>.json baseline files every command reads and writes: the one named (named_baseline_dir:
+    option > env PERF_BASELINE_DIR > ini perf_baseline_dir), else the default: the checkout's baselines/ on a GPU,
+    the user's cache on the CPU device (its baselines are this machine's, never committed)."""
+    named, _ = named_baseline_dir(option, ini, rootdir, environ)
+    if named is not None:
+        return named
+    return default_cpu_baseline_dir() if is_cpu else Path(rootdir) / "baselines"
+
+
+def ini_value(rootdir: Path, name: str) -> str | None:
+    """A [tool.pytest.ini_options] setting of the checkout's pyproject.toml, for commands that run outside pytest."""
+    import tomllib
+
+    path = Path(rootdir) / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get("tool", {}).get("pytest", {}).get("ini_options", {}).get(name)
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True)
 class PerfOptions:
     gpu: gpus.GpuSpec | None  # None: the device present
@@ -255,9 +301,8 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     family = _family_thresholds(list(config.getini("perf_family_thresholds")), "perf_family_thresholds")
     family.update(_family_thresholds(opt("--perf-family-threshold"), "--perf-family-threshold"))
 
-    dir_value, dir_source = pick(opt("--baseline-dir"), "--baseline-dir", "PERF_BASELINE_DIR", "perf_baseline_dir")
-    baseline_dir = (rootdir / dir_value) if dir_value and not Path(dir_value).is_absolute() else (
-        Path(dir_value) if dir_value else None)
+    baseline_dir, dir_source = named_baseline_dir(opt("--baseline-dir"), config.getini(BASELINE_DIR_INI), rootdir,
+                                                  environ)
     problem = baseline_dir and destination.not_a_folder(baseline_dir, dir_source, "a folder of <GPU>.json baseline files")
     if problem:
         raise OptionError(problem)

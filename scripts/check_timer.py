@@ -5,7 +5,7 @@ The reference is the kernel's own duration as the CUDA profiler (CUPTI, through 
 under the same cold-L2 pattern (flush, then the kernel). The script prints, per size: the profiler's median
 kernel time, the suite's median (events, and CUDA graph), their ratio, and a naive host timer for contrast.
 
-    PYTHONPATH=. python3 scripts/check_timer.py [--json PATH]
+    PYTHONPATH=.:kernels python3 scripts/check_timer.py [--json PATH]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ baselines/H200.json, with medians drawn around those entries' medians with their
 upgrade on night 200 and a 4% step in ten benchmarks from night 250. They are written to a temporary folder
 named synthetic-results and deleted afterwards; nothing here is a measurement of a GPU.
 
-    PYTHONPATH=. python3 scripts/history_import_timing.py RESULTS.json [--nights 365] [--db URL]
+    PYTHONPATH=.:kernels python3 scripts/history_import_timing.py RESULTS.json [--nights 365] [--db URL]
 
 RESULTS.json: a whole-suite results file of a GPU run (15-19 MB), or of the CPU suite, e.g.
 `pytest perf/suite --perf-measure-only --perf-max-time 0.05 --perf-json cpu.json`.

@@ -1,7 +1,7 @@
 """The change-point targets on synthetic nightly series: noise drawn from the between-run sigmas measured on
 H200s (baselines/H200.json, read only), a 3% step at a random night; and flat series. Prints the rates.
 
-    PYTHONPATH=. python3 scripts/history_synthetic.py [--series 1000] [--flat 10000] [--nights 60]
+    PYTHONPATH=.:kernels python3 scripts/history_synthetic.py [--series 1000] [--flat 10000] [--nights 60]
 """
 
 from __future__ import annotations

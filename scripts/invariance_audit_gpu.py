@@ -9,10 +9,10 @@ longer prompts (the suite's test): equal logits or not, the first operator that 
 a padded tensor is a prefix in every dimension), and the arguments SDPA got (mask, is_causal) alone and in that
 batch.
 
-    PYTHONPATH=. python3 scripts/invariance_audit_gpu.py [OUT_DIR]      (a GPU; writes audit.json there)
+    PYTHONPATH=.:kernels python3 scripts/invariance_audit_gpu.py [OUT_DIR]      (a GPU; writes audit.json there)
 
 A check of the script on the CPU (tiny models, the routes on the CPU key, Triton under the interpreter):
-    AUDIT_DEVICE=cpu TRITON_INTERPRET=1 PYTHONPATH=. python3 scripts/invariance_audit_gpu.py /tmp/audit
+    AUDIT_DEVICE=cpu TRITON_INTERPRET=1 PYTHONPATH=.:kernels python3 scripts/invariance_audit_gpu.py /tmp/audit
 """
 
 from __future__ import annotations

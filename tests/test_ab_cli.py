@@ -146,7 +146,7 @@ def test_added_removed_and_a_base_that_crashes_on_one_benchmark(repo, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["no-such-revision"], "unknown revision 'no-such-revision'"),
-    (["HEAD", "--threshold", "two"], "--threshold: expected a fraction such as 0.02 or a percentage"),
+    (["HEAD", "--threshold", "two"], "--threshold: expected a fraction such as 0.05 or a percentage"),
     (["HEAD", "--rounds", "1"], "--rounds: expected at least 2 rounds"),
     ([], "expected BASE [HEAD] first"),
 ])

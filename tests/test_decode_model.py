@@ -4,7 +4,8 @@ import pytest
 
 from perf_kernels.decode_attention import bytes as attn_bytes
 from perf.shape import models
-from perf.report.decode_model import DecodeModelError, attention_ms, decode_frame, decode_rows, gemm_ms, main
+from perf.commands.decode_model import main
+from perf.report.decode_model import DecodeModelError, attention_ms, decode_frame, decode_rows, gemm_ms
 from perf.shape.shapes import layer_gemms
 
 LLAMA = models.get("llama-2-7b")  # MHA: 32 heads, 32 kv heads, head 128, 32 layers

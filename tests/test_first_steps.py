@@ -48,8 +48,8 @@ def test_a_baseline_error_is_said_once(run, tmp_path):
 
 
 def test_default_report_and_compare_folders_are_ignored_by_git():
-    from perf.report import compare, files
+    from perf.commands import compare, report
 
     ignored = set((ROOT / ".gitignore").read_text().split())
-    for folder in (files.DEFAULT_DIR, compare.DEFAULT_DIR):
+    for folder in (report.DEFAULT_DIR, compare.DEFAULT_DIR):
         assert f"/{folder}/" in ignored, f"{folder}/ (a default output folder) is missing from .gitignore"

@@ -22,13 +22,17 @@ ALLOWED = {
     "history": {"gpus", "spec", "measure", "verdict"},
     "options": {"gpus", "spec", "shape", "measure", "verdict"},
     "commands": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "plugin", "options", "history"},
-    "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options", "history", "xdist_hooks"},
+    "plugin": {"gpus", "spec", "measure", "verdict", "report", "shape", "suite", "options", "history", "xdist_hooks",
+               "session"},
+    # the state of one pytest run, which the plugin's hooks drive: what the plugin imports but report and suite;
+    # "plugin" only as the name a fresh-process re-measure loads (`-p perf.plugin`), never an import
+    "session": {"gpus", "spec", "measure", "verdict", "shape", "options", "history", "xdist_hooks", "plugin"},
     "xdist_hooks": {"gpus", "measure", "verdict"},  # the plugin's pytest-xdist glue: one worker per GPU
     "cli": {"commands", "report"},
     "__main__": {"cli"},
     "__init__": set(),
 }
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "plugin", "options", "gpus", "spec", "xdist_hooks"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "plugin", "session", "options", "gpus", "spec", "xdist_hooks"}
 
 
 def part_of(path: Path) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perf import plugin
-from perf.report import files, offsets
+from perf.report import files, offsets, terminal
 
 
 def _record(key, change, gpu=0, provider="torch", host="h1", verdict="pass"):
@@ -64,14 +63,14 @@ class Terminal:
 
 def test_terminal_prints_the_table_and_tells_a_notable_offset_in_yellow():
     tr = Terminal()
-    plugin._offsets_summary(tr, _family("gemm", "torch", SLOW_GEMMS) + _family("decode", "triton", DECODE))
+    terminal.offsets_summary(tr, _family("gemm", "torch", SLOW_GEMMS) + _family("decode", "triton", DECODE))
     text = [line for line, _ in tr.lines]
     assert text[0].startswith("offset from the entries per GPU and family")
     assert any("gemm/torch" in line and "+1.60%" in line for line in text[1:6])
     told = [(line, markup) for line, markup in tr.lines if "runs 1.6% slower" in line]
     assert len(told) == 1 and told[0][1] == {"yellow": True}
     quiet = Terminal()
-    plugin._offsets_summary(quiet, _family("decode", "triton", DECODE[:9]))  # too few compared: nothing at all
+    terminal.offsets_summary(quiet, _family("decode", "triton", DECODE[:9]))  # too few compared: nothing at all
     assert quiet.lines == []
 
 

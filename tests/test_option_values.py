@@ -76,3 +76,55 @@ def pytester_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1]
+
+
+def test_every_command_reads_a_threshold_with_the_one_parser(tmp_path, capsys):
+    """`perf ab --threshold` and `perf compare --threshold` take what the suite takes and refuse what it refuses: a
+    bare 5 would be 500%, so it is an error, not a threshold nobody meant."""
+    from perf.commands import ab, compare
+
+    assert ab.threshold_value("2%") == options.threshold("2%", "--threshold") == pytest.approx(0.02)
+    with pytest.raises(ab.UsageError, match="--threshold: '5' would be 500%"):
+        ab.threshold_value("5")
+    assert compare.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--threshold", "5"]) == 2
+    assert "--threshold: '5' would be 500%" in capsys.readouterr().err
+
+
+def test_each_command_has_one_documented_default_threshold():
+    from perf.commands import ab
+
+    assert options.DEFAULT_THRESHOLD == 0.03 and options.COMPARE_THRESHOLD == 0.05
+    assert ab.DEFAULT_THRESHOLD == options.AB_THRESHOLD == 0.02
+    assert "default 2%, below the suite's 3%" in ab.__doc__  # the help says why ab's is smaller
+
+
+@pytest.mark.parametrize("option, env, ini, is_cpu, expected", [
+    ("opt", "env", "ini", False, "root/opt"),  # the option first
+    (None, "env", "ini", False, "root/env"),  # then PERF_BASELINE_DIR
+    (None, None, "ini", False, "root/ini"),  # then perf_baseline_dir in the ini file
+    (None, None, None, False, "root/baselines"),  # then the checkout's baselines/ on a GPU
+    (None, None, None, True, "cache"),  # or the user's cache on the CPU device
+    ("/abs", None, None, True, "/abs"),  # an absolute folder as it is
+])
+def test_the_baseline_folder_is_resolved_in_one_place(tmp_path, monkeypatch, option, env, ini, is_cpu, expected):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    environ = {"PERF_BASELINE_DIR": env} if env else {}
+    folder = options.baseline_folder(option, tmp_path / "root", is_cpu=is_cpu, ini=ini, environ=environ)
+    want = {"cache": tmp_path / "xdg" / "perf-suite" / "baselines", "/abs": options.Path("/abs")}.get(
+        expected, tmp_path / expected)
+    assert folder == want
+
+
+def test_perf_ab_reads_the_baseline_folder_as_the_suite_does(tmp_path, monkeypatch):
+    """`perf ab` honours PERF_BASELINE_DIR and the ini setting (it used to take only --baseline-dir)."""
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nperf_baseline_dir = "from-ini"\n')
+    monkeypatch.delenv("PERF_BASELINE_DIR", raising=False)
+    ini = options.ini_value(tmp_path, options.BASELINE_DIR_INI)
+    assert options.baseline_folder(None, tmp_path, is_cpu=False, ini=ini) == tmp_path / "from-ini"
+    monkeypatch.setenv("PERF_BASELINE_DIR", str(tmp_path / "from-env"))
+    assert options.baseline_folder(None, tmp_path, is_cpu=False, ini=ini) == tmp_path / "from-env"
+    import inspect
+
+    from perf.commands import ab
+
+    assert "options.baseline_folder(" in inspect.getsource(ab._run)

@@ -188,7 +188,7 @@ def test_kernel_targets_are_decided_by_their_own_pairs_only():
 def test_a_pair_is_timed_with_the_method_its_benchmark_is_pinned_to():
     from types import SimpleNamespace
 
-    from perf.plugin import pinned_method
+    from perf.verdict.confirm import pinned_method
 
     spec = next(s for s in kernel_specs(GPU) if s.params["provider"] == "triton")
     entry = SimpleNamespace(method="cuda-profiler")

@@ -1,6 +1,6 @@
 """The re-measures of a suspected regression, as the measuring process sees them: the fresh process on this GPU
 (started once this process has let its inputs go) and the sibling check (a fresh process on another GPU of the run).
-The measurements are stand-ins (a regression of 2x, a sibling at the entry); what runs is the plugin's measure()."""
+The measurements are stand-ins (a regression of 2x, a sibling at the entry); what runs is the session's measure() (perf/verdict/confirm.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from perf import plugin
 from perf.measure import workers
 from perf.measure.gpu_locks import GpuLocks
 from perf.measure.summary import summarize
 from perf.measure.timing import Samples
 from perf.options import PerfOptions
+from perf.session import PerfSession
 from perf.spec import BenchSpec, Prepared
 from perf.verdict.baselines import Baselines
 
@@ -44,13 +44,13 @@ def _session(tmp_path: Path, monkeypatch, built: list):
         return Prepared(fn=inputs)
 
     spec = BenchSpec(family="kernel", id="big:fp32", dtype="fp32", flops=0, bytes=1, build=build)
-    session = plugin.PerfSession(SimpleNamespace(rootpath=tmp_path), PerfOptions(gpu=None, baseline_dir=tmp_path))
+    session = PerfSession(SimpleNamespace(rootpath=tmp_path), PerfOptions(gpu=None, baseline_dir=tmp_path))
     entry = {**dataclasses.asdict(summarize((1.0, 1.01, 0.99) * 20)), "method": "host",
              "run_medians_ms": [1.0, 1.0, 1.0], "between_run_sigma": 0.0, "env": "e"}
     session.baselines = Baselines(path=tmp_path / "cpu.json", gpu="cpu", environments={"e": {}},
                                   entries={spec.key: entry})
     session.ceilings = []
-    monkeypatch.setattr(session, "_samples", lambda spec, prepared, method=None: SLOW)
+    monkeypatch.setattr(session, "samples", lambda spec, prepared, method=None: SLOW)
     return session, spec
 
 
@@ -67,7 +67,7 @@ def test_a_fresh_process_re_measure_starts_after_this_process_let_its_inputs_go(
         alive_at_fresh_process.append(built[0]() is not None)
         return SLOW
 
-    monkeypatch.setattr(session, "_fresh_process_samples", fresh_process)
+    monkeypatch.setattr(session, "fresh_process_samples", fresh_process)
     with pytest.raises(pytest.fail.Exception, match="regression"):
         session.measure(spec, NODE)
     assert alive_at_fresh_process == [False]
@@ -91,7 +91,7 @@ def test_a_regression_confirmed_here_is_measured_on_the_sibling_gpu(monkeypatch,
             assert session.gpu_locks._held.keys() == {there.uuid}
         return on_sibling if gpu == there.uuid else SLOW
 
-    monkeypatch.setattr(session, "_fresh_process_samples", fresh_process)
+    monkeypatch.setattr(session, "fresh_process_samples", fresh_process)
     if verdict == "regression":
         with pytest.raises(pytest.fail.Exception, match="and on its sibling GPU 1"):
             session.measure(spec, NODE)

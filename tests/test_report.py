@@ -19,6 +19,7 @@ import pytest
 
 from perf import gpus
 from perf.shape import models
+from perf.commands import report as report_command
 from perf.report import files as report
 from perf.verdict import results, stats
 from perf.shape.quantization import wave_efficiency
@@ -269,7 +270,7 @@ def test_command_reports_a_cpu_run_without_ceilings(tmp_path, capsys):
     path = tmp_path / "cpu.json"
     cpu = synthetic_doc(gpu=gpus.CPU, environment={**ENV, "gpu": "cpu", "device": "AMD EPYC"})
     results.write(path, only("sweep", cpu))
-    assert report.main([str(path), "-o", str(tmp_path / "out"), "--title", "(nightly)"]) == 0
+    assert report_command.main([str(path), "-o", str(tmp_path / "out"), "--title", "(nightly)"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert_png_drawn(tmp_path / "out" / "roofline.png")
     assert_png_drawn(tmp_path / "out" / "sweeps.png")
@@ -280,7 +281,7 @@ def test_command_reports_a_cpu_run_without_ceilings(tmp_path, capsys):
 
 def test_missing_file_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "nope.json"
-    assert report.main([str(missing), "-o", str(tmp_path / "out")]) == 2
+    assert report_command.main([str(missing), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "no such results file" in err
     assert not (tmp_path / "out").exists()
@@ -301,7 +302,7 @@ def test_malformed_file_names_the_field(doc, tmp_path, capsys, mutate, field):
     mutate(bad)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    assert report.main([str(path), "-o", str(tmp_path / "out")]) == 2
+    assert report_command.main([str(path), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and field in err, err
 
@@ -309,7 +310,7 @@ def test_malformed_file_names_the_field(doc, tmp_path, capsys, mutate, field):
 def test_not_json_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "broken.json"
     path.write_text("{not json")
-    assert report.main([str(path)]) == 2
+    assert report_command.main([str(path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
 
 

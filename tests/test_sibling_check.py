@@ -204,20 +204,21 @@ def test_the_controller_hands_every_worker_the_runs_gpus_and_one_lock_folder(tmp
 ])
 def test_the_plugin_measures_on_a_sibling_only_a_regression_confirmed_in_fresh_processes(
         monkeypatch, verdict, confirm, sibling_check, locks, gpu, expected):
-    from perf import plugin
+    from perf.verdict import confirm as confirming
 
     monkeypatch.setattr(workers, "current_gpu", lambda: workers.PhysicalGpu(0, "GPU-aaaa", "H") if gpu else None)
     state = SimpleNamespace(options=SimpleNamespace(confirm=confirm, sibling_check=sibling_check),
                             gpu_locks=GpuLocks(Path("."), "GPU-aaaa", GPUS[:2]) if locks else None)
-    assert plugin.PerfSession._sibling_for(state, _comparison(verdict, 0.1)) == expected
+    assert confirming.sibling_for(state, _comparison(verdict, 0.1)) == expected
 
 
 @pytest.mark.parametrize("gpu", [None, "GPU-bbbb"])
 def test_a_re_measure_on_a_sibling_runs_in_a_process_that_sees_only_that_gpu(monkeypatch, tmp_path, gpu):
     import subprocess
 
-    from perf import plugin
     from perf.options import PerfOptions
+    from perf.session import PerfSession
+    from perf.verdict import confirm
 
     seen = {}
 
@@ -225,12 +226,13 @@ def test_a_re_measure_on_a_sibling_runs_in_a_process_that_sees_only_that_gpu(mon
         seen.update(args=args, env=kwargs.get("env"))
         return subprocess.CompletedProcess(args, 1, "", "stopped here")
 
-    monkeypatch.setattr(plugin.subprocess, "run", run)
+    monkeypatch.setattr(confirm.subprocess, "run", run)
     monkeypatch.setenv(workers.VISIBLE, "GPU-aaaa")  # the worker's own, pinned
     session = SimpleNamespace(options=PerfOptions(gpu=None, baseline_dir=None), baseline_dir=tmp_path,
                               config=SimpleNamespace(rootpath=tmp_path))
+    session.remeasure_command = lambda node: PerfSession.remeasure_command(session, node)
     with pytest.raises(RuntimeError, match="the re-measure in a fresh process failed"):
-        plugin.PerfSession._fresh_process_samples(session, SimpleNamespace(nodeid="t.py::b"), gpu=gpu)
+        PerfSession.fresh_process_samples(session, SimpleNamespace(nodeid="t.py::b"), gpu=gpu)
     assert seen["args"][seen["args"].index("-n") + 1] == "0"
     if gpu is None:
         assert seen["env"] is None  # inherits the worker's CUDA_VISIBLE_DEVICES: its own GPU

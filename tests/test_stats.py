@@ -11,7 +11,7 @@ from perf.measure.summary import Summary, converged, median_ci, quantile, summar
 from perf.measure.timing import (MAX_NAMED_KERNELS, Samples, TimingSettings, _done, busy_us, collect,
                                  kernel_durations, split_calls)
 from perf.verdict import noise
-from perf.verdict.stats import Reference, Verdict, compare, decide, needs_remeasure
+from perf.verdict.stats import Reference, Verdict, compare, confirms_in_process, decide, needs_remeasure
 
 
 def summary(median, noise=0.0, n=50):
@@ -276,3 +276,21 @@ def test_warm_up_of_a_long_call_stops_after_two_calls():
     assert _warm_up(slow, warmup_ms=50.0, sync=lambda: None) == 3  # no long-call rule: at least three
     assert _warm_up(lambda: None, warmup_ms=20.0, sync=lambda: None, long_from_ms=50.0) >= 3
     assert _warm_up(slow, warmup_ms=300.0, sync=lambda: None, long_from_ms=50.0) >= 5  # the warm-up time still holds
+
+
+def test_an_improvement_stands_only_when_a_second_measurement_shows_it():
+    fast = compare(summary(0.94), ref(1.0), 0.03)
+    assert fast.verdict is Verdict.IMPROVEMENT and needs_remeasure([fast])
+    assert confirms_in_process([fast])  # a second window of the same process may confirm an improvement
+    final, index = decide([fast, compare(summary(0.95), ref(1.0), 0.03)])
+    assert final.verdict is Verdict.IMPROVEMENT and index == 1 and "confirmed by a second measurement" in final.reason
+    final, index = decide([fast, compare(summary(0.99), ref(1.0), 0.03)])
+    assert final.verdict is Verdict.PASS and index == 1 and "faster by -6.0% in one measurement" in final.reason
+    assert not needs_remeasure([fast, compare(summary(0.95), ref(1.0), 0.03)])
+
+
+def test_a_regression_is_still_confirmed_in_a_fresh_process_not_a_second_window():
+    slow = compare(summary(1.06), ref(1.0), 0.03)
+    assert needs_remeasure([slow]) and not confirms_in_process([slow])
+    throttled = compare(summary(0.9), ref(1.0), 0.03, throttled=True)
+    assert not confirms_in_process([throttled])

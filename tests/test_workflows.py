@@ -4,16 +4,18 @@ A/B on pull requests labelled `perf`."""
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
-CHECK = shutil.which("check-jsonschema")
-pytestmark = pytest.mark.skipif(CHECK is None, reason="check-jsonschema is a test dependency: pip install -e .[test]")
+# A test dependency (pip install -e .[test]): beside this interpreter in a virtual environment that is not activated.
+CHECK = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
 
 
 def lint(*paths: Path) -> subprocess.CompletedProcess:
+    assert CHECK is not None, "check-jsonschema is not installed: pip install -e .[test]"
     return subprocess.run([CHECK, "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
                           capture_output=True, text=True, timeout=120)
 
@@ -35,6 +37,10 @@ def test_nightly_runs_the_suite_per_gpu_kind_and_uploads():
     text = (WORKFLOWS / "nightly.yml").read_text()
     assert "self-hosted" in text and "matrix" in text and "pytest perf/ --gpu ${{ matrix.gpu }} -n auto" in text
     assert "--perf-report" in text and "upload-artifact" in text
+    # the verdicts read the runner's own history: fetched before the suite runs, passed to it
+    suite = text.split("\n  history:")[0]
+    assert suite.index("gh run download") < suite.index("python3 -m pytest perf/")
+    assert '--perf-history "${PERF_HISTORY_URL:-sqlite:///perf-history.db}"' in suite and ".[postgres]" in suite
 
 
 def test_nightly_bisects_a_regression_from_the_last_green_night():

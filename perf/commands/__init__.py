@@ -1,2 +1,2 @@
-"""commands: `python -m perf` commands that span several layers (refresh runs the suite; lint and advise print
-tables and may time candidates). At the top with the plugin: may import every folder; nothing imports them."""
+"""commands: every `python -m perf` command's main (refresh runs the suite; report, compare, ab write reports; lint,
+advise, claims print tables). At the top with the plugin: may import every folder; only the CLI imports them."""

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from perf.commands.suite_process import ROOT, Selection, run_suite, select
+from perf.options import BASELINE_DIR_INI, ini_value, named_baseline_dir
 from perf.report.refresh_table import moves_lines
 from perf.verdict import baselines, results
 
@@ -71,12 +71,12 @@ def _target(doc: dict, source: str, folder: Path | None = None) -> baselines.Bas
 
 
 def _baseline_dir_given(pytest_args: list[str]) -> Path | None:
-    """Where --from-results writes: the suite's --baseline-dir among the pytest options, else $PERF_BASELINE_DIR;
-    a relative folder is taken from the checkout, as the suite takes it."""
+    """Where --from-results writes: the folder named as the suite names it (options.named_baseline_dir: the suite's
+    --baseline-dir among the pytest options > $PERF_BASELINE_DIR > ini perf_baseline_dir), else None."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--baseline-dir")
-    value = parser.parse_known_args(pytest_args)[0].baseline_dir or os.environ.get("PERF_BASELINE_DIR")
-    return None if not value else Path(value) if Path(value).is_absolute() else ROOT / value
+    option = parser.parse_known_args(pytest_args)[0].baseline_dir
+    return named_baseline_dir(option, ini_value(ROOT, BASELINE_DIR_INI), ROOT)[0]
 
 
 def _error(message: str) -> int:

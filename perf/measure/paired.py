@@ -13,10 +13,12 @@ far one round can move it.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass
 from typing import Callable
 
+from perf.measure import timing
 from perf.measure.timing import Samples
 
 ROUNDS = 4  # ABBA rounds: a linear drift of the GPU's state cancels over each pair of rounds
@@ -96,3 +98,31 @@ def measure(measure_side: MeasureSide, rounds: int = ROUNDS, method: str | None 
                               reference_ms=reference.summary().median_ms,
                               ours_sm_mhz=sm_mhz(ours), reference_sm_mhz=sm_mhz(reference)))
     return PairedRatio(method=method or "", rounds=tuple(done))
+
+
+PAIR_NEXT_WARMUP_MS = 50.0  # a side's windows after its first: compiled, allocated and at the pair's power state
+
+
+def measure_pair(pair, target, settings, method: str | None, placement) -> dict:
+    """A pair's record (perf.spec.BenchPair): ours and the reference of one shape, each checked, then timed in
+    alternation with `settings` (perf.measure.timing.TimingSettings) and `method` (ours' pinned method: both sides are
+    timed as its benchmark is; None: the first window chooses)."""
+    sides = {"ours": pair.ours, "reference": pair.reference}
+    prepared = {side: spec.build(target) for side, spec in sides.items()}
+    for ready in prepared.values():
+        if ready.verify is not None:
+            ready.verify()  # a wrong result fails here and is never timed
+    later = dataclasses.replace(settings, warmup_ms=min(settings.warmup_ms, PAIR_NEXT_WARMUP_MS))
+    windows = {"ours": 0, "reference": 0}
+
+    def measure_side(side: str, side_method: str | None) -> Samples:
+        chosen = settings if windows[side] == 0 else later  # warm after its first window
+        windows[side] += 1
+        return timing.measure(prepared[side], target, chosen, cold_l2=sides[side].cold_l2,
+                              method=None if target.is_cpu else side_method)
+
+    result = measure(measure_side, method=method)
+    return {"id": pair.id, "key": pair.key, "ours": pair.ours.key, "reference": pair.reference.key,
+            "group": pair.ours.group, "dtype": pair.ours.dtype,
+            "params": {k: v for k, v in pair.ours.params.items() if k != "provider"},
+            "placement": placement, **result.to_dict()}

@@ -8,7 +8,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from perf.report.files import VERDICT_ORDER, Table
+from perf.report.cells import counts_line as verdicts_text, verdict_counts, verdict_rank
+from perf.report.files import Table
 from perf.report.text_table import format_table
 from perf.verdict.ab import Look, Row, Sides, order_text
 
@@ -67,8 +68,7 @@ def _ms(value: float | None) -> str:
 
 
 def _sorted(rows: list[Row]) -> list[Row]:
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return sorted(rows, key=lambda r: (rank.get(r.paired.verdict.value, len(rank)), r.key))
+    return sorted(rows, key=lambda r: (verdict_rank(r.paired.verdict.value), r.key))
 
 
 def _cells(row: Row) -> tuple[str, ...]:
@@ -103,11 +103,8 @@ def header_lines(run: Run) -> list[str]:
 
 
 def counts_line(run: Run) -> str:
-    counts: dict[str, int] = {}
-    for r in run.sides.rows:
-        counts[r.paired.verdict.value] = counts.get(r.paired.verdict.value, 0) + 1
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    parts = [f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: rank.get(kv[0], 9))]
+    counts = verdict_counts({"verdict": r.paired.verdict.value} for r in run.sides.rows)
+    parts = [verdicts_text(counts)] if counts else []
     parts += [f"{len(run.sides.added)} added", f"{len(run.sides.removed)} removed"]
     if run.errors:
         parts.append(f"{len(run.errors)} errors")

@@ -1,4 +1,5 @@
-"""`python -m perf compare A B [-o DIR] [--no-fail]`: two results files side by side (two commits, two GPUs, two stacks).
+"""Two results files side by side (two commits, two GPUs, two stacks), for `python -m perf compare`
+(perf/commands/compare.py).
 
 B is the run looked at and A serves as its baseline: every record of B is matched with A's record of the same key
 (failing that, of the same id, e.g. when the two files were written on different GPUs), its change and verdict
@@ -11,18 +12,12 @@ Each regression of B is named on the terminal, and the exit status is 1 when the
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from perf.measure.summary import Summary
-from perf.verdict import destination, stats
-from perf.report.files import load, write_report
-from perf.verdict.results import ResultsError
+from perf.verdict import stats
 
-DEFAULT_DIR = Path("perf-compare")
-DEFAULT_THRESHOLD = 0.05
 # pytest-benchmark's part of a results file describes B alone: it is left out of the pair.
 _BENCHMARK_LAYOUT = ("benchmarks", "machine_info", "commit_info", "version")
 
@@ -57,10 +52,11 @@ def match(a_records: Sequence[Mapping], b_records: Sequence[Mapping]) -> tuple[l
     return pairs, only_a
 
 
-def paired_record(b: Mapping, a: Mapping | None, threshold: float | None) -> dict:
-    """B's record with A's summary as its baseline and the change and verdict recomputed against it."""
+def paired_record(b: Mapping, a: Mapping | None, threshold: float | None, fallback: float) -> dict:
+    """B's record with A's summary as its baseline and the change and verdict recomputed against it, beyond
+    `threshold`, else B's own threshold, else `fallback`."""
     t = threshold if threshold is not None else (b.get("threshold") if isinstance(b.get("threshold"), (int, float))
-                                                 else DEFAULT_THRESHOLD)
+                                                 else fallback)
     current = _summary(b["summary"])
     base = _summary(a["summary"]) if a is not None else None
     throttled = bool(b.get("throttled")) or bool(a is not None and a.get("throttled"))
@@ -104,11 +100,12 @@ def _side(doc: Mapping, path: str) -> dict:
             "results": len(doc["results"])}
 
 
-def pair(a: Mapping, b: Mapping, *, a_path: str = "A", b_path: str = "B", threshold: float | None = None) -> dict:
+def pair(a: Mapping, b: Mapping, *, fallback: float, a_path: str = "A", b_path: str = "B",
+         threshold: float | None = None) -> dict:
     """The document of B compared with A: B's results with A as the baseline, A's environment as the baseline
     environment, and a "comparison" block (both files, how many matched, what only one side has)."""
     pairs, only_a = match(a["results"], b["results"])
-    records = [paired_record(rb, ra, threshold) for rb, ra, _ in pairs]
+    records = [paired_record(rb, ra, threshold, fallback) for rb, ra, _ in pairs]
     doc = {k: v for k, v in b.items() if k not in _BENCHMARK_LAYOUT}
     doc.update(
         results=records,
@@ -129,52 +126,3 @@ def title_suffix(a: Mapping, b: Mapping, a_path: str, b_path: str) -> str:
     a_gpu, b_gpu = _side(a, a_path)["gpu"], _side(b, b_path)["gpu"]
     where = f" on {a_gpu}" if a_gpu != b_gpu else ""
     return f" ({Path(b_path).name} against {Path(a_path).name}{where})"
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m perf compare",
-                                description="Compare two results files: B against A as its baseline.")
-    p.add_argument("a", type=Path, metavar="A", help="results file taken as the baseline")
-    p.add_argument("b", type=Path, metavar="B", help="results file compared with A")
-    p.add_argument("-o", "--out", type=Path, default=DEFAULT_DIR, metavar="DIR",
-                   help=f"output folder (default: ./{DEFAULT_DIR})")
-    p.add_argument("--threshold", type=float, default=None, metavar="FRACTION",
-                   help="regression threshold for every pair, e.g. 0.05 (default: each B record's own)")
-    p.add_argument("--no-fail", action="store_true",
-                   help="only report: exit 0 even when B regressed (default: exit 1 on a regression, as the suite)")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.threshold is not None and not 0 <= args.threshold < 10:
-        print(f"perf compare: error: --threshold: expected a fraction such as 0.05, got {args.threshold}",
-              file=sys.stderr)
-        return 2
-    problem = destination.not_a_folder(args.out, "-o", "a folder for the comparison's report")
-    if problem:
-        print(f"perf compare: error: {problem}", file=sys.stderr)
-        return 2
-    try:
-        a, b = load(args.a), load(args.b)
-        doc = pair(a, b, a_path=str(args.a), b_path=str(args.b), threshold=args.threshold)
-        paths = write_report(doc, args.out, title_suffix=title_suffix(a, b, str(args.a), str(args.b)),
-                             baseline_label=f"A ({args.a.name})", source=f"{args.b} compared with {args.a}")
-    except ResultsError as exc:
-        print(f"perf compare: error: {exc}", file=sys.stderr)
-        return 2
-    c = doc["comparison"]
-    counts: dict[str, int] = {}
-    for r in doc["results"]:
-        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    print(f"perf compare: {c['matched']} matched, {len(c['only_in_b'])} only in B, {len(c['only_in_a'])} only in A; "
-          + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-    regressions = [r for r in doc["results"] if r["verdict"] == stats.Verdict.REGRESSION.value]
-    for r in regressions:
-        print(f"perf compare: regression: {r['key']}: {r['baseline']['median_ms']:.4g} ms in A, "
-              f"{r['summary']['median_ms']:.4g} ms in B ({r['change']:+.1%}, beyond the {r['threshold']:.1%} threshold)")
-    print(f"perf compare: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'})")
-    if regressions and not args.no_fail:
-        print(f"perf compare: {len(regressions)} regressions in B (exit 1; --no-fail only reports)", file=sys.stderr)
-        return 1
-    return 0

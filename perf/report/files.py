@@ -1,6 +1,5 @@
-"""`python -m perf report RESULTS [-o DIR]`: what a run shows a person.
-
-From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (default ./perf-report):
+"""The report of a run: what a person reads of a results file (`pytest perf/ --perf-json RESULTS`), written by
+`python -m perf report` (perf/commands/report.py), the plugin's --perf-report, compare and ab into a folder:
 
     summary.md     verdict counts; regressions, improvements and unreliable results first; shape-rule
                    violations; the paper's claims with their verdicts on this run (perf/shape/claims.toml);
@@ -11,31 +10,26 @@ From a results file (`pytest perf/ --perf-json RESULTS`) it writes into DIR (def
     *.png          the plots of perf/report/plots/ that the results support
 
 When GITHUB_STEP_SUMMARY is set, summary.md is appended to that file too. A missing or malformed results file
-is an error that names the file and the field, and exit status 2.
+is a ResultsError that names the file and the field.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
-import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from perf.report import claims_table, kernel_targets, offsets, pairs_table, per_gpu, plots
+from perf.report import cells, claims_table, kernel_targets, offsets, pairs_table, per_gpu, plots
+from perf.report.cells import verdict_counts
 from perf.report.plots.figure import RunInfo
 from perf.measure import paired
 from perf.measure.environment import COMPARED
-from perf.verdict import destination
 from perf.verdict.results import SCHEMA, ResultsError, read
 
-DEFAULT_DIR = Path("perf-report")
 FOLD_ROWS = 30  # summary.md folds longer tables (GitHub's job page shows the summary inline)
-VERDICT_ORDER = ("regression", "unreliable", "improvement", "new", "pass")
 SUMMARY_STATISTICS = ("median_ms", "ci_low_ms", "ci_high_ms", "q1_ms", "q3_ms", "min_ms", "max_ms")
 
 # (statistic, unit, how to read it off a record) for the tidy CSV; rows with no value are left out.
@@ -112,8 +106,7 @@ def load(path: Path) -> dict:
     return check(read(path), str(path))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+_is_number = cells.is_number
 
 
 def _get(record: Mapping, path: str):
@@ -148,42 +141,15 @@ class Table:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def fmt(value: object, spec: str, missing: str = "-") -> str:
-    return format(value, spec) if _is_number(value) else missing
-
-
 def sorted_records(doc: Mapping) -> list[dict]:
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return sorted(doc["results"], key=lambda r: (rank.get(r["verdict"], len(rank)), r["key"]))
+    return cells.sorted_records(doc["results"])
 
 
-def verdict_counts(records: Iterable[Mapping]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
-
-
-RESULT_HEADER = ("benchmark", "baseline ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
-                 "verdict", "reason")
+RESULT_HEADER = cells.REPORT_COLUMNS
 
 
 def result_row(r: Mapping) -> tuple[str, ...]:
-    base = r.get("baseline") or {}
-    return (
-        r["key"],
-        fmt(base.get("median_ms"), ".4g"),
-        fmt(r["summary"]["median_ms"], ".4g"),
-        fmt(r.get("change"), "+.1%"),
-        fmt(r.get("noise"), ".1%"),
-        fmt(r.get("threshold"), ".0%"),
-        fmt(r.get("tflops"), ".3g"),
-        fmt(r.get("peak_pct"), ".0f"),
-        fmt(r.get("gbs"), ".3g"),
-        r["verdict"] + ("*" if r.get("remeasured") else ""),
-        str(r.get("reason") or ""),
-    )
+    return cells.row(r, RESULT_HEADER)
 
 
 def results_table(records: Sequence[Mapping]) -> Table:
@@ -505,30 +471,3 @@ def write_report(doc: dict, out_dir: Path, *, title_suffix: str = "", baseline_l
         with open(step_summary_path, "a", encoding="utf-8") as fh:
             fh.write(summary + "\n")
     return [summary_path, html_path, csv_path, *pngs]
-
-
-def parser(prog: str = "python -m perf report") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Tables and plots from a results file "
-                                                       "(pytest perf/ --perf-json RESULTS).")
-    p.add_argument("results", type=Path, metavar="RESULTS", help="results file written by --perf-json")
-    p.add_argument("-o", "--out", type=Path, default=DEFAULT_DIR, metavar="DIR",
-                   help=f"output folder (default: ./{DEFAULT_DIR})")
-    p.add_argument("--title", default="", help="text appended to the report's title")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    problem = destination.not_a_folder(args.out, "-o", "a folder for summary.md, index.html, results.csv and the plots")
-    if problem:
-        print(f"perf report: error: {problem}", file=sys.stderr)
-        return 2
-    try:
-        doc = load(args.results)
-        paths = write_report(doc, args.out, title_suffix=f" {args.title}" if args.title else "",
-                             source=str(args.results))
-    except ResultsError as exc:
-        print(f"perf report: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"perf report: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'})")
-    return 0

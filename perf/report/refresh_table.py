@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from perf.report.cells import fmt as _fmt
 from perf.report.text_table import format_table
 from perf.verdict.baselines import Move
-
-
-def _fmt(value, spec: str, missing: str = "-") -> str:
-    return missing if value is None else format(value, spec)
 
 
 def moves_lines(moves: Sequence[Move]) -> list[str]:

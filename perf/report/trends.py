@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from perf.report.files import CSS, Table, fmt
+from perf.report.cells import fmt
+from perf.report.files import CSS, Table
 from perf.report.plots.trend import is_slower, trend, values_of
 
 CHANGE_POINTS = {"benchmark": "change points", "pair": "ratio change points"}  # what a measure's are called

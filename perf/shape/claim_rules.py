@@ -1,8 +1,8 @@
 """The rules that decide the claims of claims.toml, one function per rule, listed in RULES.
 
 Each rule has `check(fields) -> problem | None` (the claim's own fields, checked when the file loads) and
-`decide(fields, evidence) -> (holds, numbers, details)`; it raises claims.Missing naming the benchmark patterns
-without a record. Throughputs of several GEMMs are their FLOPs over their summed time (claims.tflops).
+`decide(fields, evidence) -> (holds, numbers, details)`; it raises claim_evidence.Missing naming the benchmark patterns
+without a record. Throughputs of several GEMMs are their FLOPs over their summed time (claim_evidence.tflops).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from perf.shape.claims import ClaimError, Evidence, Missing, expand, median_ms, tflops
+from perf.shape.claim_evidence import ClaimError, Evidence, Missing, expand, median_ms, tflops
 from perf.shape.estimate import alignment_efficiency
 from perf.shape.shapes import DTYPE_BYTES
 from perf.shape.wave_agreement import agreement

@@ -224,6 +224,24 @@ def measure_ceilings(
     return Ceilings(peak_tflops=peaks, bandwidth_gbs=bandwidth, source="measured", notes=tuple(notes))
 
 
+def timed_ceilings(target: "Target", settings) -> Ceilings:
+    """measure_ceilings timed by the suite's timer with `settings` (perf.measure.timing.TimingSettings), the first
+    workload after a warm-up of at least CEILING_WARMUP_MS, each later one after CEILING_NEXT_WARMUP_MS."""
+    import dataclasses
+    import itertools
+
+    from perf.measure import timing
+
+    first = dataclasses.replace(settings, warmup_ms=max(settings.warmup_ms, CEILING_WARMUP_MS))
+    then = dataclasses.replace(settings, warmup_ms=max(settings.warmup_ms, CEILING_NEXT_WARMUP_MS))
+    warmups = itertools.chain([first], itertools.repeat(then))  # the workloads run back to back: warm after one
+
+    def median_ms(prepared):
+        return timing.measure(prepared, target, next(warmups)).summary().median_ms
+
+    return measure_ceilings(target, median_ms, MATMUL_DTYPES)
+
+
 def raise_to_achieved(ceilings: Ceilings, achieved: Iterable[tuple[str, str, float, float]]) -> Ceilings:
     """These ceilings, raised where a result of the same run went past them: `achieved` holds (key, dtype,
     TFLOP/s, GB/s) per result. A peak below a result's TFLOP/s becomes that result (per dtype), the bandwidth

@@ -90,15 +90,24 @@ MAX_MEASURES = 3  # a measurement and at most two independent re-measures
 
 
 def needs_remeasure(history: Sequence[Comparison]) -> bool:
-    """Measure again? After a throttled measurement, and after a regression that no earlier clean measurement
-    confirms; never more than MAX_MEASURES in all."""
+    """Measure again? After a throttled measurement, and after a regression or an improvement that no earlier clean
+    measurement confirms; never more than MAX_MEASURES in all."""
     if not history or len(history) >= MAX_MEASURES:
         return False
     last = history[-1]
     if last.throttled:
         return True
     earlier = [c for c in history[:-1] if not c.throttled]
-    return last.verdict is Verdict.REGRESSION and not any(c.verdict is Verdict.REGRESSION for c in earlier)
+    return last.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT) and not any(
+        c.verdict is last.verdict for c in earlier)
+
+
+def confirms_in_process(history: Sequence[Comparison]) -> bool:
+    """Whether the re-measure that needs_remeasure asks for may be a second window of the same process: for an
+    improvement it may (a window read while the GPU was cooler than usual, after another process had it, reads
+    fast; the next window, at the process's own power state, says whether it was). A regression is confirmed in a
+    fresh process, so that one process's state cannot fail a benchmark."""
+    return bool(history) and not history[-1].throttled and history[-1].verdict is Verdict.IMPROVEMENT
 
 
 def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
@@ -124,7 +133,18 @@ def decide(history: Sequence[Comparison]) -> tuple[Comparison, int]:
                                                    f"could confirm it"), i
         return _with(last, Verdict.UNRELIABLE, f"regressed by {history[regressions[0]].change:+.1%}, but an "
                                                f"independent re-measure gave {last.change:+.1%}"), i
+    improvements = [i for i, c in clean if c.verdict is Verdict.IMPROVEMENT]
+    if len(improvements) >= 2:
+        i = improvements[-1]
+        return _with(history[i], Verdict.IMPROVEMENT, f"faster beyond threshold and noise, confirmed by a second "
+                                                      f"measurement ({changes})"), i
     i, last = clean[-1]
+    if improvements and i != improvements[0]:
+        return _with(last, last.verdict, f"faster by {history[improvements[0]].change:+.1%} in one measurement, but "
+                                         f"a second gave {last.change:+.1%}; {last.reason}"), i
+    if improvements and len(history) >= MAX_MEASURES:
+        return _with(last, Verdict.PASS, f"faster by {last.change:+.1%}, but no clean second measurement could "
+                                         f"confirm it"), i
     if i > 0 and last.verdict is not Verdict.NEW:
         return _with(last, last.verdict, f"re-measured after a throttled measurement; {last.reason}".rstrip("; ")), i
     return last, i
