@@ -23,9 +23,10 @@ KEY = "gemm/pythia-70m:qkv"
 def run(pytester, tmp_path):
     url = f"sqlite:///{tmp_path / 'history.db'}"
 
-    def run_pytest(*args):
-        return pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), "--perf-history", url,
-                                             *SELECT, *args)
+    def run_pytest(*args, in_process=False):
+        """The suite in a process of its own; `in_process`: in this one, for a run that stops before timing."""
+        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), "--perf-history", url, *SELECT, *args)
     run_pytest.url = url
     return run_pytest
 
@@ -43,6 +44,7 @@ def stored_runs(url: str) -> int:
         db.engine.dispose()
 
 
+@pytest.mark.perf_expected_s(35)
 def test_three_runs_build_the_history_that_decides_the_fourth(run, tmp_path):
     for i in range(3):
         result = run("--perf-json", str(tmp_path / f"r{i}.json"))
@@ -79,6 +81,6 @@ def test_three_runs_build_the_history_that_decides_the_fourth(run, tmp_path):
 
 
 def test_a_reference_choice_that_does_not_exist_is_refused(run):
-    result = run("--perf-reference", "yesterday")
+    result = run("--perf-reference", "yesterday", in_process=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "invalid choice: 'yesterday'" in result.stderr.str()

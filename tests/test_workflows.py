@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 # A test dependency (pip install -e .[test]): beside this interpreter in a virtual environment that is not activated.
 CHECK = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
@@ -41,6 +39,16 @@ def test_nightly_runs_the_suite_per_gpu_kind_and_uploads():
     suite = text.split("\n  history:")[0]
     assert suite.index("gh run download") < suite.index("python3 -m pytest perf/")
     assert '--perf-history "${PERF_HISTORY_URL:-sqlite:///perf-history.db}"' in suite and ".[postgres]" in suite
+
+
+def test_nightly_bisects_a_regression_from_the_last_green_night():
+    text = (WORKFLOWS / "nightly.yml").read_text()
+    step = text.split("- name: Bisect a regression", 1)[1].split("- name:", 1)[0].split("\n  history:", 1)[0]
+    assert "if: failure() && steps.suite.outcome == 'failure'" in step and "id: suite" in text
+    assert "gh run list --workflow nightly.yml" in step and "--status success" in step and "headSha" in step
+    assert 'python3 -m perf bisect "$good" "$GITHUB_SHA" --from "$RESULTS" --gpu ${{ matrix.gpu }}' in step
+    assert "RESULTS: results-${{ matrix.gpu }}.json" in step and "GH_TOKEN" in step
+    assert "fetch-depth: 0" in text and "actions: read" in text  # the history, and the runs to look up
 
 
 def test_refresh_is_manual_and_proposes_a_pull_request():
