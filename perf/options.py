@@ -295,6 +295,8 @@ def resolve(config, environ=os.environ) -> PerfOptions:
     except gpus.UnknownGpu as exc:
         raise OptionError(f"--gpu: {exc}") from None
 
+    if opt("--perf-threshold") == "":  # given, but empty (an unset variable in a CI script): not the default
+        raise OptionError("--perf-threshold: expected a fraction or a percentage such as 0.05 or 5%, got an empty value")
     threshold_value, source = pick(opt("--perf-threshold"), "--perf-threshold", "PERF_THRESHOLD", "perf_threshold")
     run_threshold = threshold(threshold_value, source) if threshold_value is not None else DEFAULT_THRESHOLD
 

@@ -45,6 +45,7 @@ def test_every_family_of_the_suite_is_known(gpu):
 @pytest.mark.parametrize("args, message", [
     (["--perf-threshold", "5"], "--perf-threshold: '5' would be 500%; write a fraction or a percentage: 0.05 or 5%"),
     (["--perf-family-threshold", "gemm=8"], "--perf-family-threshold gemm: '8' would be 800%"),
+    (["--perf-threshold", ""], "--perf-threshold: expected a fraction or a percentage such as 0.05 or 5%, got an empty"),
     (["--perf-family-threshold", "foo=0.1"],
      "--perf-family-threshold: unknown benchmark family 'foo'; known: gemm, kernel, decode, sweep"),
 ])
