@@ -100,7 +100,7 @@ def evidence_from(path: Path) -> tuple[Evidence, str]:
 
 
 def markdown(verdicts: Sequence[ClaimVerdict]) -> str:
-    from perf.report.files import Table
+    from perf.report.table import Table
 
     lines = [Table(claims_table.CLAIM_HEADER, claims_table.claim_rows(verdicts)).markdown(), ""]
     details = claims_table.detail_rows(verdicts)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 from perf.report.cells import fmt
-from perf.report.files import CSS, Table
+from perf.report.html_page import CSS
+from perf.report.table import Table
 from perf.report.plots.trend import is_slower, trend, values_of
 
 CHANGE_POINTS = {"benchmark": "change points", "pair": "ratio change points"}  # what a measure's are called
