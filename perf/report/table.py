@@ -9,8 +9,17 @@ import re
 from dataclasses import dataclass, field
 
 LONG_CELL = 90  # characters: a longer cell is folded in HTML
-_NUMBER = re.compile(r"^[-+±]?(\d[\d.,]*(e[-+]?\d+)?|\.\d+)\s*(%|x|ms|s)?\*?$|^-$")
+_NUMBER = re.compile(r"^[-+±]?(\d[\d,]*(\.\d+)?(e[-+]?\d+)?|\.\d+)\s*(%|x|ms|s)?\*?$|^-$")
 _CODE = re.compile(r"`([^`]+)`")
+
+
+class Html(str):
+    """A cell already written as HTML (a link): the HTML table inserts it as it is, markdown shows its text."""
+
+    def __new__(cls, markup: str, text: str):
+        cell = super().__new__(cls, text)
+        cell.markup = markup
+        return cell
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class Table:
             attrs = _attr("class", self.classes, i) + _attr("id", self.ids, i)
             cells = []
             for j, cell in enumerate(row):
-                inner = cell_html(str(cell))
+                inner = cell.markup if isinstance(cell, Html) else cell_html(str(cell))
                 if j == 0 and i < len(self.links) and self.links[i]:
                     inner = f"<a href='{html.escape(self.links[i])}'>{inner}</a>"
                 cells.append(f"<td class='n'>{inner}</td>" if _NUMBER.match(str(cell)) else f"<td>{inner}</td>")

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from perf.report.cells import fmt, is_number
 from perf.report.plots.trend import is_slower, run_labels, values_of
-from perf.report.table import Table
+from perf.report.table import Html, Table
 from perf.report.trend_svg import series_svg
 
 
@@ -87,7 +87,9 @@ class SeriesPage:
         parts.append("<h2>Change points</h2>")
         if self.change_points:
             values = values_of(self.measure.column)
-            rows = tuple((cp.date[:16].replace("T", " "), commit_range(s, cp.index, None), fmt(cp.before, ".4g"),
+            rows = tuple((cp.date[:16].replace("T", " "),
+                          Html(commit_range(s, cp.index, commit_url, as_html=True), commit_range(s, cp.index, None)),
+                          fmt(cp.before, ".4g"),
                           fmt(cp.after, ".4g"), f"{cp.change:+.1%}", fmt(cp.p_value, ".2g"),
                           "; ".join(cp.environment), accepted)
                          for cp, accepted in zip(self.change_points, self.accepted))
@@ -95,10 +97,6 @@ class SeriesPage:
                             for cp, a in zip(self.change_points, self.accepted))
             text = Table(("first run after", "commits", f"before {self.measure.unit}", f"after {self.measure.unit}",
                           "change", "p-value", "environment at that run", "accepted"), rows, classes).html()
-            for cp in self.change_points:
-                plain = html.escape(commit_range(s, cp.index, None))
-                text = text.replace(f"<td>{plain}</td>",
-                                    f"<td>{commit_range(s, cp.index, commit_url, as_html=True)}</td>", 1)
             parts.append(text)
         else:
             parts.append("<p class='hint'>None: the series stays within its own noise.</p>")

@@ -24,7 +24,7 @@ from typing import Sequence
 from perf.report.cells import fmt
 from perf.report.html_page import CSS
 from perf.report.plots.trend import is_slower, trend, values_of
-from perf.report.table import Table
+from perf.report.table import Html, Table
 from perf.report.trend_series_page import SeriesPage, commit_range, environment_marks
 
 CHANGE_POINTS = {"benchmark": "change points", "pair": "ratio change points"}  # what a measure's are called
@@ -125,18 +125,16 @@ def latest_changes_html(section: Section, pages: dict[tuple, str], latest: int, 
     base = change_table(newest, section.measure)
     accepted = [acceptance_of(cp, acceptances) for cp in newest]
     series = {k: s.reset_index(drop=True) for k, s in section.frame.groupby(["gpu", "key"], sort=False)}
-    rows = tuple((*row[:3], commit_range(series[(cp.gpu, cp.key)], cp.index, None), *row[4:], a)
-                 for row, cp, a in zip(base.rows, newest, accepted))
-    table = Table((*base.header[:3], "commits", *base.header[4:], "accepted"), rows,
+    rows = []
+    for row, cp, a in zip(base.rows, newest, accepted):
+        rows_of = series[(cp.gpu, cp.key)]
+        page = html.escape(pages[(section.measure.kind, cp.gpu, cp.key)])
+        key = Html(f"<a href='{page}'>{html.escape(cp.key)}</a>", cp.key)
+        commits = Html(commit_range(rows_of, cp.index, commit_url, as_html=True), commit_range(rows_of, cp.index, None))
+        rows.append((row[0], key, row[2], commits, *row[4:], a))
+    table = Table((*base.header[:3], "commits", *base.header[4:], "accepted"), tuple(rows),
                   tuple("accepted" if a else c for a, c in zip(accepted, base.classes)))
     text = table.html()
-    for cp in newest:  # the key links its page, the commit range its commits
-        cell = f"<td>{html.escape(cp.key)}</td>"
-        link = html.escape(pages[(section.measure.kind, cp.gpu, cp.key)])
-        text = text.replace(cell, f"<td><a href='{link}'>{html.escape(cp.key)}</a></td>", 1)
-        rng = commit_range(series[(cp.gpu, cp.key)], cp.index, None)
-        linked = commit_range(series[(cp.gpu, cp.key)], cp.index, commit_url, as_html=True)
-        text = text.replace(f"<td>{html.escape(rng)}</td>", f"<td>{linked}</td>", 1)
     note = NOTES.get(section.measure.kind)
     heading = f"Latest {CHANGE_POINTS[section.measure.kind]} ({len(newest)})"
     return [f"<h2 id='{section.measure.kind}-changes'>{heading}</h2>",
