@@ -13,6 +13,7 @@ COMMANDS = {
     "refresh": ("perf.commands.refresh", "re-measure benchmarks and rewrite their baseline entries atomically"),
     "detect": ("perf.commands.detect", "detection experiment: inject a slowdown into chosen benchmarks, see what is caught"),
     "ab": ("perf.commands.ab", "two git revisions measured in interleaved rounds on one GPU: change, interval, verdict"),
+    "bisect": ("perf.commands.bisect", "the first commit between GOOD and BAD that slows the selected benchmarks (A/B steps)"),
     "lint": ("perf.commands.lint", "check a model config against the shape rules for a GPU"),
     "advise": ("perf.commands.advise", "propose nearby model shapes that run faster on a GPU"),
     "report": ("perf.commands.report", "tables and plots from a results file"),

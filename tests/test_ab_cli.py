@@ -89,6 +89,7 @@ def checked_out_folder(stdout: str) -> Path:
     return Path(line.rsplit("checked out in ", 1)[1])
 
 
+@pytest.mark.perf_expected_s(20)
 def test_head_against_itself_passes_a_slowed_benchmark_fails_and_every_output_is_written(repo, tmp_path):
     """The working tree against its own commit: out_proj is unchanged, qkv slowed 5x on HEAD only."""
     summary = tmp_path / "step-summary.md"
@@ -125,6 +126,7 @@ def test_head_against_itself_passes_a_slowed_benchmark_fails_and_every_output_is
     assert step.startswith("# Performance A/B") and "## Not passing" in step and QKV in step
 
 
+@pytest.mark.perf_expected_s(17)
 def test_added_removed_and_a_base_that_crashes_on_one_benchmark(repo, tmp_path):
     out = tmp_path / "ab.json"
     done = ab(repo, "HEAD~1", "HEAD", "--rounds", "2", *FAST, "-k", "test_gemm and (qkv or out_proj)",
@@ -181,6 +183,7 @@ def test_an_interrupted_run_removes_its_worktree(repo, sig):
     assert len(worktrees(repo)) == 1
 
 
+@pytest.mark.perf_expected_s(11)
 def test_interrupted_after_a_whole_round_the_comparison_of_the_rounds_done_is_written(repo, tmp_path):
     out = tmp_path / "ab.json"
     process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "4", *FAST, *S64,

@@ -421,7 +421,7 @@ def test_claim_items_run_after_the_benchmarks_and_strict_fails(pytester, tmp_pat
 
 
 def test_a_missing_claims_file_is_a_usage_error(pytester, tmp_path):
-    report = pytester.runpytest_subprocess(str(ROOT / "perf" / "suite"), "-p", "no:cacheprovider", "-m", "claims",
+    report = pytester.runpytest_inprocess(str(ROOT / "perf" / "suite"), "-p", "no:cacheprovider", "-m", "claims",
                                            "--perf-claims-file", str(tmp_path / "none.toml"))
     assert report.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perf-claims-file: no such claims file" in report.stderr.str()

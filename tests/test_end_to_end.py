@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from made_once import made_once
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = str(ROOT / "perf" / "suite")
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
@@ -19,8 +21,11 @@ SELECT = ["--model", "pythia-70m", "-k", "test_gemm and (qkv or out_proj)", "--p
 
 @pytest.fixture
 def run(pytester, tmp_path):
-    def run_pytest(*args):
-        return pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
+    def run_pytest(*args, in_process=False):
+        """The suite in a process of its own; `in_process`: in this one (no torch import, no collection in a new
+        process), for a run that stops before timing anything."""
+        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
     return run_pytest
 
 
@@ -31,16 +36,50 @@ def refresh(tmp_path, *args):
     )
 
 
-def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
-    done = refresh(tmp_path)
+@pytest.fixture(scope="module")
+def refreshed(request):
+    """One two-run refresh of the selection for the whole run, shared by the workers (each refresh is several suite
+    processes): its output, checked by test_refresh_measures_both_entries_in_two_runs, and the baseline it wrote."""
+    def make(folder):
+        done = refresh(folder, "--runs", "2")
+        (folder / "refresh.json").write_text(json.dumps([done.returncode, done.stdout, done.stderr]))
+
+    folder = made_once(request, "end-to-end-refresh", make)
+    returncode, stdout, stderr = json.loads((folder / "refresh.json").read_text())
+    path = folder / "bl" / "cpu.json"
+    return (subprocess.CompletedProcess([], returncode, stdout, stderr),
+            path.read_bytes() if path.is_file() else None)
+
+
+@pytest.fixture
+def baseline(refreshed, tmp_path) -> Path:
+    """This test's own copy of the module's refreshed baseline file, at tmp_path/bl/cpu.json."""
+    done, measured = refreshed
+    assert measured is not None, done.stdout + done.stderr
+    path = tmp_path / "bl" / "cpu.json"
+    path.parent.mkdir()
+    path.write_bytes(measured)
+    return path
+
+
+@pytest.mark.perf_expected_s(30)
+def test_refresh_measures_both_entries_in_two_runs(refreshed):
+    done, measured = refreshed
     assert done.returncode == 0, done.stdout + done.stderr
     assert "refreshed 2 entries" in done.stdout
-    path = tmp_path / "bl" / "cpu.json"
-    data = json.loads(path.read_text())
+    data = json.loads(measured)
     assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV])
     env = next(iter(data["environments"].values()))
     assert env["gpu"] == "cpu" and env["torch"] and env["device"]
+    # A benchmark noisy in a run (a loaded 2-core machine) is re-measured once more: a third run for it alone.
+    again = "re-measuring them once" in done.stdout
+    assert f"from {3 if again else 2} runs" in done.stdout
+    assert all(len(e["run_medians_ms"]) in ((2, 3) if again else (2,)) for e in data["entries"].values())
 
+
+@pytest.mark.perf_expected_s(45)
+def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path, baseline):
+    path = baseline
     passing = run("--perf-threshold", "300%", "--perf-json", str(tmp_path / "pass.json"))
     assert passing.ret == 0, passing.stdout.str()
     verdicts = {r["key"]: r["verdict"] for r in json.loads((tmp_path / "pass.json").read_text())["results"]}
@@ -62,7 +101,7 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
 
     path.write_text(path.read_text().replace('"median_ms"', '"median"', 1))
     before = path.read_bytes()
-    broken = run()
+    broken = run(in_process=True)
     assert broken.ret == pytest.ExitCode.USAGE_ERROR
     assert "baseline file unusable" in broken.stderr.str() and "median_ms" in broken.stderr.str()
     assert str(path) in broken.stderr.str()
@@ -71,15 +110,16 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path):
     assert "perf refresh: error: baseline file unusable" in again.stderr and "run 1 of" not in again.stdout
 
 
-def test_refresh_keeps_entries_it_did_not_run(tmp_path):
-    assert refresh(tmp_path).returncode == 0
-    done = refresh(tmp_path, "-k", "test_gemm and qkv")
+@pytest.mark.perf_expected_s(15)
+def test_refresh_keeps_entries_it_did_not_run(tmp_path, baseline):
+    done = refresh(tmp_path, "-k", "test_gemm and qkv", "--runs", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "refreshed 1 entries" in done.stdout and "(1 kept)" in done.stdout
     data = json.loads((tmp_path / "bl" / "cpu.json").read_text())
     assert sorted(data["entries"]) == sorted([OUT_PROJ, QKV])
 
 
+@pytest.mark.perf_expected_s(12)
 def test_new_benchmarks_fail_only_when_asked(run):
     assert run().ret == 0
     strict = run("--perf-fail-on-new")
@@ -101,14 +141,14 @@ def test_results_file_is_readable_by_pytest_benchmark_compare(run, tmp_path):
 
 
 def test_named_gpu_not_present_stops_timing_with_a_clear_message(run):
-    result = run("--gpu", "A100")
+    result = run("--gpu", "A100", in_process=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     text = result.stdout.str()
     assert "timing benchmarks stopped" in text and "--gpu A100-40GB" in text and "-m shape_rules" in text
 
 
 def test_unknown_gpu_name_lists_the_known_ones(run):
-    result = run("--gpu", "Z80")
+    result = run("--gpu", "Z80", in_process=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     assert "unknown GPU 'Z80'" in err and "H100-SXM" in err and "A100-40GB" in err
@@ -120,20 +160,16 @@ def test_unknown_gpu_name_lists_the_known_ones(run):
     (["--model", "gpt-9"], "--model: unknown model(s) ['gpt-9']"),
 ])
 def test_bad_options_are_usage_errors(run, args, message):
-    result = run(*args)
+    result = run(*args, in_process=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
 
 
-def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_it_fails(run, tmp_path):
-    done = refresh(tmp_path, "--runs", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
-    # A benchmark noisy in a run (a loaded 2-core machine) is re-measured once more: a third run for it alone.
-    again = "re-measuring them once" in done.stdout
-    assert f"from {3 if again else 2} runs" in done.stdout
-    path = tmp_path / "bl" / "cpu.json"
+@pytest.mark.perf_expected_s(45)
+def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_it_fails(run, tmp_path, baseline):
+    """The baseline of two runs (test_refresh_measures_both_entries_in_two_runs checks its runs)."""
+    path = baseline
     data = json.loads(path.read_text())
-    assert all(len(e["run_medians_ms"]) in ((2, 3) if again else (2,)) for e in data["entries"].values())
     # Say that QKV moves a lot between runs (sigma 15%: tolerance 4 x 15% x sqrt(1.5) = 73%)
     data["entries"][QKV]["between_run_sigma"] = 0.15
     path.write_text(json.dumps(data))
@@ -148,19 +184,18 @@ def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_
     assert f"{OUT_PROJ}: regression" not in red.stdout.str()
 
 
-def test_refresh_refuses_injected_slowdowns_and_leaves_the_baseline(run, tmp_path):
-    assert refresh(tmp_path, "--runs", "1").returncode == 0
-    path = tmp_path / "bl" / "cpu.json"
+def test_refresh_refuses_injected_slowdowns_and_leaves_the_baseline(run, tmp_path, baseline):
+    path = baseline
     before = path.read_bytes()
     done = refresh(tmp_path, "--perf-inject-slowdown", "*=0.5")
     assert done.returncode == 2 and "slowed times" in done.stderr  # the command's usage error
-    direct = run("--perf-refresh", "--perf-inject-slowdown", "*=0.5")
+    direct = run("--perf-refresh", "--perf-inject-slowdown", "*=0.5", in_process=True)
     assert direct.ret == pytest.ExitCode.USAGE_ERROR and "slowed times" in direct.stderr.str()
     assert path.read_bytes() == before
 
 
-def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
-    assert refresh(tmp_path, "--runs", "2").returncode == 0
+@pytest.mark.perf_expected_s(40)
+def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path, baseline):
     out = tmp_path / "detect.json"
     # A disturbed moment of a shared 2-core machine can leave the slowed measurement "unreliable" (too noisy to
     # decide), or move the untouched one by 30% twice (the host timer, right after a full test run): up to two more
@@ -178,9 +213,9 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path):
     assert data["caught"] == 1 and data["rows"][0]["key"] == QKV and data["rows"][0]["injected"]["measured"] > 1.0
 
 
-def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, tmp_path):
+@pytest.mark.perf_expected_s(45)
+def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, tmp_path, baseline):
     """`perf ab` runs HEAD once per round: the self-test's extra work is calibrated in the first and reused after."""
-    assert refresh(tmp_path, "--runs", "1").returncode == 0
     stored = tmp_path / "injections.json"
     args = ("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=1.0", "--perf-inject-calibration", str(stored))
     first = run(*args, "--perf-json", str(tmp_path / "first.json"))
@@ -202,10 +237,10 @@ def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, 
 
     stored.write_text('{"schema": "perf-injections/1", "injections": {"k": {"asked": 1.0}}}')
     before = stored.read_bytes()
-    broken = run(*args)
+    broken = run(*args, in_process=True)
     assert broken.ret == pytest.ExitCode.USAGE_ERROR
     err = broken.stderr.str()
     assert f"--perf-inject-calibration: {stored}: injections['k']: expected asked, measured" in err
     assert stored.read_bytes() == before
-    alone = run("--perf-inject-calibration", str(stored))
+    alone = run("--perf-inject-calibration", str(stored), in_process=True)
     assert alone.ret == pytest.ExitCode.USAGE_ERROR and "without --perf-inject-slowdown" in alone.stderr.str()

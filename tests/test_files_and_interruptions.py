@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from made_once import made_once
 from perf.verdict import baselines
 from perf.commands.suite_process import checkout_pythonpath
 
@@ -44,12 +45,13 @@ def suite(*args, interrupt=None):
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> bytes:
-    """A baseline file of the selection, from a one-run refresh."""
-    folder = tmp_path_factory.mktemp("measured")
-    done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return (folder / "cpu.json").read_bytes()
+def measured(request) -> bytes:
+    """A baseline file of the selection, from a one-run refresh (one for the run, shared by the workers)."""
+    def make(folder):
+        done = perf("refresh", "--runs", "1", "--baseline-dir", str(folder), *SELECT)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    return (made_once(request, "measured-baseline", make) / "cpu.json").read_bytes()
 
 
 @pytest.fixture
@@ -64,6 +66,7 @@ def _keys(path: Path) -> set[str]:
     return set(json.loads(path.read_text())["entries"])
 
 
+@pytest.mark.perf_expected_s(17)
 @pytest.mark.parametrize("name", ["INT", "TERM"])
 def test_interrupted_refresh_leaves_the_baseline_byte_identical(baseline, name):
     before = baseline.read_bytes()
@@ -76,6 +79,7 @@ def test_interrupted_refresh_leaves_the_baseline_byte_identical(baseline, name):
     assert sorted(p.name for p in baseline.parent.iterdir()) == ["cpu.json"]  # no temporary file left
 
 
+@pytest.mark.perf_expected_s(12)
 def test_interrupted_refresh_inside_pytest_writes_nothing(baseline):
     before = baseline.read_bytes()
     done = suite("--perf-refresh", "--baseline-dir", str(baseline.parent), "-p", "interrupt_suite",
@@ -86,6 +90,7 @@ def test_interrupted_refresh_inside_pytest_writes_nothing(baseline):
     assert baseline.read_bytes() == before
 
 
+@pytest.mark.perf_expected_s(20)
 @pytest.mark.parametrize("name", ["INT", "TERM"])
 def test_checkpointed_refresh_keeps_the_modules_it_finished(tmp_path, name):
     folder = tmp_path / "bl"
@@ -101,6 +106,7 @@ def test_checkpointed_refresh_keeps_the_modules_it_finished(tmp_path, name):
     assert sorted(p.name for p in folder.iterdir()) == ["cpu.json"]
 
 
+@pytest.mark.perf_expected_s(25)
 def test_checkpoint_every_writes_after_each_piece(tmp_path):
     folder = tmp_path / "bl"
     done = perf("refresh", "--runs", "1", "--checkpoint-every", "2", "--baseline-dir", str(folder), *SELECT)
@@ -111,6 +117,7 @@ def test_checkpoint_every_writes_after_each_piece(tmp_path):
     assert "refreshed 5 entries" in done.stdout and len(_keys(folder / "cpu.json")) == 5
 
 
+@pytest.mark.perf_expected_s(14)
 def test_read_only_baseline_file_is_refused_before_measuring(baseline):
     baseline.chmod(0o444)
     before = baseline.read_bytes()
@@ -211,6 +218,7 @@ def test_refresh_usage_errors_are_one_line_before_measuring(tmp_path, args, mess
     assert "run 1 of" not in done.stdout and not (tmp_path / "bl").exists()
 
 
+@pytest.mark.perf_expected_s(13)
 def test_from_results_writes_into_the_baseline_dir_given_and_leaves_the_compared_file(baseline, tmp_path):
     """Runs that compared with one baseline merged into a new one elsewhere (e.g. a baseline of `-n 4` runs to
     check runs without workers against): the file they compared with keeps its bytes."""
@@ -243,6 +251,7 @@ def test_from_results_writes_into_the_baseline_dir_given_and_leaves_the_compared
     assert (elsewhere / "cpu.json").read_bytes() == kept
 
 
+@pytest.mark.perf_expected_s(20)
 def test_from_results_with_only_merges_the_matching_entries_and_keeps_the_rest(baseline, tmp_path):
     files = []
     for i in range(3):

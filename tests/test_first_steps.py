@@ -12,8 +12,10 @@ SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time",
 
 @pytest.fixture
 def run(pytester, tmp_path):
-    def run_pytest(*args):
-        return pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
+    def run_pytest(*args, in_process=False):
+        """The suite in a process of its own; `in_process`: in this one, for a run that times nothing."""
+        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
     return run_pytest
 
 
@@ -31,7 +33,7 @@ def test_no_baseline_ends_with_the_refresh_line_and_what_was_written(run, tmp_pa
 
 
 def test_header_is_the_suites_not_pytest_benchmarks(run):
-    result = run("--collect-only")
+    result = run("--collect-only", in_process=True)
     text = result.stdout.str()
     assert "warmup_iterations=100000" not in text and "timer=time.perf_counter" not in text
     assert "perf: timing by this suite (samples until a 1.0% noise target or 0.1 s per benchmark)" in text
@@ -40,7 +42,7 @@ def test_header_is_the_suites_not_pytest_benchmarks(run):
 def test_a_baseline_error_is_said_once(run, tmp_path):
     (tmp_path / "bl").mkdir()
     (tmp_path / "bl" / "cpu.json").write_text('{"schema": "x"}')
-    result = run()
+    result = run(in_process=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     everything = result.stdout.str() + result.stderr.str()
     assert everything.count("schema: expected 'perf-baseline/1' or 'perf-baseline/2', got 'x'") == 1

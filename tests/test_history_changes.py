@@ -103,6 +103,7 @@ QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time", "0.2", "-p", "no:cacheprovider"]
 
 
+@pytest.mark.perf_expected_s(13)
 def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
     """Thirty nights of history at half the speed measured now, then two nights at today's level: the run stored
     by --perf-history is the third night after the change, so the summary and the results file call it drift."""
@@ -133,7 +134,7 @@ def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
 
 
 def test_a_bad_history_url_stops_the_run_before_timing(pytester, tmp_path):
-    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
+    done = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
                                          "--perf-history", "mysql://x@localhost/y")
     assert done.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perf-history: mysql://x@localhost/y: backend 'mysql': expected sqlite or postgresql" in done.stderr.str()

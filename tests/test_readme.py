@@ -37,6 +37,7 @@ def test_readme_block_is_found_and_runs_on_the_cpu():
     assert any(c.startswith("python -m perf refresh") for c in commands)
 
 
+@pytest.mark.perf_expected_s(45)
 @pytest.mark.readme
 def test_readme_cpu_commands_run_in_order(tmp_path):
     copy = tmp_path / "checkout"

@@ -26,7 +26,7 @@ def test_an_older_torch_is_refused_on_import_of_the_kernels(monkeypatch, version
     with pytest.raises(ImportError, match=rf"torch {version.replace('+', '[+]')} is too old; this project needs "
                                           r"torch>=2\.5 for torch\.nn\.functional\.rms_norm \(2\.4\) and "
                                           r"scaled_dot_product_attention\(enable_gqa=True\) \(2\.5\): pip install"):
-        importlib.reload(kernels)
+        importlib.reload(perf_kernels)
 
 
 def test_no_torch_at_all_says_so(monkeypatch):
@@ -39,7 +39,7 @@ def test_no_torch_at_all_says_so(monkeypatch):
 def test_the_floor_and_newer_pass(monkeypatch, version):
     monkeypatch.setattr(torch_floor, "installed_version", lambda: version)
     torch_floor.require_torch()
-    importlib.reload(kernels)
+    importlib.reload(perf_kernels)
 
 
 def test_the_suite_refuses_an_older_torch_in_one_line(pytester, monkeypatch):

@@ -154,6 +154,7 @@ def _scaled(value, factor):
     return [v * factor for v in value] if isinstance(value, list) else value * factor
 
 
+@pytest.mark.perf_expected_s(60)
 def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatch):
     done = refresh(tmp_path, "--runs", "1", "-n", "2")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -204,10 +205,11 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
 
 def test_more_workers_than_cores_on_the_cpu_is_a_usage_error(pytester, tmp_path):
     too_many = workers.usable_cores() + 1
-    run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", str(too_many))
+    # in this process: the controller refuses before any worker starts
+    run = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", str(too_many))
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     assert f"-n {too_many}: no GPU visible" in run.stderr.str() and "use at most" in run.stderr.str()
-    each = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "1",
+    each = pytester.runpytest_inprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "1",
                                          "--dist", "each")
     assert each.ret == pytest.ExitCode.USAGE_ERROR and "--dist each: every worker" in each.stderr.str()
     done = refresh(tmp_path, "-n", str(too_many))
@@ -239,6 +241,7 @@ def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, ve
     assert comparison.verdict.value == verdict, comparison.reason
 
 
+@pytest.mark.perf_expected_s(15)
 def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_controller(pytester, tmp_path):
     run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
                                         "--perf-refresh")

@@ -43,6 +43,16 @@ def test_nightly_runs_the_suite_per_gpu_kind_and_uploads():
     assert '--perf-history "${PERF_HISTORY_URL:-sqlite:///perf-history.db}"' in suite and ".[postgres]" in suite
 
 
+def test_nightly_bisects_a_regression_from_the_last_green_night():
+    text = (WORKFLOWS / "nightly.yml").read_text()
+    step = text.split("- name: Bisect a regression", 1)[1].split("- name:", 1)[0].split("\n  history:", 1)[0]
+    assert "if: failure() && steps.suite.outcome == 'failure'" in step and "id: suite" in text
+    assert "gh run list --workflow nightly.yml" in step and "--status success" in step and "headSha" in step
+    assert 'python3 -m perf bisect "$good" "$GITHUB_SHA" --from "$RESULTS" --gpu ${{ matrix.gpu }}' in step
+    assert "RESULTS: results-${{ matrix.gpu }}.json" in step and "GH_TOKEN" in step
+    assert "fetch-depth: 0" in text and "actions: read" in text  # the history, and the runs to look up
+
+
 def test_refresh_is_manual_and_proposes_a_pull_request():
     text = (WORKFLOWS / "refresh.yml").read_text()
     assert "workflow_dispatch" in text and "python3 -m perf refresh --gpu" in text

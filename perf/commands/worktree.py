@@ -75,3 +75,22 @@ def remove(root: Path, where: Path) -> None:
     if where.exists():
         shutil.rmtree(where, ignore_errors=True)
     _git(root, "worktree", "prune")
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool:
+    """Whether commit `older` is an ancestor of (or the same as) commit `newer`."""
+    return _git(root, "merge-base", "--is-ancestor", older, newer).returncode == 0
+
+
+def first_parent_commits(root: Path, good: str, bad: str) -> list[str]:
+    """The commits after `good` up to `bad` along bad's first parents, oldest first (bad last):
+    `git rev-list --first-parent --reverse good..bad`."""
+    done = _git(root, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}")
+    if done.returncode != 0:
+        raise GitError(f"git rev-list {short(good)}..{short(bad)} failed: {done.stderr.strip()}")
+    return done.stdout.split()
+
+
+def subject(root: Path, commit: str) -> str:
+    """The first line of a commit's message."""
+    return _git(root, "log", "-1", "--format=%s", commit).stdout.strip()

@@ -11,7 +11,7 @@ from typing import Mapping
 from perf.report.cells import counts_line as verdicts_text, verdict_counts, verdict_rank
 from perf.report.table import Table
 from perf.report.text_table import format_table
-from perf.verdict.ab import Row, Sides, order_text
+from perf.verdict.ab import Look, Row, Sides, order_text
 
 METHOD = ("paired per-round medians; change = Hodges-Lehmann estimate of ln(HEAD/BASE), interval = exact "
           "Wilcoxon signed-rank interval")
@@ -45,6 +45,9 @@ class Run:
     head_doc: dict | None = None
     wall_s: float = 0.0
     rounds_done: int = 0
+    schedule: list[Look] = field(default_factory=list)  # the looks at the data (docs/ab.md); empty: one look
+    looks_done: int = 0
+    max_time_s: float = 0.0  # the wall time within which later looks may be measured
 
     @property
     def regressions(self) -> list[Row]:
@@ -79,10 +82,24 @@ def _cells(row: Row) -> tuple[str, ...]:
 HEADER = ("benchmark", "BASE ms", "HEAD ms", "change", "interval", "rounds", "verdict")
 
 
+def looks_text(run: Run) -> str:
+    """The later looks in words, or '' when there are none."""
+    later = run.schedule[1:]
+    if not later:
+        return ""
+    return (f"still unreliable after them: more rounds for those alone, looks at "
+            f"{', '.join(str(look.rounds) for look in later)} rounds ({later[0].confidence:.2%} intervals; "
+            f"the first look's {1 - run.schedule[0].alpha:.2%}: the 5% error split over the looks) within "
+            f"{run.max_time_s / 60:.3g} min")
+
+
 def header_lines(run: Run) -> list[str]:
-    return [f"perf ab: HEAD {run.head.label()} against BASE {run.base.label()}",
-            f"perf ab: {run.rounds} rounds, one process per side per round, order {order_text(run.rounds)}; "
-            f"regression threshold {run.threshold:.1%}"]
+    lines = [f"perf ab: HEAD {run.head.label()} against BASE {run.base.label()}",
+             f"perf ab: {run.rounds} rounds, one process per side per round, order {order_text(run.rounds)}; "
+             f"regression threshold {run.threshold:.1%}"]
+    if looks_text(run):
+        lines.append(f"perf ab: {looks_text(run)}")
+    return lines
 
 
 def counts_line(run: Run) -> str:
@@ -105,9 +122,24 @@ def terminal_lines(run: Run) -> list[str]:
         lines.append(f"removed in HEAD ({len(run.sides.removed)}, not compared): {', '.join(run.sides.removed)}")
     lines += [f"error: {e}" for e in run.errors]
     lines.append(counts_line(run))
+    more = _resolved_later(run)
+    if more:
+        lines.append(f"more rounds: {more}")
     lines.append("change = HEAD / BASE - 1 (positive is slower), from the rounds' paired medians; interval at "
                  f"{_confidence(run)} confidence")
     return lines
+
+
+def _resolved_later(run: Run) -> str:
+    """What the later looks did, in words ('' when there were none)."""
+    if run.looks_done < 2:
+        return ""
+    later = [r for r in run.sides.rows if r.paired.look > 1]
+    resolved = [r for r in later if r.paired.verdict.value != "unreliable"]
+    still = [r for r in later if r.paired.verdict.value == "unreliable"]
+    return (f"{len(later)} benchmarks measured beyond the first {run.rounds} rounds (up to "
+            f"{run.schedule[run.looks_done - 1].rounds}, {run.wall_s:.0f} s in all): {len(resolved)} resolved, "
+            f"{len(still)} still unreliable")
 
 
 def _confidence(run: Run) -> str:
@@ -121,6 +153,8 @@ def markdown(run: Run) -> str:
     lines = [f"# Performance A/B: HEAD {run.head.label()} against BASE {run.base.label()}", "",
              f"{run.rounds} rounds (order {order_text(run.rounds)}), threshold {run.threshold:.1%}. "
              f"{counts_line(run)}.", ""]
+    if _resolved_later(run):
+        lines += [f"More rounds: {_resolved_later(run)}.", ""]
     flagged = [r for r in rows if r.paired.verdict.value != "pass"]
     if flagged:
         lines += ["## Not passing", "", Table(HEADER + ("reason",), tuple((*_cells(r), r.paired.reason)
@@ -175,7 +209,7 @@ def _ab_entry(row: Row) -> dict:
     p, i = row.paired, row.paired.interval
     return {"key": row.key, "base_ms": list(p.base_ms), "head_ms": list(p.head_ms),
             "change": i.change if i else None, "low": i.low if i else None, "high": i.high if i else None,
-            "confidence": i.confidence if i else None, "rounds_used": i.pairs if i else 0,
+            "confidence": i.confidence if i else None, "rounds_used": i.pairs if i else 0, "look": p.look,
             "rounds_left_out": [k + 1 for k in p.dropped], "verdict": p.verdict.value, "reason": p.reason}
 
 
@@ -211,6 +245,8 @@ def document(run: Run, head_rounds, base_rounds) -> dict:
                      "uncommitted_changes": run.head.changed},
             "rounds": run.rounds, "rounds_done": run.rounds_done, "order": order_text(run.rounds),
             "threshold": run.threshold, "method": METHOD, "wall_s": run.wall_s,
+            "looks": [{"rounds": look.rounds, "confidence": look.confidence, "alpha": look.alpha}
+                      for look in run.schedule], "looks_done": run.looks_done, "max_time_s": run.max_time_s,
             "benchmarks": [_ab_entry(r) for r in run.sides.rows],
             "added": list(run.sides.added), "removed": list(run.sides.removed), "errors": list(run.errors),
             "base_rounds": [_round_medians(r) for r in base_rounds],

@@ -44,6 +44,14 @@ def header_lines(state, config) -> list[tuple[str, dict]]:
                   f"the within-run noise and {noise.FLOOR_TICKS} timer ticks; a regression is confirmed "
                   f"by a re-measure in a {'fresh process' if options.confirm == 'process' else 'second window'}"
                   + ("; REFRESH: entries that run are rewritten" if options.refresh else ""), {}))
+    if state.history_db is not None:
+        lines.append((f"perf: results history {state.history_db.where}: " + (
+            "the committed baseline decides every verdict (--perf-reference baseline)"
+            if options.reference == "baseline" or options.refresh else
+            f"each benchmark is compared with this runner's own recent runs where it has enough "
+            f"({'the host' if options.reference == 'history-host' else 'this device'}, the same environment), "
+            f"else with the baseline") + ("; this self-test run is not stored" if not state.stores_history else ""),
+            {}))
     if state.pair_items:
         lines.append((f"perf: {state.pair_items} side-by-side pairs: ours and the reference in alternation, "
                       f"{paired.ROUNDS} ABBA rounds each; ratio = reference time / ours (above 1: ours faster)", {}))

@@ -7,18 +7,25 @@ d_i = ln(HEAD_i / BASE_i). The change is the Hodges-Lehmann estimate (the median
 for few rounds, and one round disturbed by a load spike moves neither much (docs/ab.md says why this method).
 The order of the sides follows the Thue-Morse sequence (AB BA BA AB BA AB AB BA ...): each side runs first in
 half the rounds, and drift that is linear in time cancels over every four rounds.
+
+More rounds for what is still unreliable: a fixed schedule of looks (the first after the requested rounds, the
+later ones at multiples of it) with the error split over the looks (Bonferroni): the first look spends what its
+exact interval spends, the later ones share the rest of the 5% equally, so that looking again cannot raise the
+rate of false regressions above the nominal one (docs/ab.md, "More rounds where needed").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from perf.verdict.stats import Verdict
 
 CONFIDENCE = 0.95
 MIN_ROUNDS = 2  # one round gives no interval
+FIRST_LOOK_SHARE = 2 / 3  # of the 5% error, what the first look may spend when later looks follow
+LATER_LOOKS = (2, 3, 4, 6, 8)  # the later looks, in multiples of the first look's rounds (6: 12, 18, 24, 36, 48)
 
 
 def order(rounds: int) -> list[tuple[str, str]]:
@@ -132,6 +139,8 @@ class Paired:
     base_ms: tuple[float | None, ...]  # per round (None: not measured in that round)
     head_ms: tuple[float | None, ...]
     dropped: tuple[int, ...] = ()  # rounds left out (throttled on a side, or missing on a side)
+    look: int = 1  # the look (1-based) that decided it
+    more_rounds_help: bool = True  # False where more rounds cannot resolve it (the sides timed differently)
 
 
 def compare_rounds(base_ms: Sequence[float | None], head_ms: Sequence[float | None], threshold: float, *,
@@ -148,6 +157,64 @@ def compare_rounds(base_ms: Sequence[float | None], head_ms: Sequence[float | No
     if left_out:
         reason += f"; rounds {', '.join(str(i + 1) for i in left_out)} left out"
     return Paired(verdict, reason, interval, tuple(base_ms), tuple(head_ms), tuple(left_out))
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at the data: a benchmark's verdict is taken once it has `rounds` rounds, its interval at
+    `confidence`; `alpha` is the two-sided error this look may spend."""
+    rounds: int
+    confidence: float
+    alpha: float
+
+
+def looks(first_rounds: int, later: Sequence[int] = LATER_LOOKS, total_alpha: float = 1 - CONFIDENCE) -> list[Look]:
+    """The fixed schedule of looks. Without later looks: one look, the plain A/B at 95%. With them, the error
+    `total_alpha` (5%) is split over the looks before any data is seen (Bonferroni over looks: the chance of a
+    false regression at any look is at most the sum of the looks' halves): the first look, after
+    `first_rounds`, takes the widest exact interval that spends at most FIRST_LOOK_SHARE of it (6 rounds: the
+    range, 3.125%, the plain A/B's own interval), and the later looks, at the multiples `later` of the first
+    rounds, share the rest equally (6 rounds: 0.375% each, 99.6% intervals at 12, 18, 24, 36 and 48 rounds).
+    Fewer than six first rounds spend more than that share at once: then there is no later look."""
+    if first_rounds < MIN_ROUNDS:
+        raise ValueError(f"looks: needs at least {MIN_ROUNDS} first rounds, got {first_rounds}")
+    plain = Look(first_rounds, 1 - total_alpha, 1 - interval_rank(first_rounds, 1 - total_alpha)[1])
+    multiples = sorted({m for m in later if m > 1})
+    first_alpha = FIRST_LOOK_SHARE * total_alpha
+    spent = 1 - interval_rank(first_rounds, 1 - first_alpha)[1]
+    if not multiples or spent > first_alpha + 1e-12:
+        return [plain]
+    share = (total_alpha - spent) / len(multiples)
+    return [Look(first_rounds, 1 - first_alpha, spent),
+            *(Look(first_rounds * m, 1 - share, share) for m in multiples)]
+
+
+def compare_looks(base_ms: Sequence[float | None], head_ms: Sequence[float | None], threshold: float,
+                  schedule: Sequence[Look], *, dropped: Sequence[int] = ()) -> Paired:
+    """One benchmark under the schedule of looks: the verdict of the first look (in order) that is not
+    unreliable, among the looks whose rounds are all there; rounds after the last such look are not used. Before
+    the first look is complete (an interrupted run), the rounds there are, at the first look's confidence."""
+    if len(base_ms) != len(head_ms):
+        raise ValueError(f"compare_looks: {len(base_ms)} BASE rounds but {len(head_ms)} HEAD rounds")
+    if not schedule:
+        raise ValueError("compare_looks: needs at least one look")
+    if len(base_ms) < schedule[0].rounds:
+        return compare_rounds(base_ms, head_ms, threshold, dropped=dropped, confidence=schedule[0].confidence)
+    paired = None
+    for number, look in enumerate(schedule, start=1):
+        n = look.rounds
+        if len(base_ms) < n:
+            break
+        paired = replace(compare_rounds(base_ms[:n], head_ms[:n], threshold, dropped=[d for d in dropped if d < n],
+                                        confidence=look.confidence), look=number)
+        if paired.verdict is not Verdict.UNRELIABLE:
+            break
+    return paired
+
+
+def needs_more_rounds(paired: Paired) -> bool:
+    """Unreliable, and more rounds could resolve it (not when the two sides timed it with different methods)."""
+    return paired.verdict is Verdict.UNRELIABLE and paired.more_rounds_help
 
 
 @dataclass(frozen=True)
@@ -176,9 +243,10 @@ def _method_clash(base: Sequence[dict | None], head: Sequence[dict | None]) -> s
 
 
 def compare_sides(base_rounds: Rounds, head_rounds: Rounds, threshold: float,
-                  confidence: float = CONFIDENCE) -> Sides:
+                  confidence: float = CONFIDENCE, schedule: Sequence[Look] | None = None) -> Sides:
     """Every benchmark of either side: paired by round where both sides have it (a round throttled on either
-    side is left out), added or removed where one side alone has it."""
+    side is left out), added or removed where one side alone has it. With a `schedule` of looks, each benchmark's
+    verdict is that of compare_looks (the rounds given must end at a look, or lie inside the first)."""
     if len(base_rounds) != len(head_rounds):
         raise ValueError(f"compare_sides: {len(base_rounds)} BASE rounds but {len(head_rounds)} HEAD rounds")
     base_keys = {k for r in base_rounds for k in r}
@@ -189,12 +257,13 @@ def compare_sides(base_rounds: Rounds, head_rounds: Rounds, threshold: float,
         head = [r.get(key) for r in head_rounds]
         throttled = [i for i, (b, h) in enumerate(zip(base, head))
                      if (b or {}).get("throttled") or (h or {}).get("throttled")]
-        paired = compare_rounds([b["summary"]["median_ms"] if b else None for b in base],
-                                [h["summary"]["median_ms"] if h else None for h in head],
-                                threshold, dropped=throttled, confidence=confidence)
+        base_ms = [b["summary"]["median_ms"] if b else None for b in base]
+        head_ms = [h["summary"]["median_ms"] if h else None for h in head]
+        paired = compare_rounds(base_ms, head_ms, threshold, dropped=throttled, confidence=confidence) \
+            if schedule is None else compare_looks(base_ms, head_ms, threshold, schedule, dropped=throttled)
         clash = _method_clash(base, head)
         if clash:
             paired = Paired(Verdict.UNRELIABLE, clash, paired.interval, paired.base_ms, paired.head_ms,
-                            paired.dropped)
+                            paired.dropped, paired.look, more_rounds_help=False)
         rows.append(Row(key, paired, next(b for b in reversed(base) if b), next(h for h in reversed(head) if h)))
     return Sides(rows, sorted(head_keys - base_keys), sorted(base_keys - head_keys))
