@@ -25,7 +25,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid 
 table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0;max-width:100%}
 th,td{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}
 td{overflow-wrap:anywhere}th{background:#f4f4f4;font-weight:600}
-td.n{white-space:nowrap;text-align:right;overflow-wrap:normal}
+td.n{white-space:nowrap;text-align:right;overflow-wrap:normal}td.w{white-space:nowrap;overflow-wrap:normal}
 tr.regression td{background:#fde2e2}tr.improvement td{background:#e3f6e3}tr.unreliable td{background:#fff1dc}
 tr.changed td{background:#fff7c2}tr.holds td{background:#e3f6e3}tr.contradicted td{background:#fde2e2}
 tr.accepted td{background:#e8eefc}tr.not-measured td{background:#f4f4f4}tr:target td{outline:2px solid #1f77b4}

@@ -1,6 +1,6 @@
 """A table of the report as markdown (summary.md) and as HTML (index.html, the history site): the HTML folds a long
-cell into a <details> (its first words as the summary), shows `code` spans as code, keeps numbers on one line and
-lets text wrap, so that no table of a page is wider than a 1280 px window."""
+cell into a <details> (its first words as the summary), shows `code` spans as code, keeps numbers and single short
+words on one line and lets other text wrap, so that no table of a page is wider than a 1280 px window."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
-LONG_CELL = 90  # characters: a longer cell is folded in HTML
+LONG_CELL = 140  # characters: a longer cell is folded in HTML
+WORD = 16  # characters: a cell of one word up to this long is never broken (a verdict, a GPU)
 _NUMBER = re.compile(r"^[-+±]?(\d[\d,]*(\.\d+)?(e[-+]?\d+)?|\.\d+)\s*(%|x|ms|s)?\*?$|^-$")
 _CODE = re.compile(r"`([^`]+)`")
 
@@ -46,7 +47,14 @@ class Table:
                 inner = cell.markup if isinstance(cell, Html) else cell_html(str(cell))
                 if j == 0 and i < len(self.links) and self.links[i]:
                     inner = f"<a href='{html.escape(self.links[i])}'>{inner}</a>"
-                cells.append(f"<td class='n'>{inner}</td>" if _NUMBER.match(str(cell)) else f"<td>{inner}</td>")
+                if isinstance(cell, Html):
+                    cells.append(f"<td>{inner}</td>")
+                elif _NUMBER.match(str(cell)):
+                    cells.append(f"<td class='n'>{inner}</td>")
+                elif len(str(cell)) <= WORD and " " not in str(cell):
+                    cells.append(f"<td class='w'>{inner}</td>")
+                else:
+                    cells.append(f"<td>{inner}</td>")
             body.append(f"<tr{attrs}>" + "".join(cells) + "</tr>")
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

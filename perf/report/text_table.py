@@ -1,6 +1,7 @@
 """Plain-text tables for the terminal: a header, a rule, and rows padded to the widest cell. Given a width (the
 terminal's: COLUMNS where set), a table wider than it wraps its text columns, the widest first, each cell onto as
-many lines as it needs (at spaces, else at ':' or '/', else anywhere); number columns are never wrapped."""
+many lines as it needs (at spaces, else at ':' or '/', else anywhere), where that makes it fit; number columns are
+never wrapped."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, number
 
 
 def fitted(header: Sequence[str], rows: Sequence[Sequence[str]], widths: list[int], width: int) -> list[int]:
-    """Column widths that fit `width`: the widest text column narrowed first, down to its minimum."""
-    widths = list(widths)
+    """Column widths that fit `width`: the widest text column narrowed first, down to its minimum. A table that
+    cannot fit even so keeps its widths (wrapping would make it longer without making it fit)."""
+    natural, widths = widths, list(widths)
     minimum = []
     for i, h in enumerate(header):
         text = any(not _NUMBERISH.match(r[i]) for r in rows)
@@ -48,7 +50,7 @@ def fitted(header: Sequence[str], rows: Sequence[Sequence[str]], widths: list[in
             break
         widest = max(candidates, key=lambda i: widths[i] - minimum[i])
         widths[widest] -= 1
-    return widths
+    return widths if sum(widths) + GAP * (len(widths) - 1) <= width else natural
 
 
 def wrap(text: str, width: int) -> list[str]:

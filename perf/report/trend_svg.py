@@ -27,6 +27,17 @@ def _column(series, name: str) -> list[float | None]:
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in series[name]]
 
 
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round values (1, 2 or 5 times a power of ten apart) between lo and hi: about `count` of them."""
+    raw = (hi - lo) / count
+    if not raw > 0:
+        return [lo]
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step) * step
+    return [round(first + k * step, 12) for k in range(int((hi - first) / step) + 1)]
+
+
 def _path(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(("M" if i == 0 else "L") + f"{x:.1f},{y:.1f}" for i, (x, y) in enumerate(points))
 
@@ -60,8 +71,7 @@ def series_svg(series, change_points: Sequence, environment: Sequence[tuple[int,
            f"xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>",
            f"<rect x='{LEFT}' y='{TOP}' width='{WIDTH - LEFT - RIGHT}' height='{HEIGHT - TOP - BOTTOM}' "
            "fill='#fff' stroke='#ccc'/>"]
-    for k in range(5):  # the value axis
-        v = lo + (hi - lo) * (k + 0.5) / 5
+    for v in nice_ticks(lo, hi):  # the value axis
         out.append(f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#eee'/>"
                    f"<text x='{LEFT - 6}' y='{y(v) + 4:.1f}' text-anchor='end'>{v:.4g}</text>")
     out.append(f"<text x='14' y='{(TOP + HEIGHT - BOTTOM) / 2:.0f}' transform='rotate(-90 14 "

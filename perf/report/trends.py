@@ -122,6 +122,11 @@ def latest_changes_html(section: Section, pages: dict[tuple, str], latest: int, 
     """The heading, note and table of a measure's newest change points: each key links its series page, each
     commit range its commits, accepted steps marked."""
     newest = sorted(section.change_points, key=lambda cp: cp.date, reverse=True)[:latest]
+    heading = f"<h2 id='{section.measure.kind}-changes'>Latest {CHANGE_POINTS[section.measure.kind]} ({len(newest)})</h2>"
+    if not newest:
+        return [heading, f"<p class='hint'>No {CHANGE_POINTS[section.measure.kind]}: every {section.measure.kind} "
+                         "series stays within its own noise. Each series' nights are on its page under Every series "
+                         "below.</p>"]
     base = change_table(newest, section.measure)
     accepted = [acceptance_of(cp, acceptances) for cp in newest]
     series = {k: s.reset_index(drop=True) for k, s in section.frame.groupby(["gpu", "key"], sort=False)}
@@ -136,9 +141,7 @@ def latest_changes_html(section: Section, pages: dict[tuple, str], latest: int, 
                   tuple("accepted" if a else c for a, c in zip(accepted, base.classes)))
     text = table.html()
     note = NOTES.get(section.measure.kind)
-    heading = f"Latest {CHANGE_POINTS[section.measure.kind]} ({len(newest)})"
-    return [f"<h2 id='{section.measure.kind}-changes'>{heading}</h2>",
-            *([f"<p class='note'>{html.escape(note)}</p>"] if note else []), text]
+    return [heading, *([f"<p class='note'>{html.escape(note)}</p>"] if note else []), text]
 
 
 def open_regressions(section: Section, acceptances) -> list[tuple]:
@@ -248,10 +251,6 @@ def write(sections: Sequence[Section], out_dir: Path, *, every_series: bool = Fa
     parts += open_regressions_html(open_regressions(shown[0], acceptances), pages)
     for section in shown:
         parts += latest_changes_html(section, pages, latest, acceptances, commit_url)
-        if not section.change_points:
-            parts.append(f"<p class='hint'>No {CHANGE_POINTS[section.measure.kind]}: every {section.measure.kind} "
-                         "series stays within its own noise. Each series' nights are on its page under Every series "
-                         "below.</p>")
     parts += browse_html(shown, pages)
     parts.append("<h2 id='trends'>Trends</h2>")
     if not plots:
