@@ -62,7 +62,8 @@ def test_readme_cpu_commands_run_in_order(tmp_path):
     assert "perf: wrote results (7 benchmarks) to first-steps/first.json" in first
     assert "perf: refreshed 7 entries" in refresh and (tmp_path / "cache/perf-suite/baselines/cpu.json").is_file()
     assert " new" not in verdicts.split("verdicts:", 1)[1].splitlines()[0]  # compared with the refreshed baseline
-    assert "perf: wrote results (7 benchmarks) to first-steps/run.json" in verdicts and "perf: wrote report (" in verdicts
+    assert "perf: wrote results (7 benchmarks) to first-steps/run.json" in verdicts
+    assert "perf: wrote report (" in verdicts
     steps = copy / "first-steps"
     assert (steps / "report" / "index.html").is_file() and (steps / "cmp" / "index.html").is_file()
     assert "7 matched" in compared

@@ -33,6 +33,6 @@ def summary_markdown(doc: Mapping, *, title_suffix: str = "") -> str:
         lines += ["## All results", "", f"<details><summary>{len(records)} benchmarks</summary>", "",
                   results_table(records).markdown(), "", "</details>", "",
                   "Times are medians in ms; change = now / baseline - 1 (positive is slower); noise = both medians' "
-                  "95% CI half-widths combined; tolerance = the change that counts (set by the largest term of the noise "
-                  "model); * = re-measured.", ""]
+                  "95% CI half-widths combined; tolerance = the change that counts (set by the largest term of the "
+                  "noise model); * = re-measured.", ""]
     return "\n".join(lines)

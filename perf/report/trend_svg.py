@@ -79,8 +79,8 @@ def series_svg(series, change_points: Sequence, environment: Sequence[tuple[int,
     # the tolerance band around the reference that decided each night, then the reference itself
     for i, b in enumerate(band):
         if b:
-            out.append(f"<rect class='tolerance' x='{x(i - 0.5):.1f}' y='{y(b[1]):.1f}' width='{x(i + 0.5) - x(i - 0.5):.1f}' "
-                       f"height='{max(y(b[0]) - y(b[1]), 0.5):.1f}' fill='#9467bd' fill-opacity='0.13'/>")
+            out.append(f"<rect class='tolerance' x='{x(i - 0.5):.1f}' y='{y(b[1]):.1f}' "
+                       f"width='{x(i + 0.5) - x(i - 0.5):.1f}' height='{max(y(b[0]) - y(b[1]), 0.5):.1f}' fill='#9467bd' fill-opacity='0.13'/>")
     runs = [(i, v) for i, v in enumerate(level) if v is not None]
     for i, v in runs:
         out.append(f"<line x1='{x(i - 0.5):.1f}' x2='{x(i + 0.5):.1f}' y1='{y(v):.1f}' y2='{y(v):.1f}' "
@@ -111,7 +111,8 @@ def series_svg(series, change_points: Sequence, environment: Sequence[tuple[int,
         out.append(f"<text x='{x(i):.1f}' y='{HEIGHT - BOTTOM + 12}' transform='rotate(40 {x(i):.1f} "
                    f"{HEIGHT - BOTTOM + 12})'>{html.escape(labels[i])}</text>")
     legend = [("#1f77b4", f"{values.name} and {values.band}"), ("#9467bd", "reference and the tolerance that decided"),
-              ("#8c564b", "environment change"), ("#d62728", "change point (slower)"), ("#2ca02c", "change point (faster)")]
+              ("#8c564b", "environment change"), ("#d62728", "change point (slower)"),
+              ("#2ca02c", "change point (faster)")]
     if not values.level_column:
         legend[1] = ("#9467bd", values.level_label)
     pos = LEFT

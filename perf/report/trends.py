@@ -36,8 +36,8 @@ SEARCH_JS = """<script>
 function filterSeries(){var words=document.getElementById('search').value.toLowerCase().split(/\\s+/).filter(Boolean);
 document.querySelectorAll('tr.series').forEach(function(row){var text=row.getAttribute('data-search');
 row.style.display=words.every(function(w){return text.indexOf(w)>=0;})?'':'none';});
-document.querySelectorAll('details.family').forEach(function(d){var shown=d.querySelectorAll('tr.series:not([style*="none"])').length;
-d.style.display=shown?'':'none';if(words.length){d.open=true;}});}
+document.querySelectorAll('details.family').forEach(function(d){
+var shown=d.querySelectorAll('tr.series:not([style*="none"])').length;d.style.display=shown?'':'none';if(words.length){d.open=true;}});}
 </script>"""
 
 
@@ -122,7 +122,8 @@ def latest_changes_html(section: Section, pages: dict[tuple, str], latest: int, 
     """The heading, note and table of a measure's newest change points: each key links its series page, each
     commit range its commits, accepted steps marked."""
     newest = sorted(section.change_points, key=lambda cp: cp.date, reverse=True)[:latest]
-    heading = f"<h2 id='{section.measure.kind}-changes'>Latest {CHANGE_POINTS[section.measure.kind]} ({len(newest)})</h2>"
+    name = CHANGE_POINTS[section.measure.kind]
+    heading = f"<h2 id='{section.measure.kind}-changes'>Latest {name} ({len(newest)})</h2>"
     if not newest:
         return [heading, f"<p class='hint'>No {CHANGE_POINTS[section.measure.kind]}: every {section.measure.kind} "
                          "series stays within its own noise. Each series' nights are on its page under Every series "
@@ -198,8 +199,8 @@ def browse_html(sections: Sequence[Section], pages: dict[tuple, str]) -> list[st
                 rows.append(f"<tr class='series {html.escape(verdict)}' data-search='{search}'><td><a href='"
                             f"{html.escape(pages[(kind, gpu, key)])}'>{html.escape(key)}</a></td>"
                             + "".join(f"<td>{html.escape(c)}</td>" for c in cells[1:]) + "</tr>")
-            head = "".join(f"<th>{h}</th>" for h in (kind, "GPU", "runs", "latest run", f"latest {section.measure.unit}",
-                                                     "verdict", CHANGE_POINTS[kind]))
+            head = "".join(f"<th>{h}</th>" for h in (kind, "GPU", "runs", "latest run",
+                                                     f"latest {section.measure.unit}", "verdict", CHANGE_POINTS[kind]))
             parts.append(f"<details class='family' open><summary>{html.escape(family)} ({len(members)} "
                          f"{kind} series)</summary><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
                          "</tbody></table></details>")
