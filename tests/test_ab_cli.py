@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from perf.commands.suite_process import checkout_pythonpath
+from tests.git_repos import GIT, edit, git
 
 ROOT = Path(__file__).resolve().parents[1]
-GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is needed to make the repository under test")
 
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
@@ -27,8 +27,6 @@ OUT_PROJ = "gemm/pythia-70m:out_proj:fp32:b1:s64:t1"
 AB_ROUND_LINE = re.compile(r"perf ab: round (\d+)/4 (BASE|HEAD)")  # a finished round, one side
 FAST = ["--perf-max-time", "0.2", "--threshold", "100%"]
 S64 = ["-k", "test_gemm and s64 and (qkv or out_proj)"]
-GIT_ENV = {"GIT_AUTHOR_NAME": "perf", "GIT_AUTHOR_EMAIL": "perf@example.com", "GIT_COMMITTER_NAME": "perf",
-           "GIT_COMMITTER_EMAIL": "perf@example.com"}
 WORKLOADS = 'CPU_WORKLOADS = (Workload("pythia-70m", b=1, s=64),)'
 CRASH = f'''
 def test_gemm(perf_spec, perf_measure):
@@ -39,17 +37,6 @@ def test_gemm(perf_spec, perf_measure):
 '''
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run([GIT, "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV})
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path}: {old!r} not found"
-    path.write_text(text.replace(old, new))
 
 
 @pytest.fixture(scope="module")

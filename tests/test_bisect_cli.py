@@ -14,33 +14,20 @@ from pathlib import Path
 
 import pytest
 from perf.commands.suite_process import checkout_pythonpath
+from tests.git_repos import GIT, edit, git
 
 ROOT = Path(__file__).resolve().parents[1]
-GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is needed to make the repository under test")
 
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 OUT_PROJ = "gemm/pythia-70m:out_proj:fp32:b1:s64:t1"
 NODE = "perf/suite/test_gemm.py::test_gemm[{}]"
 FAST = ["--rounds", "2", "--threshold", "100%", "--max-time", "0", "--perf-max-time", "0.1"]
-GIT_ENV = {"GIT_AUTHOR_NAME": "perf", "GIT_AUTHOR_EMAIL": "perf@example.com", "GIT_COMMITTER_NAME": "perf",
-           "GIT_COMMITTER_EMAIL": "perf@example.com"}
 MATMUL = "            torch.matmul(a, b, out=out)\n"
 SLOWER = MATMUL + "            for _ in range(EXTRA if g.name == \"qkv\" else 0):\n    " + MATMUL
 BROKEN = "import perf_kernels.no_such_module  # a commit that does not import\n"
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run([GIT, "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV})
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path}: {old!r} not found"
-    path.write_text(text.replace(old, new, 1))
 
 
 def commit(repo: Path, message: str) -> str:
@@ -69,8 +56,8 @@ def repo(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     shas["broken"] = commit(repo, "gemm specs: import a module that is not there")
     specs.write_text(original)
     shas["fix"] = commit(repo, "gemm specs: the import fixed")
-    edit(specs, MATMUL, SLOWER)
-    edit(specs, "CPU_DTYPE = ", "EXTRA = 20  # qkv's closure does this many more matmuls\nCPU_DTYPE = ")
+    edit(specs, MATMUL, SLOWER, count=1)
+    edit(specs, "CPU_DTYPE = ", "EXTRA = 20  # qkv's closure does this many more matmuls\nCPU_DTYPE = ", count=1)
     shas["culprit"] = commit(repo, "gemm: qkv does twenty more matmuls")
     notes.write_text("first\nsecond\n")
     shas["bad"] = commit(repo, "notes: second line")

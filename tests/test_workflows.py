@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 # A test dependency (pip install -e .[test]): beside this interpreter in a virtual environment that is not activated.
 CHECK = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
