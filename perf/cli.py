@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
 import sys
 
 COMMANDS = {
@@ -31,7 +32,23 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+BROKEN_PIPE = 141  # the exit status of a program ended by SIGPIPE (128 + 13), as a shell reports it
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a reader that stops reading (`perf-suite --help | head`) ends it quietly."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would print a traceback and then fail again flushing stdout at exit: send what is left to nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())

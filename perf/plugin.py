@@ -270,6 +270,7 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state.timing_blocked and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        state.exit_reason = f"exit status 4 (usage error): timing benchmarks did not run: {state.timing_blocked}"
     if xdist_hooks.is_worker(session.config):
         return  # a worker writes no file: its results went to the controller with its test reports
     state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -332,6 +333,16 @@ def _decide_deferred_claims(session, state: PerfSession) -> None:
     if contradicted and state.options.claims == "strict" and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         state.claims_note += f"; --perf-claims strict: {', '.join(contradicted)} contradicted, the run fails"
+        state.exit_reason = f"exit status 1: --perf-claims strict: {', '.join(contradicted)} contradicted"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """A run that fails though its tests passed says why in its last line, below pytest's counts."""
+    state = config.stash.get(_STATE, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if state is not None and state.exit_reason and reporter is not None:
+        reporter.write_line(f"perf: {state.exit_reason}", red=True)
 
 
 def _open_history(url: str):

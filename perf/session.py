@@ -30,6 +30,7 @@ class PerfSession:
         self.results: list[dict] = []
         self.extras: dict[str, list] = {}  # user properties named perf_* (rule findings, audits)
         self.timing_blocked: str | None = None
+        self.exit_reason: str | None = None  # why the run fails though no test did: the terminal's last line
         self.timing_items = 0
         self.pair_items = 0  # side-by-side pairs selected (--perf-pairs)
         self.refreshed: tuple | None = None  # (path, moves, entries kept) after a refresh was written

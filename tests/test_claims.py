@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from perf import gpus
-from perf.report import files
+from perf.report import markdown
 from perf.shape import claims
 from perf.shape.claims import CONTRADICTED, HOLDS, NOT_MEASURED, Evidence
 from perf.shape.wave_agreement import agreement, dips, spearman, tile_from_kernel, tile_of
@@ -354,7 +354,7 @@ def test_the_report_has_a_claims_section(tmp_path):
     for r in records:
         r.update(family=r["key"].split("/")[0], verdict="new", id=r["key"].split("/", 1)[1], nodeid="x::y",
                  samples_ms=[r["summary"]["median_ms"]], baseline=None, change=None, remeasured=False)
-    text = files.summary_markdown(results_doc(records))
+    text = markdown.summary_markdown(results_doc(records))
     assert "## Claims" in text and "## Claims: the cases behind each verdict" in text
     row = next(line for line in text.splitlines() if line.startswith("| fig1-layer-order |"))
     assert "| holds |" in row and "C1 83.4 < C2 108.5" in row  # the paper's own numbers beside

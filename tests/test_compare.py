@@ -106,7 +106,7 @@ def test_command_writes_the_pair_report(a_doc, b_doc, tmp_path, capsys):
     text = (out / "summary.md").read_text()
     assert text.startswith("# Performance report: NVIDIA H100 SXM5 80GB (h100.json against a100.json on NVIDIA A100")
     assert "## Compared files" in text and str(a_path) in text and str(b_path) in text
-    assert "| torch | 2.10.0 | 2.11.0 | changed |" in text
+    assert "| torch | 2.10.0 | 2.11.0 | torch 2.10.0 -> 2.11.0 |" in text
     frame = pd.read_csv(out / "results.csv").set_index(["key", "statistic"])
     a_median = {r["key"]: r["summary"]["median_ms"] for r in a["results"]}
     assert frame.loc[(SLOW, "baseline_median_ms"), "value"] == pytest.approx(a_median[SLOW])

@@ -461,11 +461,13 @@ def test_the_report_lists_and_plots_the_pairs_ratio_change_points(db_url, tmp_pa
     page = (out / "index.html").read_text()
     assert "1 benchmark series, 0 change points, 2 pair series, 1 ratio change points" in page
     benchmarks, pairs = page.split("Latest ratio change points (1)")
-    assert "kernel/rms:m4096" not in benchmarks.split("<h2>")[-1]
-    ratio_table = pairs.split("<h2>Trends</h2>")[0]
+    assert "kernel/rms:m4096" not in benchmarks.split("<h2")[-1]
+    ratio_table = pairs.split("<h2 id='browse'>")[0]
     assert "<th>before ratio</th><th>after ratio</th><th>change</th>" in ratio_table and "ms</th>" not in ratio_table
-    assert "<tr class=\"improvement\"><td>H200</td><td><a href='#plots/pair_H200_kernel_rms_m4096-" in ratio_table
-    assert re.search(r"<td>1\.2\d*</td><td>1\.2[67]\d*</td><td>\+[56]\.\d%</td>", ratio_table)  # ratios, +6%
+    assert ("<tr class=\"improvement\"><td class='w'>H200</td><td><a href='series/pair_H200_kernel_rms_m4096-"
+            in ratio_table)
+    assert re.search(r"<td class='n'>1\.2\d*</td><td class='n'>1\.2[67]\d*</td><td class='n'>\+[56]\.\d%</td>",
+                     ratio_table)  # ratios, +6%
     assert "kernel/softmax:m64" not in ratio_table
     (png,) = plotted(out)
     assert png.startswith("pair_H200_kernel_rms_m4096-") and f"src='plots/{png}'" in page

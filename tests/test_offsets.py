@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from perf.report import files, offsets, terminal
+from perf.report import offsets, terminal
+from perf.report import sections as report_sections
 
 
 def _record(key, change, gpu=0, provider="torch", host="h1", verdict="pass"):
@@ -76,7 +77,7 @@ def test_terminal_prints_the_table_and_tells_a_notable_offset_in_yellow():
 
 def test_report_has_an_offset_section_with_the_words():
     doc = {"results": _family("gemm", "torch", SLOW_GEMMS)}
-    sections = {heading: (table, note) for heading, table, note in files._sections(doc)}
+    sections = {heading: (table, note) for heading, table, note in report_sections.sections(doc)}
     table, note = sections["Offset from the entries (1 families)"]
     assert table.rows[0][:4] == ("GPU 0", "gemm/torch", "15", "+1.60%")
     assert note.startswith(offsets.NOTE) and "runs 1.6% slower" in note

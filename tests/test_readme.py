@@ -59,10 +59,14 @@ def test_readme_cpu_commands_run_in_order(tmp_path):
     first, refresh, verdicts, compared, decode = outputs[:5]
     selection = "--model pythia-70m -k 'decode and (m1 or L64)'"
     assert "7 new" in first and f"    python -m perf refresh {selection}" in first  # the line to run next
-    assert "perf: wrote results (7 benchmarks) to first.json" in first
+    assert "perf: wrote results (7 benchmarks) to first-steps/first.json" in first
     assert "perf: refreshed 7 entries" in refresh and (tmp_path / "cache/perf-suite/baselines/cpu.json").is_file()
     assert " new" not in verdicts.split("verdicts:", 1)[1].splitlines()[0]  # compared with the refreshed baseline
-    assert "perf: wrote results (7 benchmarks) to run.json" in verdicts and "perf: wrote report (" in verdicts
-    assert (copy / "report" / "index.html").is_file() and (copy / "cmp" / "index.html").is_file()
+    assert "perf: wrote results (7 benchmarks) to first-steps/run.json" in verdicts
+    assert "perf: wrote report (" in verdicts
+    steps = copy / "first-steps"
+    assert (steps / "report" / "index.html").is_file() and (steps / "cmp" / "index.html").is_file()
     assert "7 matched" in compared
-    assert (copy / "decode.png").stat().st_size > 0 and "pythia-70m" in decode
+    assert (steps / "decode.png").stat().st_size > 0 and "pythia-70m" in decode
+    beside = sorted(p.name for p in copy.iterdir() if not p.name.startswith("."))  # .pytest_cache is pytest's
+    assert beside == ["README.md", "conftest.py", "first-steps", "kernels", "perf", "pyproject.toml"], beside

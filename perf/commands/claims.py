@@ -4,6 +4,8 @@ evaluated on the measurements of a results file (`pytest perf/ --perf-json FILE`
 the same key). Prints one table per file: claim, verdict (holds, contradicted, not measured), the deciding
 numbers and the paper's own; then the cases behind each verdict.
 
+With --html DIR, DIR/index.html shows the same tables as one page.
+
 Exit status: 0; 1 with --strict when a claim is contradicted; 2 for a file that cannot be read (the message names
 the file and the field). Files are only read.
 """
@@ -24,7 +26,7 @@ from perf.shape.claims import CONTRADICTED, ClaimError, ClaimVerdict, Evidence, 
 from perf.suite.decode_specs import decode_specs
 from perf.suite.gemm_specs import gemm_specs
 from perf.suite.sweep_specs import sweep_specs
-from perf.verdict import baselines, results
+from perf.verdict import baselines, destination, results
 
 EXIT_OK, EXIT_CONTRADICTED, EXIT_USAGE = 0, 1, 2
 
@@ -100,7 +102,7 @@ def evidence_from(path: Path) -> tuple[Evidence, str]:
 
 
 def markdown(verdicts: Sequence[ClaimVerdict]) -> str:
-    from perf.report.files import Table
+    from perf.report.table import Table
 
     lines = [Table(claims_table.CLAIM_HEADER, claims_table.claim_rows(verdicts)).markdown(), ""]
     details = claims_table.detail_rows(verdicts)
@@ -124,12 +126,40 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a results file or a baseline file")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs and job summaries)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a claim is contradicted")
+    p.add_argument("--html", type=Path, metavar="DIR", default=None,
+                   help="also write DIR/index.html: one page with every file's claims (no server, no network)")
     return p
+
+
+def page(found: Sequence[tuple[Path, str, Sequence[ClaimVerdict]]]) -> str:
+    """One HTML page of every file's claims: the claims' table and the cases behind each verdict, per file."""
+    import html as escape
+
+    from perf.report.html_page import CSS
+    from perf.report.table import Table
+
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width,initial-scale=1'><title>The paper's claims</title>"
+             f"<style>{CSS}</style></head><body><h1>The co-design paper's claims</h1>",
+             "<p class='note'>Each claim decided by a file's measurements; 'paper' is the paper's own figure (A100 "
+             "unless said).</p>"]
+    for path, what, verdicts in found:
+        parts += [f"<h2>{escape.escape(str(path))}</h2>",
+                  f"<p class='note'>{escape.escape(what)}: {escape.escape(claims_table.counts_line(verdicts))}.</p>",
+                  Table(claims_table.CLAIM_HEADER, claims_table.claim_rows(verdicts),
+                        tuple(v.verdict.replace(" ", "-") for v in verdicts)).html()]
+        details = claims_table.detail_rows(verdicts)
+        if details:
+            parts.append("<details><summary>The cases behind each verdict</summary>"
+                         f"{Table(claims_table.DETAIL_HEADER, details).html()}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     contradicted = False
+    found = []
     for path in args.files:
         try:
             evidence, what = evidence_from(path)
@@ -141,4 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"## {heading}\n" if args.markdown else f"{heading}\n")
         print(markdown(verdicts) if args.markdown else text(verdicts) + "\n")
         contradicted |= any(v.verdict == CONTRADICTED for v in verdicts)
+        found.append((path, what, verdicts))
+    if args.html is not None:
+        problem = destination.not_a_folder(args.html, "--html", "a folder for the claims' page")
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        args.html.mkdir(parents=True, exist_ok=True)
+        (args.html / "index.html").write_text(page(found))
+        print(f"wrote {args.html / 'index.html'}")
     return EXIT_CONTRADICTED if args.strict and contradicted else EXIT_OK

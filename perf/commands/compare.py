@@ -12,7 +12,8 @@ from typing import Sequence
 from perf.options import COMPARE_THRESHOLD, OptionError, threshold
 from perf.report.cells import counts_line, verdict_counts
 from perf.report.compare import pair, title_suffix
-from perf.report.files import load, write_report
+from perf.report.files import write_report
+from perf.report.results_check import load
 from perf.verdict import destination, stats
 from perf.verdict.results import ResultsError
 

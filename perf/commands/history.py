@@ -6,8 +6,9 @@ PostgreSQL server, by SQLAlchemy URL; --db or the environment variable PERF_HIST
                       side-by-side pair (first, last, min, max ratio)
     changes           change points per (GPU, benchmark) and per (GPU, pair): first run after it, medians (or ratios)
                       before/after, change, p-value
-    report -o DIR     index.html with the latest change points (benchmarks' medians, pairs' ratios) and PNG trend
-                      plots of both
+    report -o DIR     the history site (perf/report/trends.py): open regressions, the latest change points (accepted
+                      ones marked, commit ranges linked with --commit-url), every series by family with a search
+                      box, a page per series with its nights, reference and tolerance band; PNG trend plots
     accept KEY...     accept the current level of benchmarks that regressed or improved against their runner's
                       history (--reason, recorded with who and when): the history reference starts at that step
 """
@@ -56,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--json", action="store_true", help="print the change points as JSON")
         if name == "report":
             c.add_argument("-o", "--out", type=Path, default=Path("perf-trends"), metavar="DIR")
+            c.add_argument("--commit-url", default=os.environ.get("PERF_COMMIT_URL"), metavar="TEMPLATE",
+                           help="link each step's commit range: a URL with {before} and {after}, e.g. "
+                                "https://github.com/ORG/REPO/compare/{before}...{after} (PERF_COMMIT_URL)")
             c.add_argument("--all", action="store_true", dest="every_series",
                            help="a plot for every selected series (default: the series with change points)")
     return p
@@ -238,11 +242,14 @@ def _print_changes(points, measure) -> None:
 
 
 def _report(db, args) -> int:
-    from perf.history.changes import BENCHMARK, PAIR
+    from perf.history import reference
+    from perf.history.changes import BENCHMARK, ENVIRONMENT_FIELDS, PAIR
     from perf.report import trends
 
     sections = [trends.Section(measure, *_change_points(db, args, measure)) for measure in (BENCHMARK, PAIR)]
-    paths = trends.write(sections, args.out, every_series=args.every_series)
+    paths = trends.write(sections, args.out, every_series=args.every_series,
+                         acceptances=reference.acceptances_frame(db, args.gpu), commit_url=args.commit_url,
+                         environment_fields=ENVIRONMENT_FIELDS)
     benchmarks, pairs = (len(section.change_points) for section in sections)
     print(f"perf history: wrote {len(paths)} files to {args.out}/ (open {args.out / 'index.html'}); "
           f"{benchmarks} change points, {pairs} ratio change points")

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from perf.report.files import load, write_report
+from perf.report.files import write_report
+from perf.report.results_check import load
 from perf.verdict import destination
 from perf.verdict.results import ResultsError
 

@@ -182,7 +182,7 @@ def runs_frame(db: Database, gpu: str | None = None):
 
 RUN_FACTS = ("date", "commit", "driver", "cuda", "torch", "triton")  # each row of a series carries its run's
 SERIES_COLUMNS = ("run_id", "gpu", "key", *RUN_FACTS, "family", "dtype", "median_ms", "ci_low_ms", "ci_high_ms",
-                  "verdict", "baseline_ms")
+                  "verdict", "baseline_ms", "tolerance", "reference")
 PAIR_COLUMNS = ("run_id", "gpu", "key", *RUN_FACTS, "pair_id", "ours", "reference", "dtype", "ratio", "ratio_low",
                 "ratio_high", "ours_ms", "reference_ms", "method")
 

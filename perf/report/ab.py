@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from perf.report.cells import counts_line as verdicts_text, verdict_counts, verdict_rank
-from perf.report.files import Table
+from perf.report.table import Table
 from perf.report.text_table import format_table
 from perf.verdict.ab import Look, Row, Sides, order_text
 

@@ -76,6 +76,9 @@ CELLS: dict[str, Callable[[Mapping], str]] = {
     "change": lambda r: fmt(r.get("change"), "+.1%"),
     "noise": lambda r: fmt(r.get("noise"), ".1%"),
     "threshold": lambda r: fmt(r.get("threshold"), ".0%"),
+    # the change that counts, and which term of the noise model set it: what decided the verdict
+    "tolerance": lambda r: "±" + fmt(r["tolerance"], ".1%") if is_number(r.get("tolerance")) else "-",
+    "set by": lambda r: str(r.get("tolerance_source") or "-"),
     "TFLOP/s": lambda r: fmt(r.get("tflops"), ".3g"),
     "% peak": lambda r: fmt(r.get("peak_pct"), ".0f"),
     "GB/s": lambda r: fmt(r.get("gbs"), ".3g"),
@@ -85,12 +88,31 @@ CELLS: dict[str, Callable[[Mapping], str]] = {
     "reference": reference_label,
     "decided by": lambda r: str((r.get("reference") or {}).get("text") or "-"),
 }
-TERMINAL_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "TFLOP/s", "% peak", "GB/s", "% roof", "verdict",
-                    "reference")
-REPORT_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "noise", "threshold", "TFLOP/s", "% peak", "GB/s",
-                  "verdict", "decided by", "reason")
+TERMINAL_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "tolerance", "TFLOP/s", "% peak", "GB/s", "% roof",
+                    "verdict", "reference")
+REPORT_COLUMNS = ("benchmark", "reference ms", "now ms", "change", "tolerance", "set by", "noise", "TFLOP/s", "% peak",
+                  "GB/s", "verdict", "decided by", "reason")
 
 
 def row(record: Mapping, columns: Sequence[str]) -> tuple[str, ...]:
     """The record's cells under `columns` (headers of CELLS)."""
     return tuple(CELLS[c](record) for c in columns)
+
+
+def value_text(value: object) -> str:
+    """An environment value as a cell: floats to 4 significant digits, None as nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".4g")
+    return str(value)
+
+
+def difference_text(name: str, then: object, now: object) -> str:
+    """What changed in one environment field: "max_time_s 0.1 -> 2.0"; of a mapping (the timing settings) only the
+    keys that differ, each as "field.key then -> now"."""
+    if isinstance(then, Mapping) and isinstance(now, Mapping):
+        keys = [k for k in dict.fromkeys([*then, *now]) if then.get(k) != now.get(k)]
+        return "; ".join(f"{name}.{k} {value_text(then.get(k)) or '-'} -> {value_text(now.get(k)) or '-'}"
+                         for k in keys)
+    return f"{name} {value_text(then) or '-'} -> {value_text(now) or '-'}"

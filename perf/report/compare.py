@@ -76,6 +76,9 @@ def paired_record(b: Mapping, a: Mapping | None, threshold: float | None, fallba
         "change": comparison.change,
         "noise": comparison.noise,
         "threshold": comparison.threshold,
+        "tolerance": comparison.tolerance,  # this comparison's, not the one B's own run was decided by
+        "tolerance_source": comparison.tolerance_source,
+        "reference": {"source": "file", "text": "A, the file compared with"} if a is not None else None,
         "verdict": comparison.verdict.value,
         "reason": reason if a is not None else "not in A",
         "remeasured": False,

@@ -106,14 +106,14 @@ def pairs_summary(tr, state, pairs: list[dict]) -> None:
     """The side-by-side pairs' table and the kernel targets they decide."""
     tr.write_sep("=", f"perf: {len(pairs)} pairs side by side on {state.target.present.name} (ratio = reference "
                       f"time / ours: above 1, ours is faster)")
-    for line in format_table(pairs_table.HEADER, pairs_table.rows(pairs), numbers_right=True):
+    for line in format_table(pairs_table.HEADER, pairs_table.rows(pairs), numbers_right=True, width=_width(tr)):
         tr.write_line(line)
     for line in pairs_table.summary_lines(pairs):
         tr.write_line(line)
     verdicts = kernel_targets.decided(pairs)
     if verdicts:
         tr.write_line("kernel targets (docs/kernels.md), decided side by side:")
-        for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts)):
+        for line in format_table(kernel_targets.HEADER, kernel_targets.rows(verdicts), width=_width(tr)):
             tr.write_line(line)
 
 
@@ -152,7 +152,7 @@ def benchmarks_summary(tr, state) -> None:
     records = cells.sorted_records(state.results)
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
     rows = [cells.row(r, cells.TERMINAL_COLUMNS) for r in records]
-    for line in format_table(cells.TERMINAL_COLUMNS, rows, numbers_right=True):
+    for line in format_table(cells.TERMINAL_COLUMNS, rows, numbers_right=True, width=_width(tr)):
         tr.write_line(line)
     counts = cells.verdict_counts(records)
     tr.write_line("verdicts: " + cells.counts_line(counts)
@@ -165,7 +165,8 @@ def benchmarks_summary(tr, state) -> None:
     claims = state.extras.get("perf_claims")
     if claims:
         tr.write_sep("-", f"perf: {len(claims)} claims of the co-design paper on {state.target.present.name}")
-        for line in format_table(("claim", "verdict", "measured"), [(c["id"], c["verdict"], c["numbers"]) for c in claims]):
+        rows = [(c["id"], c["verdict"], c["numbers"]) for c in claims]
+        for line in format_table(("claim", "verdict", "measured"), rows, width=_width(tr)):
             tr.write_line(line)
         if state.claims_note:
             tr.write_line(state.claims_note)
@@ -178,11 +179,11 @@ def benchmarks_summary(tr, state) -> None:
         diffs = environment.differences(state.environment, base_env)
         if diffs:
             tr.write_line("environment differs from the baseline's: " + "; ".join(
-                f"{k} {then} -> {now}" for k, then, now in diffs), yellow=True)
+                cells.difference_text(k, then, now) for k, then, now in diffs), yellow=True)
     by_gpu = per_gpu.rows(records)
     if by_gpu:
         tr.write_line("per GPU (change = now / baseline - 1):")
-        for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True):
+        for line in format_table(per_gpu.HEADER, by_gpu, numbers_right=True, width=_width(tr)):
             tr.write_line(line)
     offsets_summary(tr, records)
 
@@ -213,11 +214,17 @@ def offsets_summary(tr, records) -> None:
     if family_offsets:
         tr.write_line("offset from the entries per GPU and family (median change = now / baseline - 1; positive is "
                       "slower):")
-        for line in format_table(offsets.HEADER, [o.row() for o in family_offsets], numbers_right=True):
+        rows = [o.row() for o in family_offsets]
+        for line in format_table(offsets.HEADER, rows, numbers_right=True, width=_width(tr)):
             tr.write_line(line)
         for o in family_offsets:
             if o.notable:
                 tr.write_line(o.sentence(), yellow=True)
+
+
+def _width(tr) -> int | None:
+    """The terminal's width (COLUMNS where set): the tables wrap to fit it (None: a reporter without one)."""
+    return getattr(getattr(tr, "_tw", None), "fullwidth", None)
 
 
 def refresh_command(options, keyword: str | None) -> str:

@@ -1,17 +1,64 @@
-"""Plain-text tables for the terminal: a header, a rule, and rows padded to the widest cell."""
+"""Plain-text tables for the terminal: a header, a rule, and rows padded to the widest cell. Given a width (the
+terminal's: COLUMNS where set), a table wider than it wraps its text columns, the widest first, each cell onto as
+many lines as it needs (at spaces, else at ':' or '/', else anywhere), where that makes it fit; number columns are
+never wrapped."""
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
+GAP = 2
+MIN_FIRST = 30  # the first column (the benchmark, the claim) is never wrapped narrower
+MIN_TEXT = 16
+_NUMBERISH = re.compile(r"^[-+±~x]?[\d.,]*\d[\d.,]*(e[-+]?\d+)?\s*(%|x|ms|s|us)?\*?$|^-?$")
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, numbers_right: bool = False) -> list[str]:
-    """The table's lines. With numbers_right, every column after the first is right-aligned."""
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, numbers_right: bool = False,
+                 width: int | None = None) -> list[str]:
+    """The table's lines. With numbers_right, every column after the first is right-aligned. With width, text
+    columns wrap so that the lines fit it where they can."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    if width is not None:
+        widths = fitted(header, rows, widths, width)
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(
+        return (" " * GAP).join(
             c.rjust(w) if numbers_right and i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
         ).rstrip()
 
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    lines = [line(header), line(["-" * w for w in widths])]
+    for r in rows:
+        pieces = [wrap(c, w) for c, w in zip(r, widths)]
+        for k in range(max(len(p) for p in pieces)):
+            lines.append(line([p[k] if k < len(p) else "" for p in pieces]))
+    return lines
+
+
+def fitted(header: Sequence[str], rows: Sequence[Sequence[str]], widths: list[int], width: int) -> list[int]:
+    """Column widths that fit `width`: the widest text column narrowed first, down to its minimum. A table that
+    cannot fit even so keeps its widths (wrapping would make it longer without making it fit)."""
+    natural, widths = widths, list(widths)
+    minimum = []
+    for i, h in enumerate(header):
+        text = any(not _NUMBERISH.match(r[i]) for r in rows)
+        floor = MIN_FIRST if i == 0 else MIN_TEXT
+        minimum.append(min(widths[i], max(floor, len(h))) if text else widths[i])
+    while sum(widths) + GAP * (len(widths) - 1) > width:
+        candidates = [i for i in range(len(widths)) if widths[i] > minimum[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i] - minimum[i])
+        widths[widest] -= 1
+    return widths if sum(widths) + GAP * (len(widths) - 1) <= width else natural
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters, broken after a space, ':' or '/' where one is near."""
+    lines = []
+    while len(text) > width:
+        cut = max(text.rfind(ch, 0, width) for ch in " :/;,")
+        cut = cut + 1 if cut >= width // 3 else width
+        lines.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*lines, text]

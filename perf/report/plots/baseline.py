@@ -40,6 +40,15 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
             hi = [max(_ci(records[i]["summary"], "ci_high_ms") / base[i] - n, 0) for n, i in zip(now, idx)]
             ax.errorbar(idx, now, yerr=[lo, hi], fmt="o", capsize=3, markersize=5,
                         color=VERDICT_COLOURS.get(verdict, "k"), label=f"now: {verdict} ({len(idx)})")
+        tolerances = [(i, float(r["tolerance"])) for i, r in enumerate(records) if _num(r.get("tolerance")) is not None]
+        if tolerances:
+            xs = [i for i, _ in tolerances]
+            ax.scatter(xs, [1 + t for _, t in tolerances], marker="_", s=160, linewidths=1.5, zorder=3,
+                       color=VERDICT_COLOURS["regression"], label="tolerance: the change that counts")
+            faster = [(i, 1 - t) for i, t in tolerances if 1 - t > 0.2]  # a tolerance near 100%: no faster bound
+            if faster:
+                ax.scatter(*zip(*faster), marker="_", s=160, linewidths=1.5, zorder=3,
+                           color=VERDICT_COLOURS["improvement"])
         thresholds = sorted({float(r["threshold"]) for r in records if _num(r.get("threshold")) is not None})
         if thresholds:
             t = thresholds[0]
@@ -54,8 +63,10 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         ax.set_xlim(-0.7, len(records) - 0.3)
         if len(records) <= 40:
             ax.set_xticks(range(len(records)))
-            ax.set_xticklabels([str(r.get("id", r.get("key")))[:40] for r in records], rotation=60, ha="right",
-                               fontsize=7)
+            prefix, labels = tick_labels([str(r.get("id", r.get("key"))) for r in records])
+            ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+            if prefix:
+                ax.set_xlabel(f"{prefix}:...", fontsize=8)
         else:
             ax.set_xticks([])
             ax.set_xlabel(f"{len(records)} benchmarks")
@@ -65,3 +76,24 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(info.title(f"Now against {baseline_label} (above 1 is slower)", suffix))
     return _save(fig, out_dir / "baseline_vs_now.png")
+
+
+def tick_labels(names: list[str], width: int = 34) -> tuple[str, list[str]]:
+    """The names' common ':'-separated prefix, and each name without it, wrapped at ':' into lines of about `width`
+    characters: never cut, so that two names stay two labels."""
+    parts = [name.split(":") for name in names]
+    common = 0
+    while all(len(p) > common + 1 for p in parts) and len({p[common] for p in parts}) == 1 and len(names) > 1:
+        common += 1
+    labels = []
+    for p in parts:
+        lines, line = [], ""
+        for word in p[common:]:
+            piece = word if not line else f"{line}:{word}"
+            if line and len(piece) > width:
+                lines.append(line + ":")
+                line = word
+            else:
+                line = piece
+        labels.append("\n".join([*lines, line]))
+    return ":".join(parts[0][:common]) if common else "", labels

@@ -77,6 +77,8 @@ def decode_attention(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path |
         return None
     info = RunInfo.of(doc)
     bw = _num((doc.get("gpu_spec") or {}).get("mem_bw_gbs"))
+    if all(len(pts) < 2 for series in panels.values() for pts in series.values()):
+        return _attention_bars(panels, bw, info, out_dir, suffix)
     fig, axes = _figure(*_grid(len(panels)))
     for ax, (name, series) in zip(axes, panels.items()):
         xs = []
@@ -98,4 +100,21 @@ def decode_attention(doc: Mapping, out_dir: Path, *, suffix: str = "") -> Path |
         _legend(ax, fontsize=8)
     _hide_unused(axes, len(panels))
     fig.suptitle(info.title("Decode attention bandwidth over cache length", suffix))
+    return _save(fig, out_dir / "decode_attention.png")
+
+
+def _attention_bars(panels, bw, info, out_dir: Path, suffix: str) -> Path:
+    """One cache length per shape (a short selection, the CPU's): a bar per shape and provider instead of curves
+    of one point each."""
+    bars = [(f"{name}\n{provider} · L={x:g}", _num(r.get("gbs")) or 0.0)
+            for name, series in panels.items() for provider, pts in series.items() for x, r in pts]
+    fig, (ax,) = _figure(width=max(6.4, 1.1 * len(bars)), height=4.2)
+    ax.bar(range(len(bars)), [y for _, y in bars], color="#1f77b4", width=0.6, label="achieved")
+    ax.set_xticks(range(len(bars)), [label for label, _ in bars], fontsize=7)
+    if bw:
+        ax.axhline(bw, color="k", linestyle="--", linewidth=1, label=f"spec bandwidth {bw:.0f} GB/s")
+    ax.set_ylabel("GB/s")
+    ax.grid(True, axis="y", alpha=0.3)
+    _legend(ax, fontsize=8)
+    fig.suptitle(info.title("Decode attention bandwidth (one cache length per shape)", suffix))
     return _save(fig, out_dir / "decode_attention.png")

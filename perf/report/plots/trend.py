@@ -58,6 +58,11 @@ def trend(series, change_points: Sequence, path: Path, *, title: str, values: Va
     high = series[values.high].fillna(middle).to_numpy(dtype=float)
     ax.fill_between(x, low, high, color="#1f77b4", alpha=0.2, linewidth=0, label=values.band)
     ax.plot(x, middle.to_numpy(dtype=float), marker="o", markersize=3, color="#1f77b4", linewidth=1, label=values.name)
+    if values.level_column and values.level_column in series and "tolerance" in series:
+        reference = series[values.level_column].to_numpy(dtype=float)
+        tolerance = series["tolerance"].to_numpy(dtype=float)
+        ax.fill_between(x, reference * (1 - tolerance), reference * (1 + tolerance), step="mid", color="#9467bd",
+                        alpha=0.12, linewidth=0, label="reference ± the tolerance that decided")
     level = reference_level(series, values)
     if level is not None:
         ax.axhline(level, color="#7f7f7f", linestyle="--", linewidth=1, label=values.level_label)
