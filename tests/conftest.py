@@ -1,5 +1,5 @@
-"""CPU test configuration: Triton kernels run under the interpreter when no GPU is present; the tests run on two
-pytest-xdist workers unless `-n` says otherwise."""
+"""CPU test configuration: Triton kernels run under the interpreter when no GPU is present; the tests run in one
+process unless PERF_TEST_WORKERS (or `-n`) asks for pytest-xdist workers."""
 
 import os
 import sys
@@ -12,10 +12,12 @@ if os.environ.get("PERF_TESTS_ON_GPU") != "1":
 
 from perf.measure.workers import usable_cores  # noqa: E402 - after the variable, as the kernels are
 
-# Most of the tests' time is spent in suite processes they start and wait for (each imports torch and collects the
-# suite): two workers keep both cores of the CI machine busy. Set here, not in pyproject.toml's addopts, because that
-# file's pytest settings also hold for `pytest perf/` (users' runs and the runs these tests start). `-n 0` turns it off.
-WORKERS = 2
+# Many tests time benchmarks on the CPU device and decide verdicts from those timings: they need the cores to
+# themselves. On the 2-core CI machine two workers made three of them fail (a loaded CPU reads +88% for +200%), so
+# the tests run in one process unless PERF_TEST_WORKERS asks for more (a machine with cores to spare: four or more
+# cores for two workers). Set here, not in pyproject.toml's addopts, because that file's pytest settings also hold
+# for `pytest perf/` (users' runs and the runs these tests start). `-n N` on the command line wins.
+WORKERS = int(os.environ.get("PERF_TEST_WORKERS") or 1)
 # The variables xdist sets in its workers, inherited by every process a test starts: a suite run started by a test is
 # no worker of this run.
 XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
@@ -23,13 +25,13 @@ XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_X
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """Two workers when `-n` is not given (before xdist's own hook turns `-n` into workers); none under --pdb or
-    --collect-only, without xdist, or on a machine with one core. Tests are handed out one at a time, longest first
+    """PERF_TEST_WORKERS workers when `-n` is not given (before xdist's own hook turns `-n` into workers); none under
+    --pdb or --collect-only, without xdist, or on a machine with fewer than two cores a worker. Tests are handed out one at a time, longest first
     (pytest_collection_modifyitems), so that no long test is left to start last."""
     option = config.option
     if (hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist")
             or getattr(option, "numprocesses", 0) is not None or option.collectonly or option.usepdb
-            or usable_cores() < WORKERS):
+            or WORKERS < 2 or usable_cores() < 2 * WORKERS):
         return
     option.numprocesses = WORKERS
     if option.dist == "no":
