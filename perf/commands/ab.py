@@ -256,8 +256,9 @@ def revisions(request: Request, folder: Path) -> tuple[Path, ab_report.Revision,
         if conflicts:
             raise worktree.GitError(f"{root}: the working tree has unresolved conflicts ({', '.join(conflicts[:3])}"
                                     "): resolve them, or name HEAD as a revision")
+        changed, untracked = worktree.changes(root)
         head = ab_report.Revision("working tree", worktree.resolve(root, "HEAD"), working_tree=True,
-                                  changed=worktree.has_changes(root))
+                                  changed=changed, untracked=untracked)
     else:
         head = ab_report.Revision(request.head, worktree.resolve(root, request.head))
     return root, base, head
@@ -278,7 +279,14 @@ def main(argv: list[str]) -> int:
     except worktree.GitError as exc:
         print(f"perf ab: error: {exc}", file=sys.stderr)
         return 2
+    if not gpus.detect().is_gpu:
+        print(CPU_WARNING, file=sys.stderr, flush=True)
     return compare(request, root, base, head).code
+
+
+CPU_WARNING = ("perf ab: no GPU here: both revisions run on the CPU device, whose timings move 10-70% between "
+               "processes; expect every verdict to come out unreliable (A/B is made for a GPU). It runs anyway, "
+               "to show the command works")
 
 
 def compare(request: Request, root: Path, base: ab_report.Revision, head: ab_report.Revision) -> Outcome:

@@ -46,9 +46,11 @@ def unmerged(root: Path) -> list[str]:
     return [line for line in done.stdout.splitlines() if line.strip()]
 
 
-def has_changes(root: Path) -> bool:
-    """Uncommitted changes to tracked files, or untracked files that are not ignored."""
-    return bool(_git(root, "status", "--porcelain").stdout.strip())
+def changes(root: Path) -> tuple[bool, int]:
+    """Whether tracked files have uncommitted changes, and how many untracked files (not ignored) there are."""
+    lines = [line for line in _git(root, "status", "--porcelain").stdout.splitlines() if line.strip()]
+    untracked = sum(1 for line in lines if line.startswith("??"))
+    return len(lines) > untracked, untracked
 
 
 def short(commit: str) -> str:

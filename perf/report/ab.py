@@ -25,12 +25,15 @@ class Revision:
     name: str  # as given ("origin/main", "HEAD"), or "working tree"
     commit: str  # the full commit id (of HEAD's commit for a working tree)
     working_tree: bool = False
-    changed: bool = False  # a working tree with uncommitted changes
+    changed: bool = False  # a working tree with uncommitted changes to tracked files
+    untracked: int = 0  # untracked files (not ignored) in a working tree: measured as they are
 
     def label(self) -> str:
         if not self.working_tree:
             return f"{self.name} ({self.commit[:10]})"
-        return f"the working tree ({self.commit[:10]}{' + uncommitted changes' if self.changed else ', clean'})"
+        state = " + uncommitted changes" if self.changed else ", no changes to tracked files"
+        extra = f"; {self.untracked} untracked file{'s' * (self.untracked != 1)}" if self.untracked else ""
+        return f"the working tree ({self.commit[:10]}{state}{extra})"
 
 
 @dataclass
