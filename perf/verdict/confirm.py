@@ -1,6 +1,6 @@
-"""Measure one benchmark and decide its verdict: the first measurement against its reference, the re-measures of a
-suspected regression (a fresh process, or a second window with --perf-confirm window) until stats.decide can call
-it, and for a regression confirmed on one GPU of a run on several, a fresh process on a sibling GPU
+"""Measure one benchmark and decide its verdict: the first measurement against its reference (this runner's history
+or the committed baseline: PerfSession.reference_for), the re-measures of a suspected regression (a fresh process,
+or a second window with --perf-confirm window) or improvement (a second window) until stats.decide can call it, and for a regression confirmed on one GPU of a run on several, a fresh process on a sibling GPU
 (stats.on_sibling). The plugin's PerfSession supplies the run (see `Session`) and fails the test on a regression.
 """
 
