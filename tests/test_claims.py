@@ -365,17 +365,20 @@ def test_the_report_has_a_claims_section(tmp_path):
 
 # ------------------------------------------------------------------------------------------- the pytest items
 
+# The claim that holds verifies "drafts" with the one-token step itself (1 step against a bar of 4), so that a loaded
+# CPU cannot turn it: a pass over 4 real tokens reads 3.5-4.6 steps there. The rule's verdicts on real ratios are
+# tested on records (test_speculative_verification_against_k_single_steps).
 CPU_CLAIMS = '''
 [[claim]]
 id = "verify-cheaper"
-statement = "one pass over 4 tokens costs less than 4 single steps"
+statement = "one step costs less than 4 single steps"
 source = "test"
 paper = "-"
 rule = "speculative_verify"
 drafts = [4]
 models = [{ name = "pythia-70m", gemms = ["qkv"] }]
 single = "decode/gemm:{model}:{each}:*:m1:batch"
-draft = "decode/gemm:{model}:{each}:*:m{k}:draft"
+draft = "decode/gemm:{model}:{each}:*:m1:batch"
 
 [[claim]]
 id = "same-is-not-faster"
