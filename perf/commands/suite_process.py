@@ -27,17 +27,37 @@ def checkout_pythonpath(root: Path, inherited: str | None = None) -> str:
     return os.pathsep.join([str(root), str(Path(root) / "kernels"), *filter(None, [inherited])])
 
 
+STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _die_with_parent() -> None:
     """In the child, before it runs: the kernel kills it when its parent dies, so that a `perf refresh` (or
-    detect, ab) killed with SIGKILL takes its pytest run down instead of leaving it measuring."""
+    detect, ab) killed with SIGKILL takes its pytest run down instead of leaving it measuring; and Ctrl-C and
+    SIGTERM, blocked in the parent while it forked (`_run`), are let through again."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
-def _child_options() -> dict:
-    return {"preexec_fn": _die_with_parent} if sys.platform.startswith("linux") else {}
+def _run(command: list[str], **kwargs) -> int:
+    """subprocess.run(command).returncode, the child dying with this process (Linux). A child set up before it runs
+    is forked, and a Ctrl-C that lands in Python's fork handlers is lost ("Exception ignored"): Ctrl-C and SIGTERM
+    are held back while forking and arrive right after, where they stop this process as they should."""
+    if not sys.platform.startswith("linux"):
+        return subprocess.run(command, **kwargs).returncode
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        process = subprocess.Popen(command, preexec_fn=_die_with_parent, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    with process:
+        try:
+            return process.wait()
+        except BaseException:  # Ctrl-C or SIGTERM's KeyboardInterrupt: the child goes too, as with subprocess.run
+            process.kill()
+            raise
 
 
 def run_folder(prefix: str) -> tempfile.TemporaryDirectory:
@@ -66,12 +86,11 @@ def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, ro
     if root.resolve() != ROOT.resolve():
         env["PYTHONPATH"] = checkout_pythonpath(root, os.environ.get("PYTHONPATH"))
     if log is None:
-        code = subprocess.run(command, cwd=root, env=env, **_child_options()).returncode
+        code = _run(command, cwd=root, env=env)
     else:
         env["PYTHONUNBUFFERED"] = "1"  # a crash must not swallow the line naming the benchmark it crashed on
         with open(log, "w") as sink:
-            code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                  **_child_options()).returncode
+            code = _run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
     return code, (results.read(out) if out.exists() else None)
 
 
