@@ -12,6 +12,15 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "perf", "GIT_AUTHOR_EMAIL": "perf@example.com", "G
            "GIT_COMMITTER_EMAIL": "perf@example.com"}
 
 
+def copy_checkout(root: Path, repo: Path) -> None:
+    """The code of the checkout at `root` (perf/, kernels/, conftest.py, pyproject.toml) copied into `repo`."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("perf", "kernels"):
+        shutil.copytree(root / name, repo / name, ignore=ignore)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(root / name, repo / name)
+
+
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run([GIT, "-C", str(repo), *args], capture_output=True, text=True,
                           env={**os.environ, **GIT_ENV})

@@ -8,7 +8,6 @@ GPU (docs/ab.md)."""
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from perf.commands.suite_process import checkout_pythonpath
-from tests.git_repos import GIT, edit, git
+from tests.git_repos import GIT, copy_checkout, edit, git
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is needed to make the repository under test")
@@ -44,11 +43,7 @@ def repo(tmp_path_factory) -> Path:
     """Two commits: BASE measures s=64 and s=48 and crashes on out_proj at s=64; HEAD measures s=64 and s=32."""
     repo = tmp_path_factory.mktemp("ab") / "repo"
     repo.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("perf", "kernels"):
-        shutil.copytree(ROOT / name, repo / name, ignore=ignore)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, repo / name)
+    copy_checkout(ROOT, repo)
     specs, test = repo / "perf" / "suite" / "gemm_specs.py", repo / "perf" / "suite" / "test_gemm.py"
     original_test = test.read_text()
     edit(specs, WORKLOADS, WORKLOADS.replace(",)", ', Workload("pythia-70m", b=1, s=48))'))

@@ -7,14 +7,13 @@ are measured on a GPU."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from perf.commands.suite_process import checkout_pythonpath
-from tests.git_repos import GIT, edit, git
+from tests.git_repos import GIT, copy_checkout, edit, git
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is needed to make the repository under test")
@@ -41,11 +40,7 @@ def repo(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """GOOD, then: notes; a broken import; its fix; qkv 20x slower (the culprit); more notes (BAD)."""
     repo = tmp_path_factory.mktemp("bisect") / "repo"
     repo.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("perf", "kernels"):
-        shutil.copytree(ROOT / name, repo / name, ignore=ignore)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, repo / name)
+    copy_checkout(ROOT, repo)
     git(repo, "init", "-q")
     shas = {"good": commit(repo, "good")}
     notes, specs = repo / "NOTES.txt", repo / "perf" / "suite" / "gemm_specs.py"

@@ -120,10 +120,16 @@ class Request:
         return ab.looks(self.rounds, later=ab.LATER_LOOKS if self.max_time > 0 else ())
 
 
-def parse(argv: list[str]) -> Request:
+def leading_revisions(argv: list[str], most: int = 2) -> list[str]:
+    """The revisions given before the options (at most `most`), taken off the front of `argv`."""
     revisions = []
-    while argv and not argv[0].startswith("-") and len(revisions) < 2:
+    while argv and not argv[0].startswith("-") and len(revisions) < most:
         revisions.append(argv.pop(0))
+    return revisions
+
+
+def parse(argv: list[str]) -> Request:
+    revisions = leading_revisions(argv)
     ours, rest = _parser().parse_known_args(argv)
     if ours.help:
         return Request("", None, 0, 0.0, None, None, [], None, [], help=True)

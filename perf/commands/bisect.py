@@ -109,9 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str]) -> Request:
-    revisions = []
-    while argv and not argv[0].startswith("-") and len(revisions) < 2:
-        revisions.append(argv.pop(0))
+    revisions = ab_command.leading_revisions(argv)
     ours, rest = _parser().parse_known_args(argv)
     if ours.help:
         return Request("", "", None, [], help=True)
