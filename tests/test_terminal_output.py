@@ -61,3 +61,28 @@ def test_a_run_that_fails_though_its_tests_passed_says_why_last(pytester, tmp_pa
     assert done.ret == 4
     last = done.stdout.str().rstrip().splitlines()[-1]
     assert last.startswith("perf: exit status 4 (usage error): timing benchmarks did not run: --gpu A100"), last
+
+
+def test_a_table_too_wide_even_wrapped_leaves_out_the_optional_columns_in_order_and_says_which():
+    from perf.report.text_table import fit_columns
+    header = ("benchmark", "now ms", "TFLOP/s", "% peak", "change", "verdict")
+    rows = [("kernel/rms_norm:torch:fp32:h256:tok64", "0.01191", "0.00537", "41.2%", "+0.3%", "pass")]
+    shown, cut, left_out = fit_columns(header, rows, 66, ("% peak", "TFLOP/s", "now ms"))
+    assert left_out == ["% peak"] and shown == ["benchmark", "now ms", "TFLOP/s", "change", "verdict"]
+    assert cut == [("kernel/rms_norm:torch:fp32:h256:tok64", "0.01191", "0.00537", "+0.3%", "pass")]
+    assert max(map(len, format_table(shown, cut, numbers_right=True, width=66))) <= 66
+    narrow = fit_columns(header, rows, 50, ("% peak", "TFLOP/s", "now ms"))
+    assert narrow[2] == ["% peak", "TFLOP/s", "now ms"]  # in the order given, only as many as needed
+    assert fit_columns(header, rows, 200, ("% peak",)) == (list(header), [rows[0]], [])
+    assert fit_columns(header, rows, None, ("% peak",))[2] == []  # no terminal width: everything
+
+
+def test_the_benchmark_table_fits_80_columns_and_names_what_it_left_out(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    done = pytester.runpytest_subprocess(SUITE, "-k", "test_kernels and rms_norm and tok64", "--perf-max-time", "0.1",
+                                         "--baseline-dir", str(tmp_path / "bl"), "-p", "no:cacheprovider")
+    table = done.outlines[done.outlines.index(next(l for l in done.outlines if l.startswith("benchmark "))):]
+    table = table[:next(i for i, l in enumerate(table) if l.startswith("verdicts:"))]
+    assert table and max(map(len, table)) <= 80, table
+    assert "verdict" in table[0] and "change" in table[0] and "TFLOP/s" not in table[0]
+    assert any("not shown in 80 columns: % roof, GB/s, % peak, TFLOP/s" in l for l in table), table

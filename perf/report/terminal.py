@@ -10,11 +10,12 @@ claims_note, refreshed, interrupted, wrote).
 from __future__ import annotations
 
 import shlex
+import textwrap
 
 from perf.measure import environment, paired
 from perf.report import cells, kernel_targets, offsets, pairs_table, per_gpu
 from perf.report.refresh_table import moves_lines
-from perf.report.text_table import format_table
+from perf.report.text_table import fit_columns, format_table
 from perf.verdict import baselines, noise
 
 # ------------------------------------------------------------------------------------------------ header
@@ -152,8 +153,14 @@ def benchmarks_summary(tr, state) -> None:
     records = cells.sorted_records(state.results)
     tr.write_sep("=", f"perf: {len(records)} benchmarks on {state.target.present.name}")
     rows = [cells.row(r, cells.TERMINAL_COLUMNS) for r in records]
-    for line in format_table(cells.TERMINAL_COLUMNS, rows, numbers_right=True, width=_width(tr)):
+    width = _width(tr)
+    header, rows, left_out = fit_columns(cells.TERMINAL_COLUMNS, rows, width, cells.TERMINAL_OPTIONAL)
+    for line in format_table(header, rows, numbers_right=True, width=width):
         tr.write_line(line)
+    if left_out:
+        note = f"(not shown in {width} columns: {', '.join(left_out)}; a wider COLUMNS or --perf-report shows them)"
+        for line in textwrap.wrap(note, width):
+            tr.write_line(line)
     counts = cells.verdict_counts(records)
     tr.write_line("verdicts: " + cells.counts_line(counts)
                   + ("   (* re-measured)" if any(r["remeasured"] for r in records) else ""))

@@ -1,7 +1,8 @@
 """Plain-text tables for the terminal: a header, a rule, and rows padded to the widest cell. Given a width (the
 terminal's: COLUMNS where set), a table wider than it wraps its text columns, the widest first, each cell onto as
 many lines as it needs (at spaces, else at ':' or '/', else anywhere), where that makes it fit; number columns are
-never wrapped."""
+never wrapped. A table that still cannot fit leaves out the columns the caller named as optional, in their order
+(fit_columns), and says which."""
 
 from __future__ import annotations
 
@@ -62,3 +63,27 @@ def wrap(text: str, width: int) -> list[str]:
         lines.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*lines, text]
+
+
+def fit_columns(header: Sequence[str], rows: Sequence[Sequence[str]], width: int | None,
+                optional: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+    """The header and rows to show at `width`, and the headers left out: the `optional` columns are left out one at
+    a time, in their order, until the table fits with its text columns wrapped (or no optional column is left)."""
+    keep = list(range(len(header)))
+    left_out: list[str] = []
+
+    def fits() -> bool:
+        shown = [header[i] for i in keep]
+        cut = [[r[i] for i in keep] for r in rows]
+        natural = [max([len(h), *(len(r[k]) for r in cut)]) for k, h in enumerate(shown)]
+        widths = fitted(shown, cut, natural, width)
+        return sum(widths) + GAP * (len(widths) - 1) <= width
+
+    if width is not None:
+        for name in optional:
+            if fits():
+                break
+            if name in header and header.index(name) in keep:
+                keep.remove(header.index(name))
+                left_out.append(name)
+    return [header[i] for i in keep], [tuple(r[i] for i in keep) for r in rows], left_out
