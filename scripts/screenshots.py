@@ -95,7 +95,7 @@ def gpu_run_pages(folder: Path, work: Path) -> list[tuple[Path, str]] | None:
     if report_command.main([str(runs[-1]), "-o", str(work / "report")]) or history_command.main(
             ["report", "--db", url, "-o", str(work / "site"), "--all"]):
         return None
-    series = sorted((work / "site" / "series").glob("benchmark_gemm*.html")) or sorted(
+    series = sorted((work / "site" / "series").glob("benchmark_*gemm*.html")) or sorted(
         (work / "site" / "series").glob("benchmark_*.html"))
     return [(work / "report" / "index.html", "report"), (work / "site" / "index.html", "history-site"),
             (series[0], "history-series")]

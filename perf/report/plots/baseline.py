@@ -63,8 +63,10 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         ax.set_xlim(-0.7, len(records) - 0.3)
         if len(records) <= 40:
             ax.set_xticks(range(len(records)))
-            prefix, labels = tick_labels([str(r.get("id", r.get("key"))) for r in records])
-            ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+            # Upright, one line each (wrapped only past LABEL_WIDTH): a label is one text line wide, so up to 40 fit
+            # side by side without touching, where slanted or wrapped ones overlapped their neighbours.
+            prefix, labels = tick_labels([str(r.get("id", r.get("key"))) for r in records], width=LABEL_WIDTH)
+            ax.set_xticklabels(labels, rotation=90, ha="center", fontsize=7)
             if prefix:
                 ax.set_xlabel(f"{prefix}:...", fontsize=8)
         else:
@@ -76,6 +78,9 @@ def baseline_vs_now(doc: Mapping, out_dir: Path, *, suffix: str = "", baseline_l
         _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(info.title(f"Now against {baseline_label} (above 1 is slower)", suffix))
     return _save(fig, out_dir / "baseline_vs_now.png")
+
+
+LABEL_WIDTH = 60  # characters of an upright tick label before it wraps at a ':'
 
 
 def tick_labels(names: list[str], width: int = 34) -> tuple[str, list[str]]:
