@@ -166,6 +166,22 @@ def test_an_interrupted_run_removes_its_worktree(repo, sig):
     assert len(worktrees(repo)) == 1
 
 
+def test_a_run_killed_outright_leaves_its_worktree_to_the_next_run_which_removes_it(repo):
+    process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "2", *FAST, *S64],
+                               cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo)})
+    first = process.stdout.readline()
+    assert "checked out in" in first, first + process.stderr.read()
+    folder = checked_out_folder(first)
+    process.kill()  # SIGKILL: no handler runs, the worktree stays
+    process.communicate(timeout=60)
+    assert folder.exists() and len(worktrees(repo)) == 2
+    assert folder.parent.name.startswith(f"perf-ab-{process.pid}-")
+    done = ab(repo, "HEAD", "--rounds", "2", *FAST, "-k", "no-such-benchmark")  # measures nothing: exit 2
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert not folder.parent.exists() and len(worktrees(repo)) == 1
+
+
 @pytest.mark.perf_expected_s(11)
 def test_interrupted_after_a_whole_round_the_comparison_of_the_rounds_done_is_written(repo, tmp_path):
     out = tmp_path / "ab.json"

@@ -25,7 +25,8 @@ GITHUB_STEP_SUMMARY is set, the table is appended to it.
 
 Exit status: 1 on a regression (or a benchmark that fails on HEAD), 0 otherwise, 2 on bad input (unknown
 revision, not a git checkout, a working tree with unresolved conflicts, bad options, a BASE that does not run),
-130 when interrupted. The temporary worktrees are removed in every case.
+130 when interrupted. The temporary worktrees are removed in every case; those of a run killed outright (SIGKILL)
+by the next `perf ab` or `perf bisect`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pathlib import Path
 
 from perf import gpus, options
 from perf.commands import worktree
-from perf.commands.suite_process import run_suite
+from perf.commands.suite_process import remove_dead_folders, run_suite
 from perf.report import ab as ab_report
 from perf.report.files import write_report
 from perf.verdict import ab, results
@@ -300,7 +301,9 @@ def compare(request: Request, root: Path, base: ab_report.Revision, head: ab_rep
     the files written; the worktrees are removed whatever ends it (an error, Ctrl-C, SIGTERM)."""
     label = request.label
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    tmp = Path(tempfile.mkdtemp(prefix="perf-ab-"))
+    if remove_dead_folders("perf-ab"):  # a killed A/B's worktrees (SIGKILL): their folders, then git's records
+        worktree.prune(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f"perf-ab-{os.getpid()}-"))
     try:
         with contextlib.ExitStack() as stack:
             base_root = stack.enter_context(worktree.checkout(root, base.commit, tmp / "base"))

@@ -63,13 +63,21 @@ def _run(command: list[str], **kwargs) -> int:
 def run_folder(prefix: str) -> tempfile.TemporaryDirectory:
     """A temporary folder for a command's runs, named by this process (`perf-refresh-PID-XXXX`); the folders of
     that prefix whose process is gone (killed) are removed first."""
+    remove_dead_folders(prefix)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{os.getpid()}-")
+
+
+def remove_dead_folders(prefix: str) -> list[Path]:
+    """Remove the temporary folders `PREFIX-PID-*` whose process is gone (a kill that no handler sees: SIGKILL, a
+    lost machine), and return them."""
     pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)-")
-    root = Path(tempfile.gettempdir())
-    for path in root.glob(f"{prefix}-*"):
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{prefix}-*"):
         found = pattern.match(path.name)
         if found and path.is_dir() and not file_writes.process_alive(int(found[1])):
             shutil.rmtree(path, ignore_errors=True)
-    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{os.getpid()}-")
+            removed.append(path)
+    return removed
 
 
 def run_suite(out: Path, args: Sequence[str], nodeids: Sequence[str] = (), *, root: Path = ROOT,

@@ -76,6 +76,11 @@ def remove(root: Path, where: Path) -> None:
     _git(root, "worktree", "remove", "--force", str(where))
     if where.exists():
         shutil.rmtree(where, ignore_errors=True)
+    prune(root)
+
+
+def prune(root: Path) -> None:
+    """Forget the worktrees whose folders are gone."""
     _git(root, "worktree", "prune")
 
 
