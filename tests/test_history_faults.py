@@ -19,6 +19,7 @@ pytest.importorskip("psycopg")
 
 from perf.history import store  # noqa: E402
 
+pytest_plugins = ["tests.history_databases"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -129,3 +130,28 @@ def test_history_import_on_a_full_disk_is_one_line_and_stores_nothing(tmp_path):
     assert done.stderr.startswith(f"python -m perf history import: error: {url}: ") and \
         done.stderr.strip().endswith("; nothing was stored")
     assert db.read_bytes() == before
+
+
+def test_a_statement_that_waits_on_a_lock_ends_at_the_statement_timeout_in_one_line(postgres_server):
+    """A server that answers but whose table another client holds: the statement timeout ends the wait (the default
+    applied to every connection; the URL's own `options` win, here 1 s) with one line, the password masked."""
+    import psycopg
+
+    name = f"timeout_{os.getpid()}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{postgres_server}/{name}"
+    db = store.open_database(url)  # the schema, made
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == f"{store.STATEMENT_TIMEOUT_S // 60}min"
+    finally:
+        db.engine.dispose()
+    secret = url.replace("perf@", "perf:secret@") + "?options=-c%20statement_timeout%3D1000"
+    with psycopg.connect(url) as holder:
+        holder.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+        done = _run("-m", "perf", "history", "show", "--db", secret, timeout=60)
+    assert done.returncode in (1, 2), done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "statement timeout" in lines[0], done.stderr
+    assert "secret" not in done.stderr and "perf:***@" in done.stderr
