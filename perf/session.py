@@ -15,6 +15,7 @@ import pytest
 
 from perf import gpus, xdist_hooks
 from perf.measure import environment, paired, timing, workers
+from perf.measure.process_time import ProcessTime
 from perf.measure.target import Target
 from perf.options import PerfOptions, baseline_folder, to_args
 from perf.spec import BenchPair, BenchSpec
@@ -45,6 +46,7 @@ class PerfSession:
         self.wrote: list[str] = []  # what the run wrote besides the baseline (results file, report)
         self.write_errors: list[str] = []  # what it could not write (one line each)
         self.interrupted = False
+        self.process_time = ProcessTime()  # where this process's time goes (the results file's `process`)
 
     @property
     def stores_history(self) -> bool:
@@ -162,7 +164,11 @@ class PerfSession:
 
     def measure(self, spec: BenchSpec, node) -> dict:
         """The benchmark measured and decided (confirm.measure), recorded; fails the test on a confirmed regression."""
-        record = confirm.measure(self, spec, node)
+        self.process_time.benchmark_started()
+        try:
+            record = confirm.measure(self, spec, node)
+        finally:
+            self.process_time.benchmark_ended()
         self.results.append(record)
         if self.options.refresh or self.options.measure_only:
             return record
@@ -219,5 +225,6 @@ class PerfSession:
             self.results, gpu=self.target.present, environment=self.environment,
             baseline_environment=self.baseline_environment(), ceilings=self.ceilings if self.results else (),
             extra={**self.extras, "baseline_file": str(self.baselines.path) if self.results else None,
+                   "process": self.process_time.as_dict(),
                    **({"workers": self.workers} if self.workers else {})},
         )

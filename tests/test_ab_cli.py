@@ -87,6 +87,9 @@ def test_head_against_itself_passes_a_slowed_benchmark_fails_and_every_output_is
     assert done.returncode == 1, done.stdout + done.stderr
     assert "HEAD the working tree" in done.stdout and "no changes to tracked files" in done.stdout
     assert "order ABBA" in done.stdout and "expect every verdict to come out unreliable" in done.stderr  # the CPU
+    rounds = [line for line in done.stdout.splitlines() if re.match(r"perf ab: round \d+/2 (BASE|HEAD):", line)]
+    assert len(rounds) == 4 and all(re.search(r"\(start [\d.]+ s, setup [\d.]+ s, benchmarks [\d.]+ s\)$", line)
+                                    for line in rounds), rounds  # where each side's process spent its time
     assert f"regression: {QKV}:" in done.stdout and f"regression: {OUT_PROJ}" not in done.stdout
     assert not checked_out_folder(done.stdout).exists() and len(worktrees(repo)) == 1
     data = json.loads(out.read_text())

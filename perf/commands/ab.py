@@ -46,6 +46,7 @@ from pathlib import Path
 from perf import gpus, options
 from perf.commands import worktree
 from perf.commands.suite_process import remove_dead_folders, run_suite
+from perf.measure import process_time
 from perf.report import ab as ab_report
 from perf.report.files import write_report
 from perf.verdict import ab, results
@@ -423,8 +424,9 @@ def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[
                 break
             side.rounds.append(run.records)
             docs[letter] = run.doc or docs[letter]
+            where = process_time.phrase((run.doc or {}).get("process"))
             print(f"{request.label}: round {round_no}/{of or last} {side.name}: {len(run.records)} benchmarks in "
-                  f"{time.monotonic() - t0:.1f} s", flush=True)
+                  f"{time.monotonic() - t0:.1f} s" + (f" ({where})" if where else ""), flush=True)
         if fatal:
             if keep_head and len(sides["B"].rounds) < round_no:
                 _keep_head_round(sides["B"], tmp, round_no, errors, docs)  # HEAD's results are kept
