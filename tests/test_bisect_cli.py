@@ -118,3 +118,48 @@ def test_bad_input_exits_2_with_one_line(repo, tmp_path, args, message):
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert len(worktrees(repo)) == 1
+
+
+def test_a_logged_bisect_goes_on_where_it_stopped_and_logs_the_new_step(repo, tmp_path):
+    """The log of a bisect interrupted after two steps (the broken commit skipped, the fix good): the next run takes
+    them as measured and measures only the culprit."""
+    repo, shas = repo
+    options = [*FAST, "-k", "test_gemm and s64 and qkv"]
+    log = tmp_path / "bisect.jsonl"
+    earlier = [{"good": shas["good"], "options": options, "commit": shas["broken"], "mark": "skip",
+                "why": "does not run: stopped"},
+               {"good": shas["good"], "options": options, "commit": shas["fix"], "mark": "good",
+                "why": "no regression (1 benchmarks)"},
+               {"good": shas["notes"], "options": options, "commit": shas["culprit"], "mark": "good",
+                "why": "another GOOD: not this bisect's"}]
+    log.write_text("".join(json.dumps(step) + "\n" for step in earlier))
+    done = bisect(repo, shas["good"], shas["bad"], *options, "--log", str(log))
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "2 steps of this bisect already measured" in out
+    assert f"{shas['broken'][:10]} is skip: does not run: stopped (from the log)" in out
+    assert f"{shas['fix'][:10]} is good: no regression (1 benchmarks) (from the log)" in out
+    assert f"culprit: {shas['culprit']} gemm: qkv does twenty more matmuls" in out
+    folders = [line for line in out.splitlines() if "checked out in" in line]
+    assert len(folders) == 2  # one step measured: GOOD and the culprit
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[:3] == earlier and len(lines) == 4  # the earlier lines kept, the new step appended
+    assert lines[3]["commit"] == shas["culprit"] and lines[3]["mark"] == "bad" and lines[3]["good"] == shas["good"]
+    assert lines[3]["options"] == options and lines[3]["change"] > 1.0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("not json\n", "line 1: not a JSON object"),
+    ('{"good": "x", "options": [], "commit": "y", "mark": "maybe", "why": ""}\n', "line 1: mark: expected good, bad or skip"),
+    ('\n[1, 2]\n', "line 2: expected a JSON object, got list"),
+    ('{"good": "x", "options": "-k qkv", "commit": "y", "mark": "good", "why": ""}\n', "line 1: options: expected a list"),
+])
+def test_a_log_that_cannot_be_read_is_one_line_and_left_as_it_was(repo, tmp_path, text, message):
+    repo, shas = repo
+    log = tmp_path / "bisect.jsonl"
+    log.write_text(text)
+    done = bisect(repo, shas["good"], shas["bad"], *FAST, "--log", str(log))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"perf bisect: error: --log {log}: {message}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert log.read_text() == text and len(worktrees(repo)) == 1

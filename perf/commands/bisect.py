@@ -6,6 +6,8 @@ BAD that slows the selected benchmarks beyond the threshold, found by A/B measur
     --from FILE             a results file (perf-results/1, e.g. a nightly's --perf-json): its regressions are the
                             benchmarks to bisect (selected with -k unless -k is given)
     --rounds N, --threshold T, --max-time D    each step's A/B (`python -m perf ab`; defaults 6, 2%, 15m)
+    --log FILE              each step appended as a JSON line; steps already there (same GOOD, same options) are
+                            taken as measured, so an interrupted bisect goes on where it stopped
 
 Every other option goes to pytest on both sides of each step (-k, --gpu, --model, --perf-max-time, ...).
 The candidates are `git rev-list --first-parent GOOD..BAD`; each step measures one of them against GOOD in
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perf.commands import ab as ab_command
-from perf.commands import worktree
+from perf.commands import bisect_log, worktree
 from perf.report import ab as ab_report
 from perf.report.text_table import format_table
 from perf.verdict import results
@@ -98,12 +100,14 @@ class Request:
     from_path: Path | None
     ab_args: list[str]  # perf ab's own options and pytest's
     help: bool = False
+    log: Path | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m perf bisect", add_help=False,
                                      allow_abbrev=False)
     parser.add_argument("--from", dest="from_path", type=Path)
+    parser.add_argument("--log", type=Path)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -121,7 +125,7 @@ def parse(argv: list[str]) -> Request:
         if any(a == option or a.startswith(option + "=") for a in rest):
             raise UsageError(f"{option}: not an option of bisect (each step's A/B is printed; bisect measures the "
                              "commits as they are)")
-    return Request(revisions[0], revisions[1], ours.from_path, list(rest))
+    return Request(revisions[0], revisions[1], ours.from_path, list(rest), log=ours.log)
 
 
 @dataclass(frozen=True)
@@ -254,17 +258,32 @@ def main(argv: list[str]) -> int:
         commits = worktree.first_parent_commits(root, good, bad)
         if not commits:
             raise worktree.GitError(f"no commit between GOOD {request.good} and BAD {request.bad}: nothing to bisect")
-    except worktree.GitError as exc:
+        log = Log(request.log, good, ab_args) if request.log else None
+    except (worktree.GitError, bisect_log.LogError) as exc:
         print(f"{PREFIX}: error: {exc}", file=sys.stderr)
         return 2
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _bisect(step_request, root, request.good, good, bad, commits, targets)
+        return _bisect(step_request, root, request.good, good, bad, commits, targets, log)
     except KeyboardInterrupt:
         print(f"{PREFIX}: interrupted; the temporary worktrees were removed", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Log:
+    """--log FILE: the steps this bisect finds there, and each new one appended."""
+
+    def __init__(self, path: Path, good: str, options: list[str]):
+        self.path, self.good, self.options = path, good, list(options)
+        self.steps = bisect_log.read(path, good, self.options)
+
+    def add(self, step: "Step") -> None:
+        bisect_log.append(self.path, {"good": self.good, "options": self.options, "commit": step.commit,
+                                      "subject": step.subject, "mark": step.mark, "why": step.why, "key": step.key,
+                                      "change": step.change, "low": step.low, "high": step.high,
+                                      "seconds": round(step.seconds, 1)})
 
 
 class _Stop(Exception):
@@ -273,7 +292,7 @@ class _Stop(Exception):
 
 
 def _bisect(step_request: ab_command.Request, root: Path, good_name: str, good: str, bad: str,
-            commits: list[str], targets: Targets) -> int:
+            commits: list[str], targets: Targets, log: Log | None = None) -> int:
     started = time.monotonic()
     subjects = {c: worktree.subject(root, c) for c in commits}
     print(f"{PREFIX}: {len(commits)} commits after GOOD {good_name} ({worktree.short(good)}) up to BAD "
@@ -283,8 +302,19 @@ def _bisect(step_request: ab_command.Request, root: Path, good_name: str, good: 
     steps: list[Step] = []
     base = ab_report.Revision(good_name, good)
 
+    if log is not None:
+        print(f"{PREFIX}: log {log.path}: {len(log.steps)} steps of this bisect already measured", flush=True)
+
     def measure(index: int) -> str:
         commit = commits[index]
+        logged = log.steps.get(commit) if log is not None else None
+        if logged is not None:  # measured by an earlier run of this bisect: taken as it was
+            steps.append(Step(len(steps) + 1, commit, subjects[commit], logged["mark"], f"{logged['why']} (log)",
+                              logged.get("key"), logged.get("change"), logged.get("low"), logged.get("high"),
+                              0.0))
+            print(f"{PREFIX}: step {len(steps)}: {worktree.short(commit)} is {logged['mark']}: {logged['why']} "
+                  f"(from the log)", flush=True)
+            return logged["mark"]
         print(f"{PREFIX}: step {len(steps) + 1}: {worktree.short(commit)} {subjects[commit]} "
               f"({index + 1} of {len(commits)}) against GOOD", flush=True)
         t0 = time.monotonic()
@@ -297,6 +327,11 @@ def _bisect(step_request: ab_command.Request, root: Path, good_name: str, good: 
             raise _Stop(2)
         mark, why, row = classify(outcome, targets)
         steps.append(_step(len(steps) + 1, commit, subjects[commit], mark, why, row, time.monotonic() - t0))
+        if log is not None:
+            try:
+                log.add(steps[-1])
+            except OSError as exc:  # file_writes.WriteError: the path and the errno; the bisect goes on
+                print(f"{PREFIX}: warning: the step was not logged: {exc}", file=sys.stderr)
         print(f"{PREFIX}: step {len(steps)}: {worktree.short(commit)} is {mark}: {why}", flush=True)
         return mark
 
