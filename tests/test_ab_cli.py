@@ -151,14 +151,19 @@ def test_not_a_git_checkout_exits_2(tmp_path):
     assert done.returncode == 2 and "not a git checkout" in done.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_run_removes_its_worktree(repo, sig):
+def started_ab(repo: Path) -> tuple[subprocess.Popen, Path]:
+    """`perf ab HEAD~1` started in the background, once it has checked BASE out: the process and BASE's worktree."""
     process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "2", *FAST, *S64],
                                cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo)})
     first = process.stdout.readline()
     assert "checked out in" in first, first + process.stderr.read()
-    folder = checked_out_folder(first)
+    return process, checked_out_folder(first)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_removes_its_worktree(repo, sig):
+    process, folder = started_ab(repo)
     assert folder.exists() and len(worktrees(repo)) == 2
     time.sleep(2)  # the first side's pytest process is running
     process.send_signal(sig)
@@ -170,12 +175,7 @@ def test_an_interrupted_run_removes_its_worktree(repo, sig):
 
 
 def test_a_run_killed_outright_leaves_its_worktree_to_the_next_run_which_removes_it(repo):
-    process = subprocess.Popen([sys.executable, "-m", "perf", "ab", "HEAD~1", "--rounds", "2", *FAST, *S64],
-                               cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": checkout_pythonpath(repo)})
-    first = process.stdout.readline()
-    assert "checked out in" in first, first + process.stderr.read()
-    folder = checked_out_folder(first)
+    process, folder = started_ab(repo)
     process.kill()  # SIGKILL: no handler runs, the worktree stays
     process.communicate(timeout=60)
     assert folder.exists() and len(worktrees(repo)) == 2

@@ -1,30 +1,29 @@
-"""Where a suite process's time goes (perf/measure/process_time.py): the parts are read from real clocks, add up,
-and reach the results file of a run."""
+"""Where a suite process's time goes (perf/measure/process_time.py): the process's age read from /proc, the parts
+counted exactly on a stepped clock, and the block in the results file of a real run."""
 
 import json
-import time
 
 from perf.measure import process_time
 
 
-def test_the_process_start_is_read_and_the_parts_add_up():
+def test_the_process_start_is_read_and_the_parts_add_up(monkeypatch):
     age = process_time.since_process_start()
     assert age is not None and 0 < age < 3600  # this test process started within the hour (Linux /proc)
+    now = iter([100.0, 100.5, 101.5, 102.0, 102.25, 103.0])  # configure, start, end, start, end, as_dict
+    monkeypatch.setattr(process_time.time, "monotonic", lambda: next(now))
     clock = process_time.ProcessTime()
-    time.sleep(0.05)
     clock.benchmark_started()
-    time.sleep(0.1)
     clock.benchmark_ended()
     clock.benchmark_started()
-    time.sleep(0.05)
     clock.benchmark_ended()
-    clock.benchmark_ended()  # an end without a start adds nothing
+    clock.benchmark_ended()  # an end without a start adds nothing (and reads no clock)
     times = clock.as_dict()
-    assert 0.04 <= times["setup_s"] <= 1.0 and 0.14 <= times["benchmarks_s"] <= 1.0
-    assert times["start_s"] >= age - 0.01
-    assert times["total_s"] >= times["start_s"] + times["setup_s"] + times["benchmarks_s"] - 0.02
-    assert process_time.phrase(times).startswith(f"start {times['start_s']:.1f} s, setup ")
+    start = round(clock.before_configure, 2)
+    assert times == {"start_s": start, "setup_s": 0.5, "benchmarks_s": 1.25,
+                     "total_s": round(clock.before_configure + 3.0, 2)}
+    assert process_time.phrase(times) == f"start {start:.1f} s, setup 0.5 s, benchmarks 1.2 s"
     assert process_time.phrase(None) == ""
+    monkeypatch.undo()
     assert process_time.ProcessTime().as_dict()["setup_s"] is None  # no benchmark yet
 
 

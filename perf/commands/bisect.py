@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from perf.commands import ab as ab_command
@@ -280,10 +280,17 @@ class Log:
         self.steps = bisect_log.read(path, good, self.options)
 
     def add(self, step: "Step") -> None:
-        bisect_log.append(self.path, {"good": self.good, "options": self.options, "commit": step.commit,
-                                      "subject": step.subject, "mark": step.mark, "why": step.why, "key": step.key,
-                                      "change": step.change, "low": step.low, "high": step.high,
+        line = {k: v for k, v in asdict(step).items() if k != "number"}
+        bisect_log.append(self.path, {"good": self.good, "options": self.options, **line,
                                       "seconds": round(step.seconds, 1)})
+
+    def step(self, number: int, commit: str, subject: str) -> "Step | None":
+        """The commit's logged step, as step `number` of this run (its time not counted again), or None."""
+        logged = self.steps.get(commit)
+        if logged is None:
+            return None
+        rest = {f.name for f in fields(Step)} - {"number", "commit", "subject", "why", "seconds"}
+        return Step(number, commit, subject, why=f"{logged['why']} (log)", **{k: logged.get(k) for k in rest})
 
 
 class _Stop(Exception):
@@ -307,14 +314,12 @@ def _bisect(step_request: ab_command.Request, root: Path, good_name: str, good: 
 
     def measure(index: int) -> str:
         commit = commits[index]
-        logged = log.steps.get(commit) if log is not None else None
+        logged = log.step(len(steps) + 1, commit, subjects[commit]) if log is not None else None
         if logged is not None:  # measured by an earlier run of this bisect: taken as it was
-            steps.append(Step(len(steps) + 1, commit, subjects[commit], logged["mark"], f"{logged['why']} (log)",
-                              logged.get("key"), logged.get("change"), logged.get("low"), logged.get("high"),
-                              0.0))
-            print(f"{PREFIX}: step {len(steps)}: {worktree.short(commit)} is {logged['mark']}: {logged['why']} "
-                  f"(from the log)", flush=True)
-            return logged["mark"]
+            steps.append(logged)
+            print(f"{PREFIX}: step {logged.number}: {worktree.short(commit)} is {logged.mark}: "
+                  f"{logged.why.removesuffix(' (log)')} (from the log)", flush=True)
+            return logged.mark
         print(f"{PREFIX}: step {len(steps) + 1}: {worktree.short(commit)} {subjects[commit]} "
               f"({index + 1} of {len(commits)}) against GOOD", flush=True)
         t0 = time.monotonic()

@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except store.sa.exc.DBAPIError as exc:  # a full disk, a lost connection: one line, the URL masked
-        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        reason = store.failure(exc)
         print(f"{PROG} {args.command}: error: {store.mask(f'{args.db}: {reason}')}; nothing was stored"
               if args.command in ("import", "accept") else store.mask(f"{PROG} {args.command}: error: {args.db}: "
                                                                       f"{reason}"), file=sys.stderr)

@@ -26,6 +26,11 @@ _SCHEME_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s'\"]*):[^@\s'\"]*@"
 _BARE_PASSWORD = re.compile(r"((?:^|(?<=[\s'\"(=]))[^:/@\s'\"]+):(?!//)[^@\s'\"]*@")
 
 
+def failure(exc: "sa.exc.DBAPIError") -> str:
+    """The first line of what the database driver said (a full disk, a lost connection, a statement timeout)."""
+    return str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+
+
 def mask(text: str) -> str:
     """`text` with the password of every URL in it replaced by ***: `postgresql://user:***@host/db`, and
     `user:***@host/db` for an address without a scheme."""
@@ -99,8 +104,7 @@ def open_database(url: str) -> Database:
         raise HistoryError(str(exc)) from None
     except sa.exc.DBAPIError as exc:
         engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        raise HistoryError(f"{where}: cannot open the database: {reason}") from None
+        raise HistoryError(f"{where}: cannot open the database: {failure(exc)}") from None
     return Database(engine, where)
 
 
@@ -159,8 +163,7 @@ def write_run(db: Database, run: dict, rows: list[dict], pairs: list[dict] = ())
                 return None
         raise
     except sa.exc.DBAPIError as exc:  # a full disk, a lost connection, a statement timeout: nothing was stored
-        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        raise HistoryError(f"{db.where}: the run was not stored: {reason}") from None
+        raise HistoryError(f"{db.where}: the run was not stored: {failure(exc)}") from None
 
 
 RUN_COLUMNS = ("id", "date", "commit", "gpu", "device", "driver", "cuda", "torch", "triton", "source", "n_results")
