@@ -1,0 +1,236 @@
+"""`python -m pytest ...` and `python -m perf ...` in a forked copy of this test process instead of a new Python.
+
+A test that starts the suite or a `perf` command in a process of its own pays about 2 s of the ~3 s for starting
+Python and importing torch, pytest and the perf plugin, which this process has done already. A forked child starts
+with all of that imported and is otherwise set up as a new `python -m MODULE ARGS` would be: its own working folder
+and environment, sys.path led by the working folder and PYTHONPATH's folders, standard streams of its own (files,
+read back as the process's output), sys.argv, the signal handlers and mask that Python starts with, none of this
+process's atexit handlers or faulthandler, and the module run by runpy as `-m` runs it. This process's objects are
+frozen in the child (gc.freeze), so that a garbage collection there cannot finalize them: a database connection that
+the child shares with this process must not be closed under it. The child ends with os._exit, after the atexit
+handlers that its own run registered.
+
+What the child shares with this process is what was imported, as it was: the perf modules keep a run's state in the
+pytest config (perf.plugin's stash), and what they cache at module level (perf.measure.workers.current_gpu, the
+kernels' builds) holds the same in any process of this machine; the code is this checkout's (`_check_same_perf`
+refuses a working folder or PYTHONPATH that would import another `perf`). The CPU device times on one torch thread
+(the suite sets it in the child), so no thread pool is carried across the fork into a timing.
+
+Real processes stay where a test is about a fresh process (its start time: tests/test_process_time.py), signals sent
+to it, resource limits on its files, an installed copy, another checkout (perf ab, perf bisect), or the README's
+literal commands. The processes the product starts itself (a refresh's runs, a regression's confirming run) are
+real processes whichever way their parent started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import faulthandler
+import functools
+import gc
+import importlib
+import os
+import runpy
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pytest
+
+
+def run_module(module: str, args: Sequence[str], *, cwd: Path | str, env: Mapping[str, str] | None = None,
+               timeout: float | None = None, new_session: bool = False) -> subprocess.CompletedProcess:
+    """subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+    timeout=timeout, start_new_session=new_session), run in a forked child."""
+    args = [os.fspath(arg) for arg in args]
+    env = dict(os.environ if env is None else env)
+    with tempfile.TemporaryDirectory(prefix="forked-") as streams:
+        out, err = Path(streams) / "stdout", Path(streams) / "stderr"
+        code = run(module, args, cwd=Path(cwd), env=env, stdout=out, stderr=err, timeout=timeout,
+                   new_session=new_session)
+        return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code,
+                                           out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+
+def run_perf(args: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+    """`python -m perf ARGS` (run_module's options), forked."""
+    return run_module("perf", args, **kwargs)
+
+
+def runpytest(pytester: pytest.Pytester, *args, timeout: float | None = None) -> pytest.RunResult:
+    """pytester.runpytest_subprocess(*args, timeout=timeout) in a forked child: the same --basetemp, working
+    folder, PYTHONPATH (the working folder first), output files, echo of the output and result."""
+    from _pytest.pathlib import make_numbered_dir
+    from _pytest.timing import Instant
+
+    basetemp = make_numbered_dir(root=pytester.path, prefix="runpytest-", mode=0o700)
+    args = [f"--basetemp={basetemp}", *(os.fspath(arg) for arg in args)]
+    cwd = Path.cwd()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), env.get("PYTHONPATH", "")]))
+    out, err = pytester.path / "stdout", pytester.path / "stderr"
+    print("running (forked):", sys.executable, "-mpytest", *args)
+    print("     in:", cwd)
+    instant = Instant()
+    try:
+        code = run("pytest", args, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise pytester.TimeoutExpired(f"{timeout} second timeout expired running: {args}") from None
+    outlines = out.read_text(encoding="utf8", errors="replace").splitlines()
+    errlines = err.read_text(encoding="utf8", errors="replace").splitlines()
+    for lines, stream in ((outlines, sys.stdout), (errlines, sys.stderr)):
+        for line in lines:
+            print(line, file=stream)
+    with contextlib.suppress(ValueError):
+        code = pytest.ExitCode(code)
+    return pytest.RunResult(code, outlines, errlines, instant.elapsed().seconds)
+
+
+def run(module: str, args: list[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path,
+        timeout: float | None = None, new_session: bool = False) -> int:
+    """`python -m module ARGS` in a forked child with output and errors written to the files; its exit status as
+    subprocess reports it (-N for a signal). The child is killed at `timeout` (subprocess.TimeoutExpired) or when
+    this process is interrupted while it waits."""
+    path = _sys_path_first(cwd, env)
+    _check_same_perf(path)
+    _preload()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice (by the child too)
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(module, args, cwd=cwd, env=env, path=path, stdout=stdout, stderr=stderr, new_session=new_session)
+    try:
+        return _wait(pid, timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        raise
+
+
+# What the suite and the commands import on first use, at 0.3-1.1 s a process: a run with --perf-history (sqlalchemy,
+# pandas; ruptures and scipy for its drift), one that writes a report (matplotlib's Agg figures). Imported once here,
+# before the first fork, instead of in every child; leaving one out costs time only.
+PRELOAD = ("sqlalchemy", "pandas", "ruptures", "matplotlib.figure", "matplotlib.backends.backend_agg",
+           "matplotlib.ticker")
+
+
+@functools.cache
+def _preload() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # an extra that is not installed: its tests skip
+            importlib.import_module(name)
+
+
+def _sys_path_first(cwd: Path, env: Mapping[str, str]) -> list[str]:
+    """The folders that lead sys.path in `python -m` started in `cwd` with `env`: the working folder, then
+    PYTHONPATH's."""
+    folders = [cwd, *(Path(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    return list(dict.fromkeys(str(Path(cwd, folder).resolve()) for folder in folders))
+
+
+def _check_same_perf(path: Sequence[str]) -> None:
+    """A new process would import `perf` from the first of these folders that has it (else the installed one): it
+    must be the `perf` that this process imported, or the child would run other code than the command."""
+    import perf
+
+    imported = Path(perf.__file__).resolve().parent
+    for folder in path:
+        if (Path(folder) / "perf" / "__init__.py").is_file():
+            if (Path(folder) / "perf").resolve() != imported:
+                raise ValueError(f"a new process would import {folder}/perf, not this process's {imported}: "
+                                 f"run it as a real process")
+            return
+
+
+def _wait(pid: int, timeout: float | None) -> int:
+    pidfd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        raise subprocess.TimeoutExpired(f"forked child {pid}", timeout)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _child(module, args, *, cwd, env, path, stdout, stderr, new_session) -> None:
+    """Set up as a new process, run the module, exit: never returns into the test process."""
+    code = 1
+    try:
+        gc.freeze()
+        atexit._clear()
+        faulthandler.disable()
+        _python_signal_defaults()
+        if new_session:
+            os.setsid()
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        _redirect(stdout, stderr)
+        sys.path[:] = [*path, *(p for p in sys.path if p not in path)]
+        sys.argv = [module, *args]  # runpy puts the module's file first, as `-m` does
+        code = _exit_status(module)
+    except BaseException:  # noqa: BLE001 - reported as a new process would, by its status and a traceback
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _exit_status(module: str) -> int:
+    """Run the module as `python -m` does; its SystemExit (or a normal end) turned into a status as the
+    interpreter does."""
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _python_signal_defaults() -> None:
+    """The handlers and mask a new Python process starts with: SIGINT raises KeyboardInterrupt, SIGPIPE and SIGXFSZ
+    are ignored, the others take their default action; none blocked."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _redirect(stdout: Path, stderr: Path) -> None:
+    """Standard input from /dev/null (pytester closes it; no command here reads it), output and errors to the files,
+    and sys's streams on them as a new process has (stderr line-buffered)."""
+    encoding = sys.__stdout__.encoding if sys.__stdout__ is not None else "utf-8"
+    for fd, file, flags in ((0, os.devnull, os.O_RDONLY), (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                            (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        opened = os.open(file, flags, 0o644)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdin = sys.__stdin__ = open(0, encoding=encoding, closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding=encoding, closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding=encoding, errors="backslashreplace", closefd=False,
+                                       buffering=1)
