@@ -4,8 +4,10 @@ A test that starts the suite or a `perf` command in a process of its own pays ab
 Python and importing torch, pytest and the perf plugin, which this process has done already. A forked child starts
 with all of that imported and is otherwise set up as a new `python -m MODULE ARGS` would be: its own working folder
 and environment, sys.path led by the working folder and PYTHONPATH's folders, standard streams of its own (files,
-read back as the process's output), sys.argv, the signal handlers and mask that Python starts with, none of this
-process's atexit handlers or faulthandler, and the module run by runpy as `-m` runs it. This process's objects are
+read back as the process's output), sys.argv, the signal handlers and mask that Python starts with, Python's default
+warning filters with warnings and log records shown on stderr (pytest records them here while a test runs), random
+generators seeded anew, torch's thread count as this process started, none of this process's atexit handlers or
+faulthandler, and the module run by runpy as `-m` runs it (tests/test_forked.py compares it with a real process). This process's objects are
 frozen in the child (gc.freeze), so that a garbage collection there cannot finalize them: a database connection that
 the child shares with this process must not be closed under it. The child ends with os._exit, after the atexit
 handlers that its own run registered.
@@ -30,7 +32,9 @@ import faulthandler
 import functools
 import gc
 import importlib
+import logging
 import os
+import random
 import runpy
 import select
 import signal
@@ -38,10 +42,15 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import pytest
+import torch
+
+# torch's thread count as this process started with it (this module is imported at collection, before any test).
+TORCH_THREADS = torch.get_num_threads()
 
 
 def run_module(module: str, args: Sequence[str], *, cwd: Path | str, env: Mapping[str, str] | None = None,
@@ -100,8 +109,9 @@ def run(module: str, args: list[str], *, cwd: Path, env: dict[str, str], stdout:
     path = _sys_path_first(cwd, env)
     _check_same_perf(path)
     _preload()
-    for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice (by the child too)
-        stream.flush()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):  # nothing buffered is written twice
+        if stream is not None:
+            stream.flush()
     pid = os.fork()
     if pid == 0:
         _child(module, args, cwd=cwd, env=env, path=path, stdout=stdout, stderr=stderr, new_session=new_session)
@@ -176,6 +186,8 @@ def _child(module, args, *, cwd, env, path, stdout, stderr, new_session) -> None
         os.environ.clear()
         os.environ.update(env)
         _redirect(stdout, stderr)
+        _python_warning_and_logging_defaults(env)
+        _fresh_random_and_torch_state()
         sys.path[:] = [*path, *(p for p in sys.path if p not in path)]
         sys.argv = [module, *args]  # runpy puts the module's file first, as `-m` does
         code = _exit_status(module)
@@ -219,6 +231,52 @@ def _python_signal_defaults() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+# The filters a Python process starts with (no -W, no PYTHONWARNINGS, not in development mode), as `python -c
+# "import warnings; print(warnings.filters)"` lists them: the warnings module's documented default filter.
+DEFAULT_WARNING_FILTERS = (("default", None, DeprecationWarning, "__main__", 0),
+                           ("ignore", None, DeprecationWarning, None, 0),
+                           ("ignore", None, PendingDeprecationWarning, None, 0),
+                           ("ignore", None, ImportWarning, None, 0),
+                           ("ignore", None, ResourceWarning, None, 0))
+
+
+def _python_warning_and_logging_defaults(env: Mapping[str, str]) -> None:
+    """Warnings and log records go where they go in a new process, not to this process's pytest, which records them
+    while a test runs: the default filters (then PYTHONWARNINGS's), warnings shown on stderr, and a root logger
+    with no handlers (logging's last resort writes warnings and errors to stderr)."""
+    warnings.filters[:] = DEFAULT_WARNING_FILTERS
+    warnings._filters_mutated()
+    sys.warnoptions[:] = [option for option in env.get("PYTHONWARNINGS", "").split(",") if option]
+    warnings._processoptions(sys.warnoptions)
+    warnings.showwarning = warnings._showwarning_orig
+    warnings._showwarnmsg_impl = _show_warning_on_stderr
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+def _show_warning_on_stderr(msg: warnings.WarningMessage) -> None:
+    """The warnings module's own _showwarnmsg_impl, which pytest replaces with a recorder while a test runs."""
+    file = msg.file if msg.file is not None else sys.stderr
+    if file is not None:
+        with contextlib.suppress(OSError):
+            file.write(warnings._formatwarnmsg(msg))
+
+
+def _fresh_random_and_torch_state() -> None:
+    """Random number generators as a new process has them: `random`'s, numpy's global one and torch's seeded anew
+    (torch seeds its generator from the system's entropy at start); and torch's thread count as this process started with it (a suite run in this process sets
+    one thread, and the test's fixture sets it back only after the test)."""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    torch.seed()
+    if torch.get_num_threads() != TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
 
 
 def _redirect(stdout: Path, stderr: Path) -> None:
