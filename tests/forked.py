@@ -7,10 +7,10 @@ and environment, sys.path led by the working folder and PYTHONPATH's folders, st
 read back as the process's output), sys.argv, the signal handlers and mask that Python starts with, Python's default
 warning filters with warnings and log records shown on stderr (pytest records them here while a test runs), random
 generators seeded anew, torch's thread count as this process started, none of this process's atexit handlers or
-faulthandler, and the module run by runpy as `-m` runs it (tests/test_forked.py compares it with a real process). This process's objects are
-frozen in the child (gc.freeze), so that a garbage collection there cannot finalize them: a database connection that
-the child shares with this process must not be closed under it. The child ends with os._exit, after the atexit
-handlers that its own run registered.
+faulthandler, and the module run by runpy as `-m` runs it (tests/test_forked.py compares it with a real process).
+This process's objects are frozen in the child (gc.freeze), so that a garbage collection there cannot finalize them:
+a database connection that the child shares with this process must not be closed under it. The child ends with
+os._exit, after the atexit handlers that its own run registered.
 
 What the child shares with this process is what was imported, as it was: the perf modules keep a run's state in the
 pytest config (perf.plugin's stash), and what they cache at module level (perf.measure.workers.current_gpu, the
@@ -174,7 +174,7 @@ def _wait(pid: int, timeout: float | None) -> int:
 
 def _child(module, args, *, cwd, env, path, stdout, stderr, new_session) -> None:
     """Set up as a new process, run the module, exit: never returns into the test process."""
-    code = 1
+    code, interrupted = 1, False
     try:
         gc.freeze()
         atexit._clear()
@@ -191,7 +191,8 @@ def _child(module, args, *, cwd, env, path, stdout, stderr, new_session) -> None
         sys.path[:] = [*path, *(p for p in sys.path if p not in path)]
         sys.argv = [module, *args]  # runpy puts the module's file first, as `-m` does
         code = _exit_status(module)
-    except BaseException:  # noqa: BLE001 - reported as a new process would, by its status and a traceback
+    except BaseException as exc:  # noqa: BLE001 - reported as a new process would, by its status and a traceback
+        interrupted = isinstance(exc, KeyboardInterrupt)
         with contextlib.suppress(BaseException):
             traceback.print_exc()
     finally:
@@ -200,6 +201,9 @@ def _child(module, args, *, cwd, env, path, stdout, stderr, new_session) -> None
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
+        if interrupted:  # Python ends on an uncaught KeyboardInterrupt by SIGINT's default action
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         os._exit(code)
 
 
@@ -268,8 +272,8 @@ def _show_warning_on_stderr(msg: warnings.WarningMessage) -> None:
 
 def _fresh_random_and_torch_state() -> None:
     """Random number generators as a new process has them: `random`'s, numpy's global one and torch's seeded anew
-    (torch seeds its generator from the system's entropy at start); and torch's thread count as this process started with it (a suite run in this process sets
-    one thread, and the test's fixture sets it back only after the test)."""
+    (torch seeds its generator from the system's entropy at start); and torch's thread count as this process started
+    with it (a suite run in this process sets one thread, and the test's fixture sets it back only after the test)."""
     random.seed()
     numpy = sys.modules.get("numpy")
     if numpy is not None:

@@ -68,3 +68,12 @@ def test_a_working_folder_that_imports_another_perf_is_refused(tmp_path):
     (tmp_path / "perf" / "__init__.py").write_text("")
     with pytest.raises(ValueError, match="run it as a real process"):
         forked.run_perf(["--help"], cwd=tmp_path)
+
+
+def test_an_uncaught_keyboard_interrupt_ends_the_child_as_it_ends_python(tmp_path):
+    (tmp_path / "interrupted.py").write_text("raise KeyboardInterrupt\n")
+    real = subprocess.run([sys.executable, "-m", "interrupted"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    child = forked.run_module("interrupted", [], cwd=tmp_path)
+    assert real.returncode == child.returncode == -signal.SIGINT
+    assert real.stderr.strip().endswith("KeyboardInterrupt") and child.stderr.strip().endswith("KeyboardInterrupt")

@@ -125,7 +125,7 @@ def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
     db.engine.dispose()
     out = tmp_path / "run.json"
     done = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
-                                         "--perf-history", url, "--perf-json", str(out))
+                            "--perf-history", url, "--perf-json", str(out))
     assert done.ret == 0, done.stdout.str()
     text = done.stdout.str()
     assert "run 33 stored in" in text and "1 change points end at this run" in text

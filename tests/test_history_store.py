@@ -498,7 +498,7 @@ def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch)
     pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
     url = f"sqlite:///{tmp_path / 'h.db'}"
     done = forked.runpytest(pytester, "-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"),
-                                         "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
+                            "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
     done.assert_outcomes(passed=2)
     done.stdout.fnmatch_lines(["*perf: history*", "run 1 stored in sqlite:///*"])  # said, with no benchmark
     db = store.open_database(url)

@@ -172,8 +172,8 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     out = tmp_path / "run.json"
     run = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
-                                        "--perf-threshold", "1.0", "--perf-json", str(out),
-                                        "--perf-report", str(tmp_path / "report"))
+                           "--perf-threshold", "1.0", "--perf-json", str(out),
+                           "--perf-report", str(tmp_path / "report"))
     assert run.ret == 1, run.stdout.str()
     run.assert_outcomes(passed=1, failed=1)
     text = run.stdout.str()
@@ -244,7 +244,7 @@ def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, ve
 @pytest.mark.perf_expected_s(15)
 def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_controller(pytester, tmp_path):
     run = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
-                                        "--perf-refresh")
+                           "--perf-refresh")
     assert run.ret == 0, run.stdout.str()
     text = run.stdout.str()
     assert text.count("perf: refreshed 2 entries") == 1
