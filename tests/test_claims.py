@@ -4,12 +4,11 @@ the pytest items (run last, xfail by default, failing with --perf-claims strict)
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import forked
 from perf import gpus
 from perf.report import markdown
 from perf.shape import claims
@@ -280,8 +279,7 @@ def test_speculative_verification_against_k_single_steps():
 # ------------------------------------------------------------------------------------------- the command
 
 def perf_cli(*args):
-    return subprocess.run([sys.executable, "-m", "perf", "claims", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return forked.run_perf(["claims", *map(str, args)], cwd=ROOT, timeout=300)
 
 
 def verdict_lines(stdout):
@@ -406,7 +404,7 @@ def test_claim_items_run_after_the_benchmarks_and_strict_fails(pytester, tmp_pat
     args = [str(ROOT / "perf" / "suite"), "--baseline-dir", str(tmp_path / "bl"), "--perf-max-time", "0.2",
             "-p", "no:cacheprovider", "--perf-claims-file", str(path), "-k", "claim or (test_decode and qkv and gemm)",
             "-rxs", "-v", "--perf-json", str(tmp_path / "run.json")]
-    report = pytester.runpytest_subprocess(*args)
+    report = forked.runpytest(pytester, *args)
     report.assert_outcomes(passed=4, skipped=1, xfailed=1)
     out = report.stdout.str()
     ran = [line for line in out.splitlines() if "::test_" in line and line.rstrip().endswith("%]")]
@@ -418,7 +416,7 @@ def test_claim_items_run_after_the_benchmarks_and_strict_fails(pytester, tmp_pat
     doc = json.loads((tmp_path / "run.json").read_text())
     assert [c["verdict"] for c in doc["perf_claims"]] == ["holds", "contradicted", "not measured"]
 
-    strict = pytester.runpytest_subprocess(*args, "--perf-claims", "strict")
+    strict = forked.runpytest(pytester, *args, "--perf-claims", "strict")
     strict.assert_outcomes(passed=4, skipped=1, failed=1)
     assert strict.ret == 1
 
@@ -438,7 +436,7 @@ def test_with_two_workers_the_controller_decides_the_claims_from_both_workers_re
     args = [str(ROOT / "perf" / "suite"), "--baseline-dir", str(tmp_path / "bl"), "--perf-max-time", "0.2",
             "-p", "no:cacheprovider", "--perf-claims-file", str(path), "-n", "2",
             "-k", "claim or (test_decode and qkv and gemm)", "--perf-json", str(tmp_path / "run.json")]
-    report = pytester.runpytest_subprocess(*args)
+    report = forked.runpytest(pytester, *args)
     assert report.ret == 0, report.stdout.str()
     report.assert_outcomes(passed=3)
     out = report.stdout.str()
@@ -447,5 +445,5 @@ def test_with_two_workers_the_controller_decides_the_claims_from_both_workers_re
     assert {r["placement"]["worker"] for r in doc["results"]} == {"gw0", "gw1"}
     assert [c["verdict"] for c in doc["perf_claims"]] == ["holds", "contradicted", "not measured"]
 
-    strict = pytester.runpytest_subprocess(*args, "--perf-claims", "strict")
+    strict = forked.runpytest(pytester, *args, "--perf-claims", "strict")
     assert strict.ret == 1 and "same-is-not-faster contradicted, the run fails" in strict.stdout.str()

@@ -1,6 +1,7 @@
 """The whole flow on the CPU device, through pytest itself: refresh, a run that passes, an injected slowdown
 that fails naming the benchmark, a malformed baseline that stops the run and is left as it was."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from made_once import made_once
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,18 +24,15 @@ SELECT = ["--model", "pythia-70m", "-k", "test_gemm and (qkv or out_proj)", "--p
 @pytest.fixture
 def run(pytester, tmp_path):
     def run_pytest(*args, in_process=False):
-        """The suite in a process of its own; `in_process`: in this one (no torch import, no collection in a new
-        process), for a run that stops before timing anything."""
-        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        """The suite in a process of its own (forked from this one: tests/forked.py); `in_process`: in this one (no
+        collection in a new process), for a run that stops before timing anything."""
+        start = pytester.runpytest_inprocess if in_process else functools.partial(forked.runpytest, pytester)
         return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
     return run_pytest
 
 
 def refresh(tmp_path, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "perf", "refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
+    return forked.run_perf(["refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args], cwd=ROOT, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +201,8 @@ def test_detect_prints_injected_against_measured_and_the_false_alarms(tmp_path, 
     # experiments then (each happened twice in a row here); a detection that is broken fails all three.
     expected = "caught 1 of 1 injected; false alarms 0 of 1 untouched"
     for _ in range(3):
-        done = subprocess.run([sys.executable, "-m", "perf", "detect", "--inject", "9.0", "*:qkv:*", "--json",
-                               str(out), "--baseline-dir", str(tmp_path / "bl"), *SELECT],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        done = forked.run_perf(["detect", "--inject", "9.0", "*:qkv:*", "--json", str(out), "--baseline-dir",
+                                str(tmp_path / "bl"), *SELECT], cwd=ROOT, timeout=300)
         if expected in done.stdout:
             break
     assert expected in done.stdout, done.stdout + done.stderr

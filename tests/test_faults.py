@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from perf.commands import suite_process
 from perf.commands.suite_process import checkout_pythonpath
 from perf.verdict import baseline_lock, baselines, file_writes, results
@@ -38,6 +39,10 @@ def _env(**extra) -> dict:
 
 
 def perf(*args, env=None, preexec_fn=None, timeout=120):
+    """`python -m perf ...`: forked from this process (tests/forked.py), or a new process where `preexec_fn` sets
+    it up (a limit on its file sizes, which must not hold for the files a forked child writes its output to)."""
+    if preexec_fn is None:
+        return forked.run_perf(args, cwd=ROOT, env=env or _env(), timeout=timeout)
     return subprocess.run([sys.executable, "-m", "perf", *args], cwd=ROOT, capture_output=True, text=True,
                           env=env or _env(), timeout=timeout, preexec_fn=preexec_fn)
 
@@ -152,9 +157,9 @@ def test_a_refresh_whose_measurement_run_failed_refreshes_nothing(tmp_path):
 # ------------------------------------------------------------------------------------ unreadable baselines
 
 def _suite(folder: Path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", SUITE, *SELECT, "-m", "timing", "-k", "test_gemm and qkv",
-                           "--baseline-dir", str(folder), *args], cwd=ROOT, capture_output=True, text=True,
-                          env=_env(), timeout=300)
+    """The suite run, forked from this process (tests/forked.py)."""
+    return forked.run_module("pytest", [SUITE, *SELECT, "-m", "timing", "-k", "test_gemm and qkv", "--baseline-dir",
+                                        str(folder), *args], cwd=ROOT, env=_env(), timeout=300)
 
 
 @pytest.mark.parametrize("fixture, message", [

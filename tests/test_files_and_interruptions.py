@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from made_once import made_once
 from perf.verdict import baselines
 from perf.commands.suite_process import checkout_pythonpath
@@ -34,14 +35,20 @@ def _env(interrupt: str | None = None) -> dict:
 
 def perf(*args, interrupt=None, timeout=300):
     """`python -m perf ...` in a session of its own, so that a signal to its process group reaches it and its
-    runs (as Ctrl-C in a terminal does) and nothing else."""
-    return subprocess.run([sys.executable, "-m", "perf", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=_env(interrupt), timeout=timeout, start_new_session=True)
+    runs (as Ctrl-C in a terminal does) and nothing else: a new process where the run is interrupted, else forked
+    from this one (tests/forked.py)."""
+    if interrupt:
+        return subprocess.run([sys.executable, "-m", "perf", *args], cwd=ROOT, capture_output=True, text=True,
+                              env=_env(interrupt), timeout=timeout, start_new_session=True)
+    return forked.run_perf(args, cwd=ROOT, env=_env(), timeout=timeout, new_session=True)
 
 
 def suite(*args, interrupt=None):
-    return subprocess.run([sys.executable, "-m", "pytest", SUITE, *SELECT, *args], cwd=ROOT, capture_output=True,
-                          text=True, env=_env(interrupt), timeout=300, start_new_session=True)
+    """The suite run as `perf` is."""
+    if interrupt:
+        return subprocess.run([sys.executable, "-m", "pytest", SUITE, *SELECT, *args], cwd=ROOT,
+                              capture_output=True, text=True, env=_env(interrupt), timeout=300, start_new_session=True)
+    return forked.run_module("pytest", [SUITE, *SELECT, *args], cwd=ROOT, env=_env(), timeout=300, new_session=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
 """What a new user sees first: the suite's own header line (not pytest-benchmark's settings, which it does not
 use), the refresh line when there is no baseline, where files were written, and a baseline error said once."""
 
+import functools
 from pathlib import Path
 
 import pytest
+
+import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = str(ROOT / "perf" / "suite")
@@ -13,8 +16,9 @@ SELECT = ["--model", "pythia-70m", "-k", "test_gemm and qkv", "--perf-max-time",
 @pytest.fixture
 def run(pytester, tmp_path):
     def run_pytest(*args, in_process=False):
-        """The suite in a process of its own; `in_process`: in this one, for a run that times nothing."""
-        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        """The suite in a process of its own (forked from this one: tests/forked.py); `in_process`: in this one, for
+        a run that times nothing."""
+        start = pytester.runpytest_inprocess if in_process else functools.partial(forked.runpytest, pytester)
         return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args)
     return run_pytest
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import forked
 from perf.history import changes, importing, store, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
     """Thirty nights of history at half the speed measured now, then two nights at today's level: the run stored
     by --perf-history is the third night after the change, so the summary and the results file call it drift."""
     first = tmp_path / "first.json"
-    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "--perf-json", str(first))
+    done = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "--perf-json", str(first))
     assert done.ret == 0, done.stdout.str()
     record = json.loads(first.read_text())
     now_ms = record["results"][0]["summary"]["median_ms"]
@@ -123,8 +124,8 @@ def test_the_suite_stores_its_run_and_reports_drift(pytester, tmp_path):
         importing.store_document(db, doc, f"night {night}")
     db.engine.dispose()
     out = tmp_path / "run.json"
-    done = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
-                                         "--perf-history", url, "--perf-json", str(out))
+    done = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT,
+                            "--perf-history", url, "--perf-json", str(out))
     assert done.ret == 0, done.stdout.str()
     text = done.stdout.str()
     assert "run 33 stored in" in text and "1 change points end at this run" in text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from perf.commands.suite_process import checkout_pythonpath
 
 pytest.importorskip("sqlalchemy")
@@ -46,15 +47,16 @@ def silent_server():
         conn.close()
 
 
-def _run(*args, timeout=60):
+def _run(module, *args, timeout=60):
+    """`python -m MODULE ARGS`, forked from this process (tests/forked.py)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout_pythonpath(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("PERF_HISTORY", None)
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout)
+    return forked.run_module(module, args, cwd=ROOT, env=env, timeout=timeout)
 
 
 def test_history_show_on_a_server_that_never_answers_is_an_error_not_a_hang(silent_server):
     url = f"postgresql://perf:secret@127.0.0.1:{silent_server}/history"
-    done = _run("-m", "perf", "history", "show", "--db", url)
+    done = _run("perf", "history", "show", "--db", url)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip() == (f"python -m perf history show: error: postgresql://perf:***@127.0.0.1:"
                                    f"{silent_server}/history: cannot open the database: connection timeout expired")
@@ -62,7 +64,7 @@ def test_history_show_on_a_server_that_never_answers_is_an_error_not_a_hang(sile
 
 def test_the_suite_with_a_history_on_a_server_that_never_answers_stops_at_once(silent_server, tmp_path):
     url = f"postgresql://perf:secret@127.0.0.1:{silent_server}/history"
-    done = _run("-m", "pytest", str(ROOT / "perf" / "suite"), "-p", "no:cacheprovider", "--model", "pythia-70m",
+    done = _run("pytest", str(ROOT / "perf" / "suite"), "-p", "no:cacheprovider", "--model", "pythia-70m",
                 "-k", "test_gemm and qkv", "--baseline-dir", str(tmp_path), "--perf-history", url)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert "connection timeout expired" in done.stderr and "secret" not in done.stdout + done.stderr
@@ -74,7 +76,7 @@ def test_the_suite_with_a_history_on_a_server_that_never_answers_stops_at_once(s
                                               "is not a number); expected e.g."),
 ])
 def test_a_url_that_does_not_parse_is_one_line_without_its_password(url, said):
-    done = _run("-m", "perf", "history", "show", "--db", url)
+    done = _run("perf", "history", "show", "--db", url)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"python -m perf history show: error: {said}") and "secret" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -98,7 +100,7 @@ FAULTS = Path(__file__).parent / "fixtures" / "faults"
 
 def test_a_results_file_without_results_is_not_stored_as_a_run(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    done = _run("-m", "perf", "history", "import", "--db", url, str(FAULTS / "results_no_results.json"))
+    done = _run("perf", "history", "import", "--db", url, str(FAULTS / "results_no_results.json"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"skipped {FAULTS / 'results_no_results.json'}: no results and no pairs" in done.stdout
     assert "stored 0 runs" in done.stdout
@@ -110,7 +112,7 @@ def test_history_import_on_a_full_disk_is_one_line_and_stores_nothing(tmp_path):
 
     db = tmp_path / "h.db"
     url = f"sqlite:///{db}"
-    assert _run("-m", "perf", "history", "show", "--db", url).returncode == 0  # the schema, nothing stored
+    assert _run("perf", "history", "show", "--db", url).returncode == 0  # the schema, nothing stored
     before = db.read_bytes()
     size = len(before)
 
@@ -150,7 +152,7 @@ def test_a_statement_that_waits_on_a_lock_ends_at_the_statement_timeout_in_one_l
     secret = url.replace("perf@", "perf:secret@") + "?options=-c%20statement_timeout%3D1000"
     with psycopg.connect(url) as holder:
         holder.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")  # held until the block ends
-        done = _run("-m", "perf", "history", "show", "--db", secret, timeout=60)
+        done = _run("perf", "history", "show", "--db", secret, timeout=60)
     assert done.returncode in (1, 2), done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "statement timeout" in lines[0], done.stderr

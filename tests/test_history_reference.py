@@ -5,12 +5,11 @@ red, an acceptance that moves the reference to the accepted step, and the fallba
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import forked
 from perf.history import importing, reference, store
 from perf.measure.summary import Summary
 from perf.verdict import results as results_file
@@ -139,8 +138,7 @@ def test_history_accept_command_records_who_why_and_refuses_unknown_keys(db_url,
     store_nights(db, *(night(n, {"gemm/a:qkv": 1.0, "gemm/a:mlp": 2.0}) for n in range(3)))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "perf", "history", *args, "--db", db_url], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        return forked.run_perf(["history", *args, "--db", db_url], cwd=ROOT, timeout=120)
 
     missing = run("accept", "gemm/zzz", "--reason", "x")
     assert missing.returncode == 2 and "gemm/zzz: no stored benchmark of H100-SXM matches" in missing.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import forked
 from perf.history import changes, importing, recent, schema, store
 from perf.measure import paired
 from perf.verdict import results as results_file
@@ -56,8 +57,7 @@ def write(path: Path, document: dict) -> Path:
 
 
 def history(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perf", "history", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return forked.run_perf(["history", *args], cwd=ROOT, timeout=300)
 
 
 def counts(url: str, tables=(schema.runs, schema.results)) -> tuple[int, ...]:
@@ -497,8 +497,8 @@ def test_a_suite_run_of_pairs_alone_stores_them(pytester, tmp_path, monkeypatch)
     pytester.makeconftest('pytest_plugins = ["perf.plugin"]\n')
     pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    done = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"),
-                                         "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
+    done = forked.runpytest(pytester, "-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"),
+                            "--perf-max-time", "0.2", "--perf-pairs", "--perf-history", url)
     done.assert_outcomes(passed=2)
     done.stdout.fnmatch_lines(["*perf: history*", "run 1 stored in sqlite:///*"])  # said, with no benchmark
     db = store.open_database(url)

@@ -3,6 +3,7 @@ in an SQLite file, the fourth is decided by it (the record, the terminal table a
 a self-test with an injected slowdown is decided by it but not stored, and `--perf-reference baseline` keeps the
 committed baseline in charge."""
 
+import functools
 import json
 import socket
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="the history extra (pip install -e .[history]) is part of the test extra")
 
+import forked  # noqa: E402
 from perf.history import store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +26,9 @@ def run(pytester, tmp_path):
     url = f"sqlite:///{tmp_path / 'history.db'}"
 
     def run_pytest(*args, in_process=False):
-        """The suite in a process of its own; `in_process`: in this one, for a run that stops before timing."""
-        start = pytester.runpytest_inprocess if in_process else pytester.runpytest_subprocess
+        """The suite in a process of its own (forked from this one: tests/forked.py); `in_process`: in this one, for
+        a run that stops before timing."""
+        start = pytester.runpytest_inprocess if in_process else functools.partial(forked.runpytest, pytester)
         return start(SUITE, "--baseline-dir", str(tmp_path / "bl"), "--perf-history", url, *SELECT, *args)
     run_pytest.url = url
     return run_pytest

@@ -5,11 +5,11 @@ shown escaped, and a head size set in the config is named as such."""
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import forked
 from perf.commands.suite_process import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,8 +18,7 @@ LINT = Path(__file__).parent / "fixtures" / "faults" / "lint"
 
 def lint(name: str, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout_pythonpath(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "perf", "lint", str(LINT / name), "--gpu", "H100", *args],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    return forked.run_perf(["lint", str(LINT / name), "--gpu", "H100", *args], cwd=ROOT, env=env, timeout=60)
 
 
 @pytest.mark.parametrize("name, message", [

@@ -3,6 +3,7 @@ that the CPU device does not run."""
 
 import pytest
 
+import forked
 from perf import options
 from perf.spec import FAMILIES
 from perf import gpus
@@ -58,15 +59,15 @@ def test_bad_thresholds_are_usage_errors(pytester, tmp_path, args, message):
 
 
 def test_percent_threshold_runs_and_is_shown(pytester, tmp_path):
-    result = pytester.runpytest_subprocess(str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
-                                           "--perf-threshold", "5%", "--perf-family-threshold", "decode=8%")
+    result = forked.runpytest(pytester, str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
+                              "--perf-threshold", "5%", "--perf-family-threshold", "decode=8%")
     assert result.ret == 0, result.stdout.str()
     assert "threshold 5.0%" in result.stdout.str()
 
 
 def test_cpu_device_says_what_runs_instead_of_bf16_and_the_full_sweep(pytester, tmp_path):
-    result = pytester.runpytest_subprocess(str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
-                                           "--perf-dtype", "bf16", "--sweep", "full")
+    result = forked.runpytest(pytester, str(pytester_root() / ROOT_SUITE), "--baseline-dir", str(tmp_path), *SELECT,
+                              "--perf-dtype", "bf16", "--sweep", "full")
     assert result.ret == 0, result.stdout.str()
     text = result.stdout.str()
     assert "--perf-dtype bf16 does not apply on the CPU device: its benchmarks run in fp32" in text

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from perf import gpus
 from perf.measure import paired
 from perf.measure.target import Target
@@ -136,12 +137,12 @@ def test_pairs_run_only_when_asked_and_report_the_side_that_does_more_work_as_sl
     pytester.makeconftest('pytest_plugins = ["perf.plugin"]\n')
     pytester.makepyfile(test_mm_pairs=PAIRS_MODULE)
     common = ["-p", "no:cacheprovider", "--baseline-dir", str(tmp_path / "bl"), "--perf-max-time", "0.2"]
-    off = pytester.runpytest_subprocess(*common)
+    off = forked.runpytest(pytester, *common)
     off.assert_outcomes(deselected=2)
 
     out = tmp_path / "pairs.json"
     report = tmp_path / "report"
-    on = pytester.runpytest_subprocess(*common, "--perf-pairs", "--perf-json", str(out), "--perf-report", str(report))
+    on = forked.runpytest(pytester, *common, "--perf-pairs", "--perf-json", str(out), "--perf-report", str(report))
     on.assert_outcomes(passed=2)
     text = on.stdout.str()
     assert "2 side-by-side pairs" in text and "perf: 2 pairs side by side on" in text

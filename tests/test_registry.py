@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from perf import gpus
 from perf.shape import models
 from perf.shape.layout import Layout
@@ -160,7 +161,7 @@ def test_cpu_target_uses_the_h100_profile_and_says_so():
 
 def test_suite_module_runs_green_without_a_gpu(pytester):
     suite = ROOT / "perf" / "suite" / "test_shape_rules.py"
-    result = pytester.runpytest_subprocess(str(suite), "-m", "shape_rules", "--gpu", "A100", "-q",
-                                           "--model", "gpt3-2.7b", "--model", "llama-2-7b", "-p", "no:cacheprovider",
-                                           "--rootdir", str(ROOT))
+    result = forked.runpytest(pytester, str(suite), "-m", "shape_rules", "--gpu", "A100", "-q",
+                              "--model", "gpt3-2.7b", "--model", "llama-2-7b", "-p", "no:cacheprovider",
+                              "--rootdir", str(ROOT))
     result.assert_outcomes(passed=2)

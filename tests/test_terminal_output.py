@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import forked
 from perf.report import cells
 from perf.report.text_table import format_table
 
@@ -56,8 +57,8 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly():
 
 
 def test_a_run_that_fails_though_its_tests_passed_says_why_last(pytester, tmp_path):
-    done = pytester.runpytest_subprocess(SUITE, "--gpu", "A100", "--model", "pythia-70m", "-k", "decode and m1",
-                                         "--baseline-dir", str(tmp_path / "bl"), "-p", "no:cacheprovider")
+    done = forked.runpytest(pytester, SUITE, "--gpu", "A100", "--model", "pythia-70m", "-k", "decode and m1",
+                            "--baseline-dir", str(tmp_path / "bl"), "-p", "no:cacheprovider")
     assert done.ret == 4
     last = done.stdout.str().rstrip().splitlines()[-1]
     assert last.startswith("perf: exit status 4 (usage error): timing benchmarks did not run: --gpu A100"), last
@@ -79,8 +80,8 @@ def test_a_table_too_wide_even_wrapped_leaves_out_the_optional_columns_in_order_
 
 def test_the_benchmark_table_fits_80_columns_and_names_what_it_left_out(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    done = pytester.runpytest_subprocess(SUITE, "-k", "test_kernels and rms_norm and tok64", "--perf-max-time", "0.1",
-                                         "--baseline-dir", str(tmp_path / "bl"), "-p", "no:cacheprovider")
+    done = forked.runpytest(pytester, SUITE, "-k", "test_kernels and rms_norm and tok64", "--perf-max-time", "0.1",
+                            "--baseline-dir", str(tmp_path / "bl"), "-p", "no:cacheprovider")
     table = done.outlines[done.outlines.index(next(l for l in done.outlines if l.startswith("benchmark "))):]
     table = table[:next(i for i, l in enumerate(table) if l.startswith("verdicts:"))]
     assert table and max(map(len, table)) <= 80, table

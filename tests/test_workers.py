@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import forked
 from perf.measure import workers
 from perf.measure.workers import PhysicalGpu, WorkerError
 from perf.report import per_gpu
@@ -146,8 +147,7 @@ def test_per_gpu_table_shows_a_slower_sibling():
 # ------------------------------------------------------------------------------------------------ through xdist
 
 def refresh(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "perf", "refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT,
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return forked.run_perf(["refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args], cwd=ROOT, timeout=600)
 
 
 def _scaled(value, factor):
@@ -171,9 +171,9 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
     step = tmp_path / "step.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     out = tmp_path / "run.json"
-    run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
-                                        "--perf-threshold", "1.0", "--perf-json", str(out),
-                                        "--perf-report", str(tmp_path / "report"))
+    run = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
+                           "--perf-threshold", "1.0", "--perf-json", str(out),
+                           "--perf-report", str(tmp_path / "report"))
     assert run.ret == 1, run.stdout.str()
     run.assert_outcomes(passed=1, failed=1)
     text = run.stdout.str()
@@ -197,7 +197,7 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
 
     path.write_text(path.read_text().replace('"median_ms"', '"median"', 1))
     before = path.read_bytes()
-    broken = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2")
+    broken = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2")
     assert broken.ret == pytest.ExitCode.USAGE_ERROR
     assert "baseline file unusable" in broken.stdout.str() and str(path) in broken.stdout.str()
     assert path.read_bytes() == before
@@ -243,8 +243,8 @@ def test_a_baseline_taken_on_siblings_holds_on_the_slower_one(tmp_path, gpus, ve
 
 @pytest.mark.perf_expected_s(15)
 def test_refresh_in_pytest_with_two_workers_writes_the_baseline_once_from_the_controller(pytester, tmp_path):
-    run = pytester.runpytest_subprocess(SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
-                                        "--perf-refresh")
+    run = forked.runpytest(pytester, SUITE, "--baseline-dir", str(tmp_path / "bl"), *SELECT, "-n", "2",
+                           "--perf-refresh")
     assert run.ret == 0, run.stdout.str()
     text = run.stdout.str()
     assert text.count("perf: refreshed 2 entries") == 1
