@@ -106,6 +106,15 @@ def test_one_accepted_run_is_a_reference_with_the_familys_spread(db):
     assert a.reference.sigma > 0  # the family's spread stands in (gemm/b's)
 
 
+def test_an_acceptance_that_found_nothing_flagged_cuts_nothing(db):
+    # A glob accepted a steady benchmark beside the one that moved: its history goes on, it does not start over.
+    store_nights(db, *(night(n, {"gemm/a": 1.0, "gemm/b": 2.0 + 0.01 * n}) for n in range(4)))
+    reference.accept(db, "H100-SXM", ["gemm/b"], "ada", "a glob", when=START + dt.timedelta(days=3, hours=1))
+    b = reference.references(db, RUNNER, ENV)["gemm/b"]
+    assert b.runs == 4 and b.accepted is None and "accepted" not in b.text
+    assert reference.flagged(db, "H100-SXM", ["gemm/a", "gemm/b"]) == set()
+
+
 def test_an_improvement_stays_out_of_the_reference_until_accepted(db):
     store_nights(db, *(night(n, {"kernel/x": 1.0}) for n in range(3)),
                  night(3, {"kernel/x": 0.9}, verdicts={"kernel/x": "improvement"}),
@@ -135,18 +144,26 @@ def test_unreliable_and_throttled_runs_do_not_enter():
 
 
 def test_history_accept_command_records_who_why_and_refuses_unknown_keys(db_url, db):
-    store_nights(db, *(night(n, {"gemm/a:qkv": 1.0, "gemm/a:mlp": 2.0}) for n in range(3)))
+    store_nights(db, *(night(n, {"gemm/a:qkv": 1.0, "gemm/a:mlp": 2.0, "gemm/b:qkv": 3.0}) for n in range(3)),
+                 night(3, {"gemm/a:qkv": 1.1, "gemm/a:mlp": 1.8, "gemm/b:qkv": 3.0},
+                       verdicts={"gemm/a:qkv": "regression", "gemm/a:mlp": "improvement"}))
 
     def run(*args):
         return forked.run_perf(["history", *args, "--db", db_url], cwd=ROOT, timeout=120)
 
     missing = run("accept", "gemm/zzz", "--reason", "x")
     assert missing.returncode == 2 and "gemm/zzz: no stored benchmark of H100-SXM matches" in missing.stderr
+    steady = run("accept", "gemm/b:*", "--reason", "x")  # its newest night passed: nothing flagged to accept
+    assert steady.returncode == 2 and "not accepted: gemm/b:qkv" in steady.stderr, steady.stderr
+    assert "nothing was accepted" in steady.stderr
     assert reference.acceptances_frame(db).empty  # nothing written
     done = run("accept", "gemm/a:*", "--reason", "new attention kernel", "--by", "ada")
     assert done.returncode == 0, done.stderr
     assert "2 acceptances recorded by ada" in done.stdout
     frame = reference.acceptances_frame(db)
     assert sorted(frame["key"]) == ["gemm/a:mlp", "gemm/a:qkv"] and set(frame["reason"]) == {"new attention kernel"}
+    mixed = run("accept", "gemm/*", "--reason", "both families")  # the steady one is named and left out
+    assert mixed.returncode == 0 and "not accepted: gemm/b:qkv" in mixed.stderr
+    assert "gemm/b:qkv" not in set(reference.acceptances_frame(db)["key"])
     shown = run("show")
     assert shown.returncode == 0 and "Accepted changes" in shown.stdout and "new attention kernel" in shown.stdout

@@ -125,6 +125,15 @@ def _accept(db, args) -> int:
         if not matched:
             raise store.HistoryError(f"{given}: no stored benchmark of {gpus[0]} matches (nothing was accepted)")
         keys += [k for k in matched if k not in keys]
+    pending = reference.flagged(db, gpus[0], keys)
+    for key in keys:
+        if key not in pending:
+            print(f"not accepted: {key}: its newest result on every runner passed against its history (nothing "
+                  f"flagged to accept)", file=sys.stderr)
+    keys = [key for key in keys if key in pending]
+    if not keys:
+        raise store.HistoryError("nothing was accepted: no matched benchmark is a regression or improvement against "
+                                 "its runner's history")
     by = args.by or _accepter()
     count = reference.accept(db, gpus[0], keys, by, args.reason)
     for key in keys:

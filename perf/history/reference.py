@@ -132,22 +132,28 @@ def clean(row) -> bool:
     return not row.throttled and (row.verdict in CLEAN or not by_history(row))
 
 
-def usable(series: list, accepted_at: dt.datetime | None) -> list:
-    """The results of one benchmark's series (oldest first) that may form its reference. Without an acceptance: the
-    clean ones. With one: the results flagged by the history that led up to it (the accepted step, ignoring
-    unreliable and throttled ones between them) and every clean result after it; nothing before the step."""
-    if accepted_at is None:
-        return [row for row in series if clean(row)]
-    before = [row for row in series if _utc(row.date) <= accepted_at]
+def accepted_step(series: list, accepted_at: dt.datetime) -> list:
+    """The results an acceptance made the new level: those flagged by the history that led up to it (ignoring
+    unreliable and throttled ones between them). [] when the newest result before it was not flagged: that
+    acceptance cut nothing (a glob that matched a steady benchmark), and its history goes on as before."""
     step: list = []
-    for row in reversed(before):
+    for row in reversed([row for row in series if _utc(row.date) <= accepted_at]):
         if row.throttled or row.verdict == "unreliable":
             continue
         if not (by_history(row) and row.verdict in FLAGGED):
             break
         step.insert(0, row)
-    after = [row for row in series if _utc(row.date) > accepted_at and clean(row)]
-    return step + after
+    return step
+
+
+def usable(series: list, accepted_at: dt.datetime | None) -> list:
+    """The results of one benchmark's series (oldest first) that may form its reference. Without an acceptance (or
+    one that found nothing flagged to accept): the clean ones. With one: its accepted step and every clean result
+    after it; nothing before the step."""
+    step = accepted_step(series, accepted_at) if accepted_at is not None else []
+    if not step:
+        return [row for row in series if clean(row)]
+    return step + [row for row in series if _utc(row.date) > accepted_at and clean(row)]
 
 
 def _summary(rows: list) -> Summary:
@@ -179,6 +185,8 @@ def references(db: store.Database, runner: Runner, env: Mapping, keys: Iterable[
     chosen: dict[str, tuple[list, tuple | None]] = {}
     for key, rows_ in series.items():
         acceptance = accepted.get(key)
+        if acceptance and not accepted_step(rows_, acceptance[0]):
+            acceptance = None  # it found nothing flagged: the benchmark's history goes on as before
         picked = usable(rows_, acceptance[0] if acceptance else None)[-runs:]
         if len(picked) >= (1 if acceptance else min_runs):
             chosen[key] = (picked, acceptance)
@@ -203,6 +211,23 @@ def references(db: store.Database, runner: Runner, env: Mapping, keys: Iterable[
                               sigma_known=own[key] is not None, method=methods.pop() if len(methods) == 1 else None)
         out[key] = HistoryReference(reference, text, runner.label(), len(picked), since, note)
     return out
+
+
+def flagged(db: store.Database, gpu: str, keys: Iterable[str]) -> set[str]:
+    """The keys (of `keys`) whose newest results on some runner of GPU kind `gpu` are flagged by that runner's
+    history: what an acceptance now would make the new level."""
+    t, r = schema.results.c, schema.runs.c
+    keys = list(keys)
+    series: dict[tuple, list] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(keys), 500):
+            query = (sa.select(t.key, t.host, t.gpu_uuid, t.verdict, t.throttled, t.reference, r.date)
+                     .join(schema.runs, r.id == t.run_id).where(t.gpu == gpu, t.key.in_(keys[i:i + 500]))
+                     .order_by(r.date, r.id))
+            for row in conn.execute(query):
+                series.setdefault((row.key, row.host, row.gpu_uuid), []).append(row)
+    now = dt.datetime.now(dt.timezone.utc)
+    return {key for (key, _, _), rows in series.items() if accepted_step(rows, now)}
 
 
 def accept(db: store.Database, gpu: str, keys: Iterable[str], by: str, reason: str,
