@@ -158,9 +158,11 @@ class PerfSession:
                 "-n", "0",  # in this process (and on this worker's GPU) whatever addopts says
                 "--perf-measure-only", *to_args(self.options, baseline_dir=self.baseline_dir), "--perf-json"]
 
-    def fresh_process_samples(self, node, gpu: str | None = None) -> timing.Samples:
-        """The benchmark measured again in a new process, on `gpu` (a UUID) where given (confirm.fresh_process_samples)."""
-        return confirm.fresh_process_samples(self.remeasure_command(node), Path(self.config.rootpath), node.nodeid, gpu)
+    def fresh_process_samples(self, node, gpu: str | None = None, injection=None) -> timing.Samples:
+        """The benchmark measured again in a new process, on `gpu` (a UUID) where given, with the self-test's
+        `injection` (key, calibration) where given (confirm.fresh_process_samples)."""
+        return confirm.fresh_process_samples(self.remeasure_command(node), Path(self.config.rootpath), node.nodeid, gpu,
+                                             injection)
 
     def measure(self, spec: BenchSpec, node) -> dict:
         """The benchmark measured and decided (confirm.measure), recorded; fails the test on a confirmed regression."""

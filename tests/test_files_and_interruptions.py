@@ -282,3 +282,38 @@ def test_from_results_with_only_merges_the_matching_entries_and_keeps_the_rest(b
     assert 2 <= len(after[one]["run_medians_ms"]) <= 3
     assert all(any(abs(m - r) <= 1e-5 * r for r in run_medians) for m in after[one]["run_medians_ms"])
     assert {k: v for k, v in after.items() if k != one} == {k: v for k, v in before.items() if k != one}
+
+
+def collect_only_process(args: list[str], refresh: bool) -> tuple[tuple[str, ...], str]:
+    """What `pytest perf/suite --collect-only -q` in a process of its own (forked: tests/forked.py) says of `args`,
+    as the commands read it before they collected in their own process: the node ids it lists, and the exit status
+    with its error lines."""
+    done = forked.run_module("pytest", [SUITE, "-p", "perf.plugin", "-p", "no:cacheprovider", "-m", "timing",
+                                        "--collect-only", "-q", *(["--perf-refresh"] if refresh else []), *args],
+                             cwd=ROOT, timeout=120)
+    nodeids = tuple(line for line in done.stdout.splitlines() if line.startswith("perf/suite/") and "::" in line)
+    errors = [line for line in done.stdout.splitlines() + done.stderr.splitlines()
+              if "timing benchmarks stopped: " in line or ": error: " in line or line.startswith("ERROR: ")]
+    return nodeids, f"exit {done.returncode}: {' '.join(errors)}"
+
+
+@pytest.mark.parametrize("args, refresh, error", [
+    (["--model", "pythia-70m", "-k", "(test_gemm and qkv) or (test_decode and m4)"], True, None),
+    (["--perf-threshold", "5", "--model", "pythia-70m"], True, "--perf-threshold: '5' would be 500%"),
+    (["--gpu", "A100", "--perf-inject-slowdown", "*:qkv:*=9.0"], False, "timing benchmarks need the named GPU"),
+])
+def test_the_selection_checked_in_this_process_is_what_a_collecting_process_lists(tmp_path, args, refresh, error):
+    """suite_process.select collects with pytest.main in the command's own process: the same benchmarks, or the
+    same error, as a `--collect-only` pytest process of its own."""
+    from perf.commands import suite_process
+
+    args = [*args, "--baseline-dir", str(tmp_path / "bl")]
+    selection = suite_process.select(args, refresh=refresh)
+    nodeids, said = collect_only_process(args, refresh)
+    if error is None:
+        assert selection.error is None and sorted(selection.modules()) == ["perf/suite/test_decode.py",
+                                                                          "perf/suite/test_gemm.py"], selection
+        assert selection.nodeids == nodeids and said == "exit 0: "
+    else:
+        assert selection.nodeids == nodeids == () and error in selection.error, selection
+        assert selection.error in said and not said.startswith("exit 0"), said

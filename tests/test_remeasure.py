@@ -62,7 +62,7 @@ def test_a_fresh_process_re_measure_starts_after_this_process_let_its_inputs_go(
     session, spec = _session(tmp_path, monkeypatch, built)
     alive_at_fresh_process = []
 
-    def fresh_process(node, gpu=None):
+    def fresh_process(node, gpu=None, injection=None):
         gc.collect()
         alive_at_fresh_process.append(built[0]() is not None)
         return SLOW
@@ -85,7 +85,7 @@ def test_a_regression_confirmed_here_is_measured_on_the_sibling_gpu(monkeypatch,
     session.gpu_locks = GpuLocks(tmp_path, here.uuid, [here.uuid, there.uuid])
     on_gpus = []
 
-    def fresh_process(node, gpu=None):
+    def fresh_process(node, gpu=None, injection=None):
         on_gpus.append(gpu)
         if gpu is not None:  # the sibling's lock is this worker's while it measures there
             assert session.gpu_locks._held.keys() == {there.uuid}
@@ -104,3 +104,32 @@ def test_a_regression_confirmed_here_is_measured_on_the_sibling_gpu(monkeypatch,
     assert record["sibling_check"] == {"gpu": "GPU 1 (GPU-bbbb)", "change": change, "slow_here_only": slow_here_only}
     assert [m["where"] for m in record["measurements"]] == ["this process", "fresh process",
                                                            "fresh process on GPU 1 (GPU-bbbb)"]
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["injected", "plain"])
+def test_the_fresh_process_re_measures_with_the_extra_work_calibrated_here(monkeypatch, tmp_path, given):
+    """A self-test's slowed benchmark is re-measured with the extra work that this process sized (reused there, not
+    sized anew); a plain one with the command as it is."""
+    import subprocess
+
+    from perf.measure import injection_file, slowdown
+    from perf.verdict import confirm
+
+    made = slowdown.Injection(asked=0.5, measured=0.47, rounds=((1.0, 1.47),), work="copy of 4096 floats",
+                              kind="copy", size=4096)
+    seen = {}
+
+    def run(args, **kwargs):
+        calibration = args.index("--perf-inject-calibration") + 1 if "--perf-inject-calibration" in args else None
+        seen.update(args=args, stored=injection_file.find(Path(args[calibration]), "k", 0.5) if calibration else None)
+        return subprocess.CompletedProcess(args, 1, "", "stopped here")
+
+    monkeypatch.setattr(confirm.subprocess, "run", run)
+    command = ["python", "-m", "pytest", "t.py::b", "--perf-measure-only", "--perf-json"]
+    with pytest.raises(RuntimeError, match="the re-measure in a fresh process failed"):
+        confirm.fresh_process_samples(command, tmp_path, "t.py::b", injection=("k", made) if given else None)
+    assert seen["args"][-2] == "--perf-json" and seen["args"][-1].endswith("remeasure.json")
+    if given:
+        assert seen["args"][:5] == command[:5] and seen["stored"] == made
+    else:
+        assert seen["args"][:-1] == command and seen["stored"] is None

@@ -120,20 +120,57 @@ class Selection:
 def select(args: Sequence[str], *, refresh: bool = False) -> Selection:
     """Collect (measure nothing) the timing benchmarks that `args` select, so that a bad option, an unusable
     baseline file, or, with `refresh`, a baseline file or folder that cannot be written, stops a command before
-    its first measurement."""
-    command = [sys.executable, "-m", "pytest", str(SUITE), "-p", "perf.plugin", "-p", "no:cacheprovider",
-               "-m", "timing", "--collect-only", "-q", *(["--perf-refresh"] if refresh else []), *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    prefix = f"{SUITE.relative_to(ROOT).as_posix()}/"
-    nodeids = tuple(line for line in done.stdout.splitlines() if line.startswith(prefix) and "::" in line)
-    if done.returncode == 0 and nodeids:
+    its first measurement. In this process (pytest.main, as `pytest ARGS` run in the checkout's root), which saves
+    a new Python with torch of its own (2-4 s); the command's measuring runs are new processes all the same."""
+    argv = [str(SUITE), "-p", "perf.plugin", "-p", "no:cacheprovider", "-m", "timing", "--collect-only", "-q",
+            *(["--perf-refresh"] if refresh else []), *args]
+    code, stdout, stderr, nodeids = _collect(argv)
+    if code == 0 and nodeids:
         return Selection(nodeids)
-    if done.returncode in (0, 5):
+    if code in (0, 5):
         return Selection(error="no timing benchmark selected (check -k, -m and --model)")
-    stopped = [line.split("perf: timing benchmarks stopped: ", 1)[1] for line in done.stdout.splitlines()
+    stopped = [line.split("perf: timing benchmarks stopped: ", 1)[1] for line in stdout.splitlines()
                if "perf: timing benchmarks stopped: " in line]
-    argparse_error = [line.split("error: ", 1)[1] for line in done.stderr.splitlines() if ": error: " in line]
-    errors = argparse_error or [line.removeprefix("ERROR: ") for line in done.stderr.splitlines()
+    argparse_error = [line.split("error: ", 1)[1] for line in stderr.splitlines() if ": error: " in line]
+    errors = argparse_error or [line.removeprefix("ERROR: ") for line in stderr.splitlines()
                                 if line.startswith("ERROR: ")]
-    lines = stopped or errors or (done.stderr or done.stdout).strip().splitlines()[-3:]
-    return Selection(error=" ".join(lines) or f"pytest stopped (exit {done.returncode})")
+    lines = stopped or errors or (stderr or stdout).strip().splitlines()[-3:]
+    return Selection(error=" ".join(lines) or f"pytest stopped (exit {code})")
+
+
+class _Collected:
+    """The plugin that takes the selected items' node ids, and a Ctrl-C or SIGTERM that pytest.main caught (it
+    returns exit 2 for it, as for a collection error): raised again after it, as it would stop the command."""
+
+    def __init__(self):
+        self.nodeids: tuple[str, ...] = ()
+        self.interrupt: BaseException | None = None
+
+    def pytest_collection_finish(self, session):
+        prefix = f"{SUITE.relative_to(ROOT).as_posix()}/"
+        self.nodeids = tuple(item.nodeid for item in session.items if item.nodeid.startswith(prefix))
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.interrupt = excinfo.value
+
+
+def _collect(argv: list[str]) -> tuple[int, str, str, tuple[str, ...]]:
+    """pytest.main(argv) in the checkout's root with its output and errors read back: the exit status, both texts
+    and the node ids collected."""
+    import contextlib
+    import io
+
+    import pytest
+
+    collected = _Collected()
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = pytest.main(argv, plugins=[collected])
+    finally:
+        os.chdir(cwd)
+    if collected.interrupt is not None:
+        raise collected.interrupt
+    return int(code), out.getvalue(), err.getvalue(), collected.nodeids

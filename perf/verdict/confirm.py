@@ -38,7 +38,8 @@ class Session(Protocol):
 
     def samples(self, spec: BenchSpec, prepared, method: str | None = None) -> timing.Samples: ...
 
-    def fresh_process_samples(self, node, gpu: str | None = None) -> timing.Samples: ...
+    def fresh_process_samples(self, node, gpu: str | None = None,
+                              injection: tuple[str, slowdown.Injection] | None = None) -> timing.Samples: ...
 
     def free_device_memory(self) -> None: ...
 
@@ -70,9 +71,11 @@ def measure(session: Session, spec: BenchSpec, node) -> dict:
     if spec.method and not target.is_cpu:  # the time a user waits, beside the device time the verdict reads
         extra["wall_ms"] = timing.wall_ms(prepared.fn)
     fraction = options.injection_for(spec.key, workers.current_gpu())
+    injected = None  # (key, the injection made here): the fresh process re-measures with the same extra work
     if fraction is not None:
         prepared, injection = inject(session, spec, prepared, fraction, method)
         extra["injected"] = injection.to_dict()
+        injected = (spec.key, injection)
     threshold = session.threshold_for(spec, node)
     samples = session.samples(spec, prepared, method)
     history = [compare(samples, reference, threshold)]
@@ -87,7 +90,7 @@ def measure(session: Session, spec: BenchSpec, node) -> dict:
                 prepared = None
                 gc.collect()  # inputs held in reference cycles (closures over tensors) go now, not at a later pass
                 session.free_device_memory()
-                again = session.fresh_process_samples(node)
+                again = session.fresh_process_samples(node, injection=injected)
                 where.append("fresh process")
             else:
                 again = session.samples(spec, prepared, method)
@@ -146,15 +149,23 @@ def on_sibling(session: Session, node, sibling: str, label: str, confirmed: stat
     return again, check, stats.on_sibling(confirmed, check, here, label)
 
 
-def fresh_process_samples(command: Sequence[str], cwd: Path, nodeid: str, gpu: str | None = None) -> timing.Samples:
+def fresh_process_samples(command: Sequence[str], cwd: Path, nodeid: str, gpu: str | None = None,
+                          injection: tuple[str, slowdown.Injection] | None = None) -> timing.Samples:
     """The benchmark measured again by `command` (a pytest run of `nodeid` alone, measure-only, that ends in
     `--perf-json`, to which the results path is appended) in a new process: a new CUDA context, allocations,
     autotuning, and a later moment of the GPU's power state, so a re-measure independent of the first; on `gpu`
-    (a UUID) where given, else on this process's GPU."""
+    (a UUID) where given, else on this process's GPU. `injection`: the benchmark's key and the self-test's extra
+    work calibrated in this process, handed to the fresh one (--perf-inject-calibration) so that it re-measures the
+    same slowed code instead of sizing its extra work anew (three ABAB rounds or more: seconds on the CPU)."""
     with tempfile.TemporaryDirectory(prefix="perf-remeasure-") as tmp:
         out = Path(tmp) / "remeasure.json"
         env = {**os.environ, workers.VISIBLE: gpu} if gpu else None
-        done = subprocess.run([*command, str(out)], cwd=cwd, capture_output=True, text=True, env=env)
+        calibration: list[str] = []
+        if injection is not None:
+            injection_file.store(Path(tmp) / "injections.json", *injection)
+            calibration = ["--perf-inject-calibration", str(Path(tmp) / "injections.json")]
+        command = [*command[:-1], *calibration, command[-1], str(out)]  # ... [calibration] --perf-json OUT
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
         if done.returncode != 0 or not out.exists():
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
             raise RuntimeError(f"{nodeid}: the re-measure in a fresh process failed (exit {done.returncode}):"
