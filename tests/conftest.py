@@ -2,9 +2,16 @@
 process unless PERF_TEST_WORKERS (or `-n`) asks for pytest-xdist workers."""
 
 import os
+import signal
 import sys
 
 import pytest
+
+# A test run started in the background by a non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and so
+# does every process it starts: the tests of what Ctrl-C does would then see it ignored (a refresh or `perf ab` that
+# exits 0). The test process takes Python's own handler, and the processes it starts get the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Must be set before any Triton kernel is defined (kernels are imported by the test modules, after this file).
 if os.environ.get("PERF_TESTS_ON_GPU") != "1":
