@@ -128,8 +128,8 @@ def _accept(db, args) -> int:
     pending = reference.flagged(db, gpus[0], keys)
     for key in keys:
         if key not in pending:
-            print(f"not accepted: {key}: its newest result on every runner passed against its history (nothing "
-                  f"flagged to accept)", file=sys.stderr)
+            print(f"not accepted: {key}: its newest result on every runner is no regression or improvement against "
+                  f"that runner's history (nothing flagged to accept)", file=sys.stderr)
     keys = [key for key in keys if key in pending]
     if not keys:
         raise store.HistoryError("nothing was accepted: no matched benchmark is a regression or improvement against "
