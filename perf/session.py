@@ -96,10 +96,11 @@ class PerfSession:
         """The reference of a verdict and what it is: this runner's history where it has enough runs, else the
         committed baseline's entry (None: neither has the benchmark)."""
         found = self.history_references.get(key)
-        if found is not None:
-            return found.reference, {"source": "history", "text": found.text, "runs": found.runs, "since": found.since,
-                                     "runner": found.runner, "accepted": found.accepted}
         entry = self.baselines.reference(key)
+        if found is not None:  # the committed entry's median beside it: the host's offset from the entries
+            return found.reference, {"source": "history", "text": found.text, "runs": found.runs, "since": found.since,
+                                     "runner": found.runner, "accepted": found.accepted,
+                                     "entry_ms": entry.summary.median_ms if entry is not None else None}
         if entry is None:
             return None, {"source": None, "text": f"none: no entry in {self.baselines.path.name}"}
         return entry, {"source": "baseline", "text": f"baseline: {self.baselines.path.name}"}

@@ -38,6 +38,18 @@ def test_each_gpu_and_family_gets_its_median_and_quartiles():
     assert [o.notable for o in found] == [False, True, True]
 
 
+def test_where_the_history_decided_the_offset_is_still_against_the_entries():
+    # A host 5% faster than the entries whose own history decided: the verdicts' changes read 0, the offset -5%.
+    by_history = [{**r, "summary": {"median_ms": 0.95}, "reference": {"source": "history", "entry_ms": 1.0}}
+                  for r in _family("gemm", "torch", [0.0] * 12)]
+    (found,) = offsets.offsets(by_history)
+    assert found.compared == 12 and found.median == pytest.approx(-0.05) and found.notable
+    # a history-decided record without the entry's median (no entry, or a results file of an older run): not counted
+    unknown = [{**r, "reference": {"source": "history"}} for r in by_history]
+    assert offsets.offsets(unknown) == []
+    assert offsets.entry_change({"change": 0.02, "reference": {"source": "baseline"}}) == 0.02
+
+
 def test_the_words_say_which_way_and_what_follows():
     slow = offsets.Offset("GPU 0", "gemm/torch", 43, 0.016, 0.01, 0.02).sentence()
     assert slow.startswith("gemm/torch on GPU 0 runs 1.6% slower than its entries (median of 43 compared)")

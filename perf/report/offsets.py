@@ -7,6 +7,8 @@ A host's offset is a property of the host and of the kind of work, not one numbe
 faster one, where a 5% slowdown may pass (two H200s 1.6% fast caught 2 of 16); `perf ab` compares two commits on one
 GPU.
 The offsets are reported, never subtracted: a change that slows a whole family looks the same as a slower GPU.
+Where this runner's history decided a verdict, the offset is still taken against the committed entry (noted in the
+record's reference), not against the history: it is the host's place among the hosts behind the entries.
 """
 
 from __future__ import annotations
@@ -56,16 +58,27 @@ def family_of(record: Mapping) -> str:
     return f"{record.get('family') or record['key'].split('/', 1)[0]}/{params.get('provider') or '-'}"
 
 
+def entry_change(record: Mapping) -> float | None:
+    """The record's change against its committed entry: its verdict's change where the entry decided; where this
+    runner's history decided, its median over the entry's median that the run noted beside it (None without one)."""
+    reference = record.get("reference") or {}
+    if reference.get("source") != "history":
+        return record.get("change")
+    entry_ms, median_ms = reference.get("entry_ms"), (record.get("summary") or {}).get("median_ms")
+    return median_ms / entry_ms - 1 if entry_ms and median_ms else None
+
+
 def offsets(records: Sequence[Mapping]) -> list[Offset]:
     """Each GPU's offset per family with at least MIN_COMPARED benchmarks compared, in GPU and family order."""
     groups: dict[tuple, list[float]] = {}
     placements: dict[tuple, Mapping] = {}
     for r in records:
-        if r.get("change") is None:
+        change = entry_change(r)
+        if change is None:
             continue
         place = place_of(r) or ("", "")
         placements.setdefault(place, r.get("placement") or {})
-        groups.setdefault((place, family_of(r)), []).append(r["change"])
+        groups.setdefault((place, family_of(r)), []).append(change)
     hosts = len({host for host, _ in placements})
     out = []
     for (place, family), changes in sorted(groups.items(), key=lambda kv: (place_order(kv[0][0]), kv[0][1])):
