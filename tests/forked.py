@@ -29,9 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import faulthandler
-import functools
 import gc
-import importlib
 import logging
 import os
 import random
@@ -108,7 +106,6 @@ def run(module: str, args: list[str], *, cwd: Path, env: dict[str, str], stdout:
     this process is interrupted while it waits."""
     path = _sys_path_first(cwd, env)
     _check_same_perf(path)
-    _preload()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):  # nothing buffered is written twice
         if stream is not None:
             stream.flush()
@@ -123,20 +120,6 @@ def run(module: str, args: list[str], *, cwd: Path, env: dict[str, str], stdout:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
         raise
-
-
-# What the suite and the commands import on first use, at 0.3-1.1 s a process: a run with --perf-history (sqlalchemy,
-# pandas; ruptures and scipy for its drift), one that writes a report (matplotlib's Agg figures). Imported once here,
-# before the first fork, instead of in every child; leaving one out costs time only.
-PRELOAD = ("sqlalchemy", "pandas", "ruptures", "matplotlib.figure", "matplotlib.backends.backend_agg",
-           "matplotlib.ticker")
-
-
-@functools.cache
-def _preload() -> None:
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):  # an extra that is not installed: its tests skip
-            importlib.import_module(name)
 
 
 def _sys_path_first(cwd: Path, env: Mapping[str, str]) -> list[str]:
