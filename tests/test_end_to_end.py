@@ -171,7 +171,7 @@ def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_
     data = json.loads(path.read_text())
     # Say that QKV moves a lot between runs: sigma 20%, about 16% once pooled with its family's, so a tolerance of
     # 4.5 x 16% x sqrt(1.5), about 90% (beyond 100% the benchmark would be blind). A slowdown of 10% is a regression
-    # at the 3% threshold and passes within the spread; 900% fails. The margins are wide on both sides: on a loaded
+    # at the 3% threshold and passes within the spread; 400% fails. The margins are wide on both sides: on a loaded
     # 2-core machine (two test workers) an injected +30% has read +74%, and +200% has read +88%.
     data["entries"][QKV]["between_run_sigma"] = 0.2
     path.write_text(json.dumps(data))
@@ -180,7 +180,7 @@ def test_between_run_spread_keeps_a_noisy_benchmark_green_and_a_slowdown_beyond_
     assert records[QKV]["verdict"] == "pass", records[QKV]["reason"]
     # the injection's own ABAB calibration says what it added; on a loaded 2-core machine that reading is noisy
     assert records[QKV]["tolerance_source"] == "between-run spread" and records[QKV]["injected"]["asked"] == 0.1
-    red = run("--perf-inject-slowdown", "*:qkv:*=9.0")
+    red = run("--perf-inject-slowdown", "*:qkv:*=4.0")
     assert red.ret == 1, red.stdout.str()
     assert f"{QKV}: regression:" in red.stdout.str() and "independent re-measure" in red.stdout.str()
     assert f"{OUT_PROJ}: regression" not in red.stdout.str()
@@ -232,7 +232,8 @@ def test_a_stored_injection_calibration_is_reused_and_a_broken_one_refused(run, 
     assert again[QKV]["reused"] is True
     assert (again[QKV]["measured"], again[QKV]["size"]) == (entry["measured"], entry["size"])
 
-    other = run("--perf-inject-slowdown", "*:qkv:*=0.5", "--perf-inject-calibration", str(stored))  # another fraction
+    other = run("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=0.5", "--perf-inject-calibration",
+                str(stored))  # another fraction
     assert other.ret in (0, 1)
     assert json.loads(stored.read_text())["injections"][QKV]["asked"] == 0.5  # calibrated anew, and stored
 
