@@ -66,6 +66,7 @@ SHARED_SESSION_FIXTURES = ("postgres_server", "browser")
 
 
 def pytest_configure(config):
+    """IMPORTED_FIRST, in a worker or a run without workers."""
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return  # the controller
     for name in IMPORTED_FIRST:
@@ -95,6 +96,8 @@ def pytest_collection_modifyitems(items):
 
 
 def _shared_fixture_group(item) -> str | None:
+    """The xdist group of a test that uses a costly fixture: the PostgreSQL server (db_url's postgresql case asks
+    for it while the test runs), the browser, or a module fixture defined in these tests; else None."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return None

@@ -182,6 +182,7 @@ def test_a_run_killed_outright_leaves_its_worktree_to_the_next_run_which_removes
     assert folder.parent.name.startswith(f"perf-ab-{process.pid}-")
     done = ab(repo, "HEAD", "--rounds", "2", *FAST, "-k", "no-such-benchmark")  # measures nothing: exit 2
     assert done.returncode == 2, done.stdout + done.stderr
+    assert "round 1/2 HEAD: 0 benchmarks" in done.stdout and "round 2/2" not in done.stdout  # one round showed it
     assert not folder.parent.exists() and len(worktrees(repo)) == 1
 
 

@@ -356,7 +356,7 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
     interrupted = False
     try:
         fatal = _rounds(request, sides, tmp, errors, docs, 1, request.rounds, progress)
-        if not fatal:
+        if not fatal and _measured_any(sides):
             progress.complete, progress.looks_done = request.rounds, 1
             _more_rounds(request, schedule, sides, tmp, errors, docs, progress)
     except KeyboardInterrupt:
@@ -364,7 +364,7 @@ def _run(request: Request, root: Path, base: ab_report.Revision, head: ab_report
         if not (sides["A"].rounds and sides["B"].rounds):
             raise
     done = min(len(sides["A"].rounds), len(sides["B"].rounds))
-    if not fatal and not any(sides["A"].rounds) and not any(sides["B"].rounds):
+    if not fatal and not _measured_any(sides):
         print(f"{label}: error: no timing benchmark matched the selection on either side", file=sys.stderr)
         return Outcome(2, stop_message="no timing benchmark matched the selection on either side")
     used = progress.complete if progress.looks_done else done
@@ -405,7 +405,8 @@ def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[
             last: int, progress: Progress, nodeids: dict[str, tuple[str, ...]] | None = None,
             of: int | None = None) -> Fatal | None:
     """Rounds first..last (1-based) in the balanced order, of the whole selection or of each side's `nodeids`
-    (`of`: the round the progress lines count to, default `last`); a Fatal when a side stops, else None."""
+    (`of`: the round the progress lines count to, default `last`); a Fatal when a side stops, else None. A round in
+    which neither side measured a benchmark is the last: the selection matches none on either revision."""
     keep_head = False
     for round_no, order in enumerate(ab.order(last)[first - 1:], start=first):
         t_round = time.monotonic()
@@ -432,7 +433,14 @@ def _rounds(request: Request, sides: dict[str, "Side"], tmp: Path, errors: list[
                 _keep_head_round(sides["B"], tmp, round_no, errors, docs)  # HEAD's results are kept
             return fatal
         progress.round_s.append(time.monotonic() - t_round)
+        if not _measured_any(sides):  # no timing benchmark in the selection on either side: no round can change it
+            return None
     return None
+
+
+def _measured_any(sides: dict[str, "Side"]) -> bool:
+    """Whether a round of either side measured a benchmark."""
+    return any(sides["A"].rounds) or any(sides["B"].rounds)
 
 
 def _more_rounds(request: Request, schedule: list[ab.Look], sides: dict[str, Side], tmp: Path, errors: list[str],
