@@ -4,7 +4,6 @@ that is a file are refused before anything is measured; a rewritten file keeps i
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys

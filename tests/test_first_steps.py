@@ -32,7 +32,7 @@ def test_no_baseline_ends_with_the_refresh_line_and_what_was_written(run, tmp_pa
     assert lines[at + 2] == (f"    python -m perf refresh --baseline-dir {tmp_path / 'bl'} --model pythia-70m "
                              f"-k 'test_gemm and qkv'")
     assert f"perf: wrote results (1 benchmarks) to {tmp_path / 'r.json'}" in lines
-    assert any(line.startswith(f"perf: wrote report (") and f"to {tmp_path / 'rep'}/" in line for line in lines)
+    assert any(line.startswith("perf: wrote report (") and f"to {tmp_path / 'rep'}/" in line for line in lines)
     assert (tmp_path / "r.json").is_file() and (tmp_path / "rep" / "index.html").is_file()
 
 

@@ -482,6 +482,7 @@ def test_the_report_plots_every_pair_with_all_and_k_and_gpu_select_them(db_url, 
     flat = history("report", "--db", db_url, "-o", str(tmp_path / "flat"), "-k", "softmax")
     assert flat.returncode == 0 and plotted(tmp_path / "flat") == []  # no change point, no plot without --all
     only = history("report", "--db", db_url, "-o", str(tmp_path / "only"), "-k", "softmax", "--all")
+    assert only.returncode == 0, only.stdout + only.stderr
     assert [name.split("-")[0] for name in plotted(tmp_path / "only")] == ["pair_H200_kernel_softmax_m64"]
     other_gpu = history("report", "--db", db_url, "-o", str(tmp_path / "A100"), "--gpu", "A100", "--all")
     assert other_gpu.returncode == 0 and plotted(tmp_path / "A100") == []

@@ -10,7 +10,6 @@ from perf.measure.requirements import unmet
 from perf.suite.kernel_specs import (
     HIDDEN,
     KERNELS,
-    MATMUL_N,
     TOKENS_COMPACT,
     TOKENS_FULL,
     kernel_specs,

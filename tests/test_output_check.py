@@ -1,6 +1,5 @@
 """The check of every benchmark's output before timing: one wrong row in thousands fails it, whatever the family."""
 
-import dataclasses
 
 import pytest
 import torch

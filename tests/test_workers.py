@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import forked
+from baseline_files import scaled_entry
 from perf.measure import workers
 from perf.measure.workers import PhysicalGpu, WorkerError
 from perf.report import per_gpu
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = str(ROOT / "perf" / "suite")
 QKV = "gemm/pythia-70m:qkv:fp32:b1:s64:t1"
 OUT_PROJ = "gemm/pythia-70m:out_proj:fp32:b1:s64:t1"
-SELECT = ["--model", "pythia-70m", "-k", "test_gemm and (qkv or out_proj)", "--perf-max-time", "0.3", "-p",
+SELECT = ["--model", "pythia-70m", "-k", "test_gemm and (qkv or out_proj)", "--perf-max-time", "0.2", "-p",
           "no:cacheprovider"]
 
 H200 = [PhysicalGpu(i, f"GPU-{i}a{i}b-0000", "NVIDIA H200") for i in range(4)]
@@ -150,10 +151,6 @@ def refresh(tmp_path, *args):
     return forked.run_perf(["refresh", "--baseline-dir", str(tmp_path / "bl"), *SELECT, *args], cwd=ROOT, timeout=600)
 
 
-def _scaled(value, factor):
-    return [v * factor for v in value] if isinstance(value, list) else value * factor
-
-
 @pytest.mark.perf_expected_s(60)
 def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatch):
     done = refresh(tmp_path, "--runs", "1", "-n", "2")
@@ -166,7 +163,7 @@ def test_two_workers_merge_through_the_controller(pytester, tmp_path, monkeypatc
     # QKV's entry of this temporary baseline says it ran 4x faster: now it reads as a 300% regression (an injected
     # slowdown would do too, but its extra work is too noisy on a loaded 2-core machine with two workers).
     data = json.loads(path.read_text())
-    data["entries"][QKV] = {k: _scaled(v, 0.25) if k.endswith("_ms") else v for k, v in data["entries"][QKV].items()}
+    data["entries"][QKV] = scaled_entry(data["entries"][QKV], 0.25)
     path.write_text(json.dumps(data))
     step = tmp_path / "step.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))

@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 
 from perf_kernels.dtypes import element_bytes
-from perf_kernels.rows import as_rows, row_config
+from perf_kernels.rows import row_config
 
 # The eviction policy of the loads of x. Each line is read once, so "evict_first" lets mean's own lines be the ones
 # that leave L2 as it streams, not the lines other kernels left there (measured on an H200:
