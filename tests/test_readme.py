@@ -68,5 +68,6 @@ def test_readme_cpu_commands_run_in_order(tmp_path):
     assert (steps / "report" / "index.html").is_file() and (steps / "cmp" / "index.html").is_file()
     assert "7 matched" in compared
     assert (steps / "decode.png").stat().st_size > 0 and "pythia-70m" in decode
-    beside = sorted(p.name for p in copy.iterdir() if not p.name.startswith("."))  # .pytest_cache is pytest's
+    # .pytest_cache is pytest's, __pycache__ Python's (where bytecode is written: PYTHONDONTWRITEBYTECODE unset)
+    beside = sorted(p.name for p in copy.iterdir() if not p.name.startswith(".") and p.name != "__pycache__")
     assert beside == ["README.md", "conftest.py", "first-steps", "kernels", "perf", "pyproject.toml"], beside
