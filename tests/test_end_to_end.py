@@ -88,8 +88,8 @@ def test_refresh_pass_slowdown_and_malformed_baseline(run, tmp_path, baseline):
 
     # A disturbed moment of a shared 2-core machine can leave a measurement "unreliable" (too noisy to decide):
     # one more run then; a detection that is broken fails both.
-    for _ in range(2):
-        slowed = run("--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=9.0")
+    for _ in range(2):  # +900% against a 300% threshold: the shortest sampling decides it
+        slowed = run("--perf-max-time", "0.1", "--perf-threshold", "300%", "--perf-inject-slowdown", "*:qkv:*=9.0")
         if slowed.ret == 1:
             break
     assert slowed.ret == 1, slowed.stdout.str()
